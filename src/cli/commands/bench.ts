@@ -1,0 +1,11 @@
+// `spogw-native bench <what>`: benchmarks that print ours beside a reference or peer, in one run, with
+// the machine described. One subcommand per file in ./bench.
+import type { CommandModule } from "yargs";
+import { benchGemmCommand } from "./bench/gemm.js";
+
+export const benchCommand: CommandModule = {
+  command: "bench <what>",
+  describe: "Benchmarks, each printed side by side with its reference on this machine",
+  builder: (y) => y.command(benchGemmCommand).demandCommand(1, "Name a benchmark: `spogw-native bench --help` lists them."),
+  handler: () => {},
+};

@@ -1,0 +1,3 @@
+// spogw-native's library API. The CLI (src/cli) is a thin shell over these exports.
+export { gemm, gemmReference, info, setThreads, loadBinding, NativeLoadError } from "./native/index.js";
+export type { NativeInfo, NativeCudaInfo, LoadedBinding, BindingSource } from "./native/index.js";

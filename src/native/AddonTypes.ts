@@ -1,0 +1,43 @@
+// The raw surface of the native addon (native/src/napi). This file is the only description of what the
+// .node exports; everything else in TypeScript goes through the typed wrappers in this folder.
+
+export interface NativeCudaInfo {
+  /** The binary contains CUDA code (the "cuda" variant). */
+  compiled: boolean;
+  /** CUDA runtime version linked into the binary (13000 = 13.0); 0 when not compiled. */
+  runtimeVersion: number;
+  /** Installed driver's CUDA version; 0 when no driver. */
+  driverVersion: number;
+  deviceCount: number;
+  deviceName: string;
+  /** Why there is no usable device; empty when deviceCount > 0. */
+  error: string;
+  /** The cuBLAS library loaded at run time, or "unavailable: <reason>". */
+  cublas: string;
+}
+
+export interface NativeInfo {
+  /** Version of the JS-visible addon surface; the loader refuses a binary with another one. */
+  abiVersion: number;
+  variant: "cpu" | "cuda";
+  buildSystem: string;
+  /** -march the binary's own code was compiled for ("x86-64-v2" for prebuilds, "native" locally). */
+  isaBaseline: string;
+  cpuFeatures: string;
+  blas: string;
+  /** The BLAS kernel picked for this CPU at run time (e.g. "SkylakeX"). */
+  blasCore: string;
+  threads: number;
+  hardwareThreads: number;
+  cuda: NativeCudaInfo;
+}
+
+export interface NativeBinding {
+  info(): NativeInfo;
+  setThreads(threads: number): number;
+  gemm(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean): Promise<Float32Array>;
+  gemmReference(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean): Promise<Float32Array>;
+}
+
+/** Must equal kAbiVersion in native/src/napi/info.cc. */
+export const EXPECTED_ABI_VERSION = 1;
