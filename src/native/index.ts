@@ -3,7 +3,7 @@ import type { NativeInfo } from "./AddonTypes.js";
 import { loadBinding, native } from "./loadBinding.js";
 
 export type { NativeBinding, NativeCudaInfo, NativeInfo } from "./AddonTypes.js";
-export { loadBinding, native, NativeLoadError, localBuildPath, prebuildPath } from "./loadBinding.js";
+export { loadBinding, native, NativeLoadError, localBuildPaths, prebuildPath } from "./loadBinding.js";
 export type { BindingSource, LoadedBinding } from "./loadBinding.js";
 export { gemm, gemmReference } from "./gemm.js";
 

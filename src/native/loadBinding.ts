@@ -1,7 +1,8 @@
 // Picks and loads the native binary. Order (first that fits wins), each step logged in `tried`:
 //   1. SPOGW_NATIVE_BINARY=<path>: an explicit file, no questions asked beyond loading it;
 //      SPOGW_DEVICE=cpu|cuda restricts the variants considered below.
-//   2. a local source build, native/build/Release/spogw.node (made by `npm run build:native`);
+//   2. a local source build: native/build/Release/spogw.node (cmake-js, `npm run build:native`), else
+//      build/Release/spogw.node (node-gyp, `npm run build:gyp`);
 //   3. the CUDA prebuild, when an NVIDIA driver is visible and a child process confirms >= 1 device
 //      (probing in a child keeps a broken driver from taking this process down);
 //   4. the CPU prebuild, when glibc and the CPU's x86-64-v2 features allow it.
@@ -9,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { packageRoot } from "../packageInfo.js";
 import { EXPECTED_ABI_VERSION, type NativeBinding } from "./AddonTypes.js";
 import { glibcVersion, missingX8664V2Flags, nvidiaDriverVisible, prebuildPlatform, versionAtLeast } from "./platform.js";
@@ -33,8 +34,9 @@ export class NativeLoadError extends Error {
   }
 }
 
-export function localBuildPath(): string {
-  return join(packageRoot(), "native", "build", "Release", "spogw.node");
+/** Local source builds, in order of preference: cmake-js (all variants), then node-gyp (CPU only). */
+export function localBuildPaths(): string[] {
+  return [join(packageRoot(), "native", "build", "Release", "spogw.node"), join(packageRoot(), "build", "Release", "spogw.node")];
 }
 
 export function prebuildPath(variant: "cpu" | "cuda"): string {
@@ -88,7 +90,7 @@ function chooseBinding(): LoadedBinding {
     return null;
   };
 
-  const override = process.env.SPOGW_NATIVE_BINARY;
+  const override = process.env.SPOGW_NATIVE_BINARY ? resolve(process.env.SPOGW_NATIVE_BINARY) : undefined;
   if (override) {
     if (!existsSync(override)) throw new NativeLoadError(`SPOGW_NATIVE_BINARY=${override}: no such file`, tried);
     const loaded = attempt(override, "override", "SPOGW_NATIVE_BINARY names it");
@@ -101,16 +103,17 @@ function chooseBinding(): LoadedBinding {
     throw new NativeLoadError(`SPOGW_DEVICE must be "cpu" or "cuda" (got "${process.env.SPOGW_DEVICE}")`, tried);
   }
 
-  const local = localBuildPath();
-  if (existsSync(local)) {
-    const loaded = attempt(local, "local-build", "a local source build exists (native/build)");
-    if (loaded) {
-      const variant = loaded.binding.info().variant;
-      if (!device || device === variant || (device === "cpu" && variant === "cuda")) return loaded;
-      tried.push({ path: local, skipped: `it is the ${variant} variant but SPOGW_DEVICE=${device}` });
+  for (const local of localBuildPaths()) {
+    if (!existsSync(local)) {
+      tried.push({ path: local, skipped: "no local build" });
+      continue;
     }
-  } else {
-    tried.push({ path: local, skipped: "no local build" });
+    const loaded = attempt(local, "local-build", `a local source build exists (${local})`);
+    if (!loaded) continue;
+    // The CUDA variant also runs every CPU path, so it serves SPOGW_DEVICE=cpu too.
+    const variant = loaded.binding.info().variant;
+    if (!device || device === variant || device === "cpu") return loaded;
+    tried.push({ path: local, skipped: `it is the ${variant} variant but SPOGW_DEVICE=${device}` });
   }
 
   const floor = manifestGlibcFloor();
