@@ -8,6 +8,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   spogw::napi::RegisterInfo(env, exports);
   spogw::napi::RegisterGemm(env, exports);
+  spogw::napi::RegisterLoss(env, exports);
   return exports;
 }
 

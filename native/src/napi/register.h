@@ -7,5 +7,6 @@ namespace spogw::napi {
 
 void RegisterInfo(Napi::Env env, Napi::Object exports);  // info, setThreads
 void RegisterGemm(Napi::Env env, Napi::Object exports);  // gemm, gemmReference
+void RegisterLoss(Napi::Env env, Napi::Object exports);  // grpoLoss, selectiveLogprobs, lossGemmsOnly
 
 }  // namespace spogw::napi

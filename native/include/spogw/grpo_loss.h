@@ -1,0 +1,104 @@
+// Fused log-prob + ioGRPO-mKL loss over the output layer (paper Eq. 3.4-3.6, DESIGN.md "Training
+// math"), forward and backward in one call, without ever holding the [T x V] logits:
+//
+//   for each tile of token rows:
+//     Z    = hidden_tile x lmHead^T / temperature        (GEMM, [rows x V] scratch)
+//     per row: max, log-sum-exp, logp = Z[target] - lse, the per-token loss term and
+//              g = d loss / d logp (grpo_row_math.h), then Z := g (onehot - softmax(Z)) / T in place
+//     dHidden_tile = Z x lmHead                          (GEMM)
+//
+// Shapes (row-major, float32): hidden [T, d], lmHead [V, d], targets [T], seqStarts [S + 1] (response
+// i owns tokens seqStarts[i] .. seqStarts[i+1] - 1), advantages/seqWeights [S], oldLogp/refLogp [T].
+// The scratch is one [rows x V] tile; rows is chosen from a byte budget, so peak extra memory does not
+// grow with T. Plain pointers and sizes only: the engine's fused output layer calls this directly.
+//
+// Every entry point validates its inputs first (sizes, seqStarts, targets, finiteness, parameters)
+// and throws spogw::Error with a message naming the problem; nothing is computed on bad input.
+#pragma once
+#include <cstdint>
+
+#include "spogw/grpo_row_math.h"
+
+namespace spogw {
+
+struct GrpoLossInputs {
+  const float* hidden = nullptr;       // [T, d]
+  const float* lm_head = nullptr;      // [V, d]
+  const int32_t* targets = nullptr;    // [T], each in [0, V)
+  const int32_t* seq_starts = nullptr; // [S + 1], 0 = s_0 < s_1 < ... < s_S = T
+  const float* advantages = nullptr;   // [S]
+  const float* seq_weights = nullptr;  // [S]
+  const float* old_logp = nullptr;     // [T]
+  const float* ref_logp = nullptr;     // [T]
+  int64_t T = 0, d = 0, V = 0, S = 0;
+};
+
+struct GrpoLossConfig {
+  float eps_low = 0.2f;
+  float eps_high = 0.2f;
+  float beta = 0.0f;
+  float temperature = 1.0f;
+  bool kl_all_tokens = false;  // false: klMask "advantage" (mKL); true: "all"
+};
+
+struct GrpoLossOutputs {
+  float* logp = nullptr;      // [T]
+  float* d_hidden = nullptr;  // [T, d]
+};
+
+// Sums over the call's tokens, so that calls over disjoint sets of responses add up.
+struct GrpoLossSums {
+  double loss = 0.0;
+  int64_t tokens = 0;
+  int64_t clipped_low = 0;   // tokens where the clipped branch won with r < 1 - eps_low
+  int64_t clipped_high = 0;  // ... with r > 1 + eps_high
+  double kl_sum = 0.0;       // sum of k3 over all tokens (unmasked, before beta)
+  double ratio_sum = 0.0;    // sum of r over all tokens
+};
+
+// Token rows per tile for a scratch budget of `budget_bytes` (at least 1 row, at most T).
+int64_t grpo_tile_rows(int64_t T, int64_t V, int64_t budget_bytes);
+// Default scratch budget: 64 MiB (about 110 rows at V = 151936).
+constexpr int64_t kGrpoTileBudgetBytes = int64_t(64) << 20;
+// Bytes of scratch the fused kernels allocate for a given tile (what "peak extra memory" counts).
+int64_t grpo_workspace_bytes(int64_t tile_rows, int64_t V);
+
+// Throws spogw::Error on any inconsistency; called by every entry point below.
+void grpo_loss_validate(const GrpoLossInputs& in, const GrpoLossConfig& cfg);
+void selective_logprobs_validate(const float* hidden, const float* lm_head, const int32_t* targets,
+                                 int64_t T, int64_t d, int64_t V, float temperature);
+
+// Fast CPU kernel: tiled, both GEMMs through gemm() (BLAS threads), row passes on parallel_for.
+// tile_rows = 0 picks grpo_tile_rows(T, V, kGrpoTileBudgetBytes).
+GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
+                             const GrpoLossOutputs& out, int64_t tile_rows = 0);
+
+// Plain reference: one token at a time, float64 dot products and log-sum-exp, no BLAS, no threads.
+// O(T V d); for tests and the kernel lab.
+GrpoLossSums grpo_loss_reference(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
+                                 const GrpoLossOutputs& out);
+
+// log pi(target) at the temperature for each token: the forward half of the fused kernel (no
+// gradient), used for the old/ref passes. out: [T].
+void selective_logprobs(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
+                        int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows = 0);
+void selective_logprobs_reference(const float* hidden, const float* lm_head, const int32_t* targets,
+                                  int64_t T, int64_t d, int64_t V, float temperature, float* out);
+
+// For the benchmark: only the fused kernel's two GEMMs, in the same tiles, without the row pass.
+void grpo_loss_gemms_only(const float* hidden, const float* lm_head, int64_t T, int64_t d, int64_t V,
+                          float* d_hidden, int64_t tile_rows = 0);
+
+#ifdef SPOGW_WITH_CUDA
+// The same algorithm on the first CUDA device (src/cuda/grpo_loss.cu). Host pointers in and out; the
+// inputs are copied to the device once per call. Throws spogw::Error when no device is usable.
+GrpoLossSums grpo_loss_cuda(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
+                            const GrpoLossOutputs& out, int64_t tile_rows = 0);
+void selective_logprobs_cuda(const float* hidden, const float* lm_head, const int32_t* targets,
+                             int64_t T, int64_t d, int64_t V, float temperature, float* out,
+                             int64_t tile_rows = 0);
+// Which GEMM the CUDA kernel uses: "cuBLAS (libcublas.so.13)" or "own tiled SGEMM (...)".
+const char* grpo_cuda_gemm_name();
+#endif
+
+}  // namespace spogw

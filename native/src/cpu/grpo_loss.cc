@@ -1,0 +1,322 @@
+// Fast CPU kernel for the fused log-prob + ioGRPO-mKL loss (see spogw/grpo_loss.h for the algorithm and
+// shapes), plus the input validation every entry point runs first. The plain reference is beside this
+// file in grpo_loss_reference.cc.
+//
+// Where the time goes: the two GEMMs (4 T d V flop) dominate; the row pass streams each [rows x V]
+// tile three times (max; exp + sum, storing the exponentials in place; scale into dlogits), so it is
+// memory-bound and costs a few percent. Row passes use parallel_for; the GEMMs use BLAS's own threads
+// and are never called from inside parallel_for.
+#include "spogw/grpo_loss.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "spogw/error.h"
+#include "spogw/gemm.h"
+#include "spogw/threads.h"
+
+namespace spogw {
+
+namespace {
+
+constexpr int kLanes = 16;  // one AVX-512 register of floats; the loops below are written per lane so
+                            // that g++ vectorises them without -ffast-math
+
+// exp(x) for x <= 0 (the row max is subtracted first), written as branch-free arithmetic so that it
+// vectorises: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by its Taylor series to r^7 (truncation error
+// below 6e-9 relative), times 2^n assembled in the exponent bits. Inputs below -87 are clamped there
+// (exp = 1.6e-38), far below anything that changes a float32 sum of at least 1.
+inline float exp_nonpositive(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  const float log2e = 1.44269504088896341f;
+  const float ln2_hi = 0.693145751953125f, ln2_lo = 1.42860682030941723e-6f;
+  const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer in the low bits
+  const float t = x * log2e + shifter;
+  const float n = t - shifter;
+  const float r = (x - n * ln2_hi) - n * ln2_lo;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  int32_t ni;
+  std::memcpy(&ni, &t, sizeof ni);  // low mantissa bits of t hold n (two's complement)
+  ni = (ni - 0x4B400000) + 127;     // 0x4B400000 = bits of the shifter; n + bias
+  int32_t bits = ni << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+float row_max(const float* z, int64_t n) {
+  float lane[kLanes];
+  for (int j = 0; j < kLanes; j++) lane[j] = -INFINITY;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; j++) lane[j] = z[i + j] > lane[j] ? z[i + j] : lane[j];
+  float m = -INFINITY;
+  for (int j = 0; j < kLanes; j++) m = lane[j] > m ? lane[j] : m;
+  for (; i < n; i++) m = z[i] > m ? z[i] : m;
+  return m;
+}
+
+// sum_j exp(z_j - mx) with float lanes, flushed into a double every block so that the float partial
+// sums stay short (V = 151936 in one float accumulator would lose ~1e-5 relative). With `store`, the
+// exponentials replace z (the backward then only rescales them).
+template <bool kStore>
+double row_sum_exp(float* z, int64_t n, float mx) {
+  constexpr int64_t kBlock = 2048;
+  double total = 0.0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    float lane[kLanes] = {};
+    int64_t i = b;
+    for (; i + kLanes <= e; i += kLanes) {
+      for (int j = 0; j < kLanes; j++) {
+        const float ex = exp_nonpositive(z[i + j] - mx);
+        if (kStore) z[i + j] = ex;
+        lane[j] += ex;
+      }
+    }
+    double part = 0.0;
+    for (int j = 0; j < kLanes; j++) part += lane[j];
+    for (; i < e; i++) {
+      const float ex = exp_nonpositive(z[i] - mx);
+      if (kStore) z[i] = ex;
+      part += ex;
+    }
+    total += part;
+  }
+  return total;
+}
+
+std::string index_str(const char* name, int64_t i) { return std::string(name) + "[" + std::to_string(i) + "]"; }
+
+// Index of the first non-finite value, or -1. Tests the exponent bits (all ones = inf or NaN) with
+// integer ops so the scan vectorises; parallel over both cores for the large arrays.
+int64_t first_non_finite(const float* p, int64_t n) {
+  const auto scan = [p](int64_t b, int64_t e) -> int64_t {
+    constexpr int64_t kBlock = 4096;
+    for (int64_t s = b; s < e; s += kBlock) {
+      const int64_t t = std::min(e, s + kBlock);
+      uint32_t bad = 0;
+      for (int64_t i = s; i < t; i++) {
+        uint32_t bits;
+        std::memcpy(&bits, p + i, sizeof bits);
+        bad |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
+      }
+      if (bad)
+        for (int64_t i = s; i < t; i++)
+          if (!std::isfinite(p[i])) return i;
+    }
+    return -1;
+  };
+  if (n < (int64_t(1) << 16)) return scan(0, n);
+  std::mutex mu;
+  int64_t first = -1;
+  parallel_for(n, [&](int64_t b, int64_t e) {
+    const int64_t i = scan(b, e);
+    if (i < 0) return;
+    std::lock_guard<std::mutex> lock(mu);
+    if (first < 0 || i < first) first = i;
+  });
+  return first;
+}
+
+void require_finite(const char* fn, const char* name, const float* p, int64_t n) {
+  const int64_t i = first_non_finite(p, n);
+  if (i >= 0)
+    throw Error(std::string(fn) + ": " + index_str(name, i) + " is " + std::to_string(p[i]) +
+                "; every value must be finite");
+}
+
+void require_ptr(const char* fn, const char* name, const void* p) {
+  if (p == nullptr) throw Error(std::string(fn) + ": " + name + " is missing (null pointer)");
+}
+
+void validate_shapes(const char* fn, const float* hidden, const float* lm_head, const int32_t* targets,
+                     int64_t T, int64_t d, int64_t V) {
+  require_ptr(fn, "hidden", hidden);
+  require_ptr(fn, "lmHead", lm_head);
+  require_ptr(fn, "targets", targets);
+  if (T < 1) throw Error(std::string(fn) + ": there are no tokens (T = " + std::to_string(T) + ")");
+  if (d < 1) throw Error(std::string(fn) + ": hidden size d must be at least 1 (got " + std::to_string(d) + ")");
+  if (V < 1) throw Error(std::string(fn) + ": vocabulary size V must be at least 1 (got " + std::to_string(V) + ")");
+  // gemm() takes 32-bit sizes; the tile of one row must be allocatable.
+  if (V > INT32_MAX || d > INT32_MAX || T > INT32_MAX)
+    throw Error(std::string(fn) + ": T, d and V must each be below 2^31");
+  checked_mul(T, d, "hidden [T, d]");
+  checked_mul(V, d, "lmHead [V, d]");
+  for (int64_t t = 0; t < T; t++) {
+    if (targets[t] < 0 || targets[t] >= V)
+      throw Error(std::string(fn) + ": " + index_str("targets", t) + " = " + std::to_string(targets[t]) +
+                  " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  }
+}
+
+void validate_temperature(const char* fn, float temperature) {
+  if (!std::isfinite(temperature) || temperature <= 0.0f)
+    throw Error(std::string(fn) + ": temperature must be a finite number > 0 (got " + std::to_string(temperature) + ")");
+}
+
+}  // namespace
+
+int64_t grpo_tile_rows(int64_t T, int64_t V, int64_t budget_bytes) {
+  const int64_t row_bytes = std::max<int64_t>(1, V) * int64_t(sizeof(float));
+  const int64_t rows = std::max<int64_t>(1, budget_bytes / row_bytes);
+  return std::max<int64_t>(1, std::min(rows, T));
+}
+
+int64_t grpo_workspace_bytes(int64_t tile_rows, int64_t V) {
+  // The logits tile plus the per-row results (GrpoToken, a few bytes per row).
+  return checked_mul(tile_rows, V, "grpo tile") * int64_t(sizeof(float)) +
+         tile_rows * int64_t(sizeof(GrpoToken) + sizeof(float));
+}
+
+void selective_logprobs_validate(const float* hidden, const float* lm_head, const int32_t* targets,
+                                 int64_t T, int64_t d, int64_t V, float temperature) {
+  const char* fn = "selectiveLogprobs";
+  validate_shapes(fn, hidden, lm_head, targets, T, d, V);
+  validate_temperature(fn, temperature);
+  require_finite(fn, "hidden", hidden, T * d);
+  require_finite(fn, "lmHead", lm_head, V * d);
+}
+
+void grpo_loss_validate(const GrpoLossInputs& in, const GrpoLossConfig& cfg) {
+  const char* fn = "grpoLoss";
+  validate_shapes(fn, in.hidden, in.lm_head, in.targets, in.T, in.d, in.V);
+  require_ptr(fn, "seqStarts", in.seq_starts);
+  require_ptr(fn, "advantages", in.advantages);
+  require_ptr(fn, "seqWeights", in.seq_weights);
+  require_ptr(fn, "oldLogp", in.old_logp);
+  require_ptr(fn, "refLogp", in.ref_logp);
+  validate_temperature(fn, cfg.temperature);
+  if (!std::isfinite(cfg.eps_low) || cfg.eps_low < 0.0f || cfg.eps_low > 1.0f)
+    throw Error("grpoLoss: epsilon must be in [0, 1] (got " + std::to_string(cfg.eps_low) + ")");
+  if (!std::isfinite(cfg.eps_high) || cfg.eps_high < 0.0f)
+    throw Error("grpoLoss: epsilonHigh must be a finite number >= 0 (got " + std::to_string(cfg.eps_high) + ")");
+  if (!std::isfinite(cfg.beta) || cfg.beta < 0.0f)
+    throw Error("grpoLoss: beta must be a finite number >= 0 (got " + std::to_string(cfg.beta) + ")");
+  if (in.S < 1) throw Error("grpoLoss: there must be at least one response (seqStarts needs S + 1 >= 2 entries)");
+  if (in.S > in.T) throw Error("grpoLoss: " + std::to_string(in.S) + " responses but only " + std::to_string(in.T) + " tokens; every response needs at least one token");
+  if (in.seq_starts[0] != 0) throw Error("grpoLoss: seqStarts[0] must be 0 (got " + std::to_string(in.seq_starts[0]) + ")");
+  for (int64_t i = 0; i < in.S; i++) {
+    if (in.seq_starts[i + 1] <= in.seq_starts[i])
+      throw Error("grpoLoss: response " + std::to_string(i) + " is empty or seqStarts decreases there (seqStarts[" +
+                  std::to_string(i) + "] = " + std::to_string(in.seq_starts[i]) + ", seqStarts[" + std::to_string(i + 1) +
+                  "] = " + std::to_string(in.seq_starts[i + 1]) + "); seqStarts must increase strictly from 0 to T");
+  }
+  if (in.seq_starts[in.S] != in.T)
+    throw Error("grpoLoss: seqStarts must end at T = " + std::to_string(in.T) + " (the number of targets), got " +
+                std::to_string(in.seq_starts[in.S]));
+  require_finite(fn, "advantages", in.advantages, in.S);
+  require_finite(fn, "seqWeights", in.seq_weights, in.S);
+  require_finite(fn, "oldLogp", in.old_logp, in.T);
+  require_finite(fn, "refLogp", in.ref_logp, in.T);
+  require_finite(fn, "hidden", in.hidden, in.T * in.d);
+  require_finite(fn, "lmHead", in.lm_head, in.V * in.d);
+}
+
+GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
+                             const GrpoLossOutputs& out, int64_t tile_rows) {
+  grpo_loss_validate(in, cfg);
+  require_ptr("grpoLoss", "logp output", out.logp);
+  require_ptr("grpoLoss", "dHidden output", out.d_hidden);
+  const int64_t T = in.T, d = in.d, V = in.V;
+  const int64_t rows = tile_rows > 0 ? std::min(tile_rows, T) : grpo_tile_rows(T, V, kGrpoTileBudgetBytes);
+  std::unique_ptr<float[]> tile(new float[size_t(checked_mul(rows, V, "grpo tile"))]);
+  std::vector<GrpoToken> tokens(static_cast<size_t>(rows));
+
+  // Response index of every token, so rows can be processed in any order.
+  std::vector<int32_t> seq_of(static_cast<size_t>(T));
+  for (int64_t i = 0; i < in.S; i++)
+    for (int64_t t = in.seq_starts[i]; t < in.seq_starts[i + 1]; t++) seq_of[size_t(t)] = int32_t(i);
+
+  const GrpoTokenParams params{cfg.eps_low, cfg.eps_high, cfg.beta, cfg.kl_all_tokens};
+  const float inv_temp = 1.0f / cfg.temperature;
+  GrpoLossSums sums;
+  for (int64_t t0 = 0; t0 < T; t0 += rows) {
+    const int64_t n = std::min(rows, T - t0);
+    float* Z = tile.get();
+    // Z = hidden_tile lmHead^T / temperature: the temperature rides on the GEMM's alpha.
+    gemm(false, true, n, V, d, inv_temp, in.hidden + t0 * d, d, in.lm_head, d, 0.0f, Z, V);
+    parallel_for(n, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; r++) {
+        const int64_t t = t0 + r;
+        float* z = Z + r * V;
+        const int32_t target = in.targets[t];
+        const float z_target = z[target];
+        const float mx = row_max(z, V);
+        const double sum = row_sum_exp<true>(z, V, mx);  // z now holds exp(z - mx)
+        const float lse_shift = float(std::log(sum));     // lse = mx + lse_shift
+        const float logp = (z_target - mx) - lse_shift;
+        out.logp[t] = logp;
+        const int32_t s = seq_of[size_t(t)];
+        const GrpoToken tok = grpo_token(logp, in.old_logp[t], in.ref_logp[t], in.advantages[s],
+                                         in.seq_weights[s], params);
+        tokens[size_t(r)] = tok;
+        // dlogits_raw = g (onehot - e / sum) / T, written over the exponentials.
+        const float g_over_t = tok.dloss_dlogp * inv_temp;
+        const float scale = float(-double(g_over_t) / sum);
+        for (int64_t j = 0; j < V; j++) z[j] *= scale;
+        z[target] += g_over_t;
+      }
+    });
+    // dHidden_tile = dlogits lmHead.
+    gemm(false, false, n, d, V, 1.0f, Z, V, in.lm_head, d, 0.0f, out.d_hidden + t0 * d, d);
+    for (int64_t r = 0; r < n; r++) {  // in token order, so the sums do not depend on threads
+      const GrpoToken& tok = tokens[size_t(r)];
+      sums.loss += tok.loss;
+      sums.kl_sum += tok.kl;
+      sums.ratio_sum += tok.ratio;
+      sums.clipped_low += tok.clipped_low;
+      sums.clipped_high += tok.clipped_high;
+    }
+  }
+  sums.tokens = T;
+  return sums;
+}
+
+void selective_logprobs(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
+                        int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
+  selective_logprobs_validate(hidden, lm_head, targets, T, d, V, temperature);
+  require_ptr("selectiveLogprobs", "output", out);
+  const int64_t rows = tile_rows > 0 ? std::min(tile_rows, T) : grpo_tile_rows(T, V, kGrpoTileBudgetBytes);
+  std::unique_ptr<float[]> tile(new float[size_t(checked_mul(rows, V, "logprob tile"))]);
+  const float inv_temp = 1.0f / temperature;
+  for (int64_t t0 = 0; t0 < T; t0 += rows) {
+    const int64_t n = std::min(rows, T - t0);
+    float* Z = tile.get();
+    gemm(false, true, n, V, d, inv_temp, hidden + t0 * d, d, lm_head, d, 0.0f, Z, V);
+    parallel_for(n, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; r++) {
+        float* z = Z + r * V;
+        const float mx = row_max(z, V);
+        const double sum = row_sum_exp<false>(z, V, mx);
+        out[t0 + r] = (z[targets[t0 + r]] - mx) - float(std::log(sum));
+      }
+    });
+  }
+}
+
+void grpo_loss_gemms_only(const float* hidden, const float* lm_head, int64_t T, int64_t d, int64_t V,
+                          float* d_hidden, int64_t tile_rows) {
+  if (T < 1 || d < 1 || V < 1) throw Error("grpo_loss_gemms_only: T, d and V must be >= 1");
+  const int64_t rows = tile_rows > 0 ? std::min(tile_rows, T) : grpo_tile_rows(T, V, kGrpoTileBudgetBytes);
+  std::unique_ptr<float[]> tile(new float[size_t(checked_mul(rows, V, "grpo tile"))]);
+  for (int64_t t0 = 0; t0 < T; t0 += rows) {
+    const int64_t n = std::min(rows, T - t0);
+    gemm(false, true, n, V, d, 1.0f, hidden + t0 * d, d, lm_head, d, 0.0f, tile.get(), V);
+    gemm(false, false, n, d, V, 1.0f, tile.get(), V, lm_head, d, 0.0f, d_hidden + t0 * d, d);
+  }
+}
+
+}  // namespace spogw

@@ -1,0 +1,211 @@
+// Bindings for the fused log-prob + ioGRPO-mKL loss (spogw/grpo_loss.h):
+//   grpoLoss(hidden, lmHead, targets, seqStarts, advantages, seqWeights, oldLogp, refLogp,
+//            epsilon, epsilonHigh, beta, temperature, klAllTokens, device, tileRows)
+//     -> Promise<{ loss, logp: Float32Array [T], dHidden: Float32Array [T, d], tokens, clippedLow,
+//                  clippedHigh, klSum, ratioSum, tileRows, workspaceBytes }>
+//   selectiveLogprobs(hidden, lmHead, targets, temperature, device, tileRows) -> Promise<Float32Array [T]>
+//   lossGemmsOnly(hidden, lmHead, T, tileRows) -> Promise<Float32Array [T, d]>   (benchmark only)
+// device is "cpu" or "cuda"; tileRows 0 = the kernel's own choice. Shapes are derived here from the
+// array lengths and checked; the core then validates values (finiteness, targets, seqStarts) in the
+// worker before computing anything, and its errors reject the promise.
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "async.h"
+#include "convert.h"
+#include "register.h"
+#include "spogw/error.h"
+#include "spogw/grpo_loss.h"
+
+namespace spogw::napi {
+
+namespace {
+
+constexpr int64_t kMaxRows = 2147483647;
+
+struct Shape {
+  int64_t T, d, V;
+};
+
+// T from the targets, d = hidden.length / T and V = lmHead.length / d, each a whole number.
+Shape derive_shape(Napi::Env env, const char* fn, const Napi::Float32Array& hidden,
+                   const Napi::Float32Array& lm_head, int64_t T) {
+  const int64_t hn = int64_t(hidden.ElementLength()), ln = int64_t(lm_head.ElementLength());
+  if (T < 1) throw Napi::RangeError::New(env, std::string(fn) + ": targets is empty; there are no tokens to score");
+  if (hn == 0 || hn % T != 0)
+    throw Napi::RangeError::New(env, std::string(fn) + ": hidden has " + std::to_string(hn) + " values, which is not " +
+                                         std::to_string(T) + " tokens (targets.length) times a whole hidden size d");
+  const int64_t d = hn / T;
+  if (ln == 0 || ln % d != 0)
+    throw Napi::RangeError::New(env, std::string(fn) + ": lmHead has " + std::to_string(ln) +
+                                         " values, which is not a whole number of rows of d = " + std::to_string(d));
+  return {T, d, ln / d};
+}
+
+bool device_is_cuda(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsUndefined()) return false;
+  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), "device must be \"cpu\" or \"cuda\"");
+  const std::string dev = info[i].As<Napi::String>().Utf8Value();
+  if (dev == "cpu") return false;
+  if (dev == "cuda") {
+#ifdef SPOGW_WITH_CUDA
+    return true;
+#else
+    throw Napi::Error::New(info.Env(), "device \"cuda\": this binary was built without CUDA (the CPU variant)");
+#endif
+  }
+  throw Napi::TypeError::New(info.Env(), "device must be \"cpu\" or \"cuda\", got \"" + dev + "\"");
+}
+
+float float_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  return float(info[i].As<Napi::Number>().DoubleValue());
+}
+
+void expect_length(Napi::Env env, const char* name, size_t got, int64_t want, const char* what) {
+  if (int64_t(got) != want)
+    throw Napi::RangeError::New(env, std::string("grpoLoss: ") + name + " has " + std::to_string(got) +
+                                         " values but needs " + std::to_string(want) + " (" + what + ")");
+}
+
+Napi::Value GrpoLoss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Float32Array hidden = float32_arg(info, 0, "hidden");
+  Napi::Float32Array lm_head = float32_arg(info, 1, "lmHead");
+  Napi::Int32Array targets = int32_arg(info, 2, "targets");
+  Napi::Int32Array seq_starts = int32_arg(info, 3, "seqStarts");
+  Napi::Float32Array advantages = float32_arg(info, 4, "advantages");
+  Napi::Float32Array seq_weights = float32_arg(info, 5, "seqWeights");
+  Napi::Float32Array old_logp = float32_arg(info, 6, "oldLogp");
+  Napi::Float32Array ref_logp = float32_arg(info, 7, "refLogp");
+  GrpoLossConfig cfg;
+  cfg.eps_low = float_arg(info, 8, "epsilon");
+  cfg.eps_high = float_arg(info, 9, "epsilonHigh");
+  cfg.beta = float_arg(info, 10, "beta");
+  cfg.temperature = float_arg(info, 11, "temperature");
+  cfg.kl_all_tokens = bool_arg(info, 12, "klAllTokens", false);
+  const bool cuda = device_is_cuda(info, 13);
+  const int64_t tile_rows = info.Length() > 14 ? int_arg(info, 14, "tileRows", 0, kMaxRows) : 0;
+
+  const Shape sh = derive_shape(env, "grpoLoss", hidden, lm_head, int64_t(targets.ElementLength()));
+  if (seq_starts.ElementLength() < 2)
+    throw Napi::RangeError::New(env, "grpoLoss: seqStarts needs S + 1 >= 2 entries (at least one response)");
+  const int64_t S = int64_t(seq_starts.ElementLength()) - 1;
+  expect_length(env, "advantages", advantages.ElementLength(), S, "one per response, S = seqStarts.length - 1");
+  expect_length(env, "seqWeights", seq_weights.ElementLength(), S, "one per response, S = seqStarts.length - 1");
+  expect_length(env, "oldLogp", old_logp.ElementLength(), sh.T, "one per token, T = targets.length");
+  expect_length(env, "refLogp", ref_logp.ElementLength(), sh.T, "one per token, T = targets.length");
+
+  GrpoLossInputs in;
+  in.hidden = hidden.Data();
+  in.lm_head = lm_head.Data();
+  in.targets = targets.Data();
+  in.seq_starts = seq_starts.Data();
+  in.advantages = advantages.Data();
+  in.seq_weights = seq_weights.Data();
+  in.old_logp = old_logp.Data();
+  in.ref_logp = ref_logp.Data();
+  in.T = sh.T;
+  in.d = sh.d;
+  in.V = sh.V;
+  in.S = S;
+  int64_t td;
+  try {
+    td = checked_mul(sh.T, sh.d, "dHidden");
+  } catch (const Error& e) {
+    throw Napi::RangeError::New(env, e.what());
+  }
+  Napi::Float32Array logp = Napi::Float32Array::New(env, size_t(sh.T));
+  Napi::Float32Array d_hidden = Napi::Float32Array::New(env, size_t(td));
+  GrpoLossOutputs out{logp.Data(), d_hidden.Data()};
+  const int64_t rows = tile_rows > 0 ? std::min(tile_rows, sh.T) : grpo_tile_rows(sh.T, sh.V, kGrpoTileBudgetBytes);
+  auto sums = std::make_shared<GrpoLossSums>();
+  return PromiseWorker::Start(
+      env, {hidden, lm_head, targets, seq_starts, advantages, seq_weights, old_logp, ref_logp, logp, d_hidden},
+      [=] {
+#ifdef SPOGW_WITH_CUDA
+        if (cuda) {
+          *sums = grpo_loss_cuda(in, cfg, out, rows);
+          return;
+        }
+#endif
+        (void)cuda;
+        *sums = grpo_loss_fused(in, cfg, out, rows);
+      },
+      [=](Napi::Env env, const std::vector<Napi::Value>& pinned) -> Napi::Value {
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("loss", sums->loss);
+        r.Set("logp", pinned[8]);
+        r.Set("dHidden", pinned[9]);
+        r.Set("tokens", double(sums->tokens));
+        r.Set("clippedLow", double(sums->clipped_low));
+        r.Set("clippedHigh", double(sums->clipped_high));
+        r.Set("klSum", sums->kl_sum);
+        r.Set("ratioSum", sums->ratio_sum);
+        r.Set("tileRows", double(rows));
+        r.Set("workspaceBytes", double(grpo_workspace_bytes(rows, in.V)));
+        return r;
+      });
+}
+
+Napi::Value SelectiveLogprobs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Float32Array hidden = float32_arg(info, 0, "hidden");
+  Napi::Float32Array lm_head = float32_arg(info, 1, "lmHead");
+  Napi::Int32Array targets = int32_arg(info, 2, "targets");
+  const float temperature = float_arg(info, 3, "temperature");
+  const bool cuda = device_is_cuda(info, 4);
+  const int64_t tile_rows = info.Length() > 5 ? int_arg(info, 5, "tileRows", 0, kMaxRows) : 0;
+  const Shape sh = derive_shape(env, "selectiveLogprobs", hidden, lm_head, int64_t(targets.ElementLength()));
+  Napi::Float32Array out = Napi::Float32Array::New(env, size_t(sh.T));
+  const float* h = hidden.Data();
+  const float* w = lm_head.Data();
+  const int32_t* tg = targets.Data();
+  float* o = out.Data();
+  return PromiseWorker::Start(
+      env, {hidden, lm_head, targets, out},
+      [=] {
+#ifdef SPOGW_WITH_CUDA
+        if (cuda) {
+          selective_logprobs_cuda(h, w, tg, sh.T, sh.d, sh.V, temperature, o, tile_rows);
+          return;
+        }
+#endif
+        (void)cuda;
+        selective_logprobs(h, w, tg, sh.T, sh.d, sh.V, temperature, o, tile_rows);
+      },
+      [](Napi::Env, const std::vector<Napi::Value>& pinned) { return pinned[3]; });
+}
+
+Napi::Value LossGemmsOnly(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Float32Array hidden = float32_arg(info, 0, "hidden");
+  Napi::Float32Array lm_head = float32_arg(info, 1, "lmHead");
+  const int64_t T = int_arg(info, 2, "tokens", 1, kMaxRows);
+  const int64_t tile_rows = int_arg(info, 3, "tileRows", 0, kMaxRows);
+  const int64_t hn = int64_t(hidden.ElementLength());
+  if (hn == 0 || hn % T != 0) throw Napi::RangeError::New(env, "lossGemmsOnly: hidden.length is not a multiple of tokens");
+  const Shape sh = {T, hn / T, 0};
+  if (lm_head.ElementLength() == 0 || int64_t(lm_head.ElementLength()) % sh.d != 0)
+    throw Napi::RangeError::New(env, "lossGemmsOnly: lmHead.length is not a multiple of d");
+  const int64_t V = int64_t(lm_head.ElementLength()) / sh.d;
+  Napi::Float32Array out = Napi::Float32Array::New(env, size_t(hn));
+  const float* h = hidden.Data();
+  const float* w = lm_head.Data();
+  float* o = out.Data();
+  const int64_t d = sh.d;
+  return PromiseWorker::Start(
+      env, {hidden, lm_head, out}, [=] { grpo_loss_gemms_only(h, w, T, d, V, o, tile_rows); },
+      [](Napi::Env, const std::vector<Napi::Value>& pinned) { return pinned[2]; });
+}
+
+}  // namespace
+
+void RegisterLoss(Napi::Env env, Napi::Object exports) {
+  exports.Set("grpoLoss", Napi::Function::New(env, GrpoLoss, "grpoLoss"));
+  exports.Set("selectiveLogprobs", Napi::Function::New(env, SelectiveLogprobs, "selectiveLogprobs"));
+  exports.Set("lossGemmsOnly", Napi::Function::New(env, LossGemmsOnly, "lossGemmsOnly"));
+}
+
+}  // namespace spogw::napi
