@@ -1,0 +1,333 @@
+// The workflow generator's sampler: a GGUF model (optionally with a LoRA adapter) run by node-llama-cpp,
+// sampling m completions per prompt in parallel sequences, with every token id recorded exactly.
+//
+// Files are checked by our own GGUF reader and content checks before node-llama-cpp sees them:
+// llama.cpp aborts the whole process on some malformed files, and this keeps those away from it.
+import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import { checkLlamaCppLoraAdapter, checkLlamaCppModel } from "../gguf/modelChecks.js";
+import { metadataNumber, metadataString } from "../gguf/metadata.js";
+import { readGgufHeader } from "../gguf/reader.js";
+import type { GgufHeader } from "../gguf/types.js";
+import { checkThreads, getLlamaRuntime, withLlamaReason } from "./llamaRuntime.js";
+import { evictCachedLoraAdapter } from "./loraCache.js";
+import { StopStringMatcher } from "./stopStrings.js";
+
+export interface LoraAdapterChoice {
+  path: string;
+  /** Multiplies the adapter's alpha/rank scaling (default 1). */
+  scale?: number;
+}
+
+export interface GeneratorOptions {
+  modelPath: string;
+  adapter?: LoraAdapterChoice;
+  /** CPU threads for evaluation, 1..cores (default 1: best for small models on shared CPUs). */
+  threads?: number;
+  /** Sequences evaluated in parallel in one batch (default 8). */
+  sequences?: number;
+  /** Tokens per sequence, prompt plus completion (default: the model's context length, at most 4096). */
+  contextSize?: number;
+  /** F32 KV cache and no flash attention: probabilities match an exact reference to about 1e-6 (default false). */
+  exactKvCache?: boolean;
+}
+
+export interface SampleOptions {
+  /** Completions to sample. */
+  m: number;
+  /** 0 = greedy (default 1). */
+  temperature?: number;
+  /** Nucleus sampling threshold in (0, 1] (default 1 = off). */
+  topP?: number;
+  /** Keep only the k most likely tokens; 0 = off (default 0). */
+  topK?: number;
+  /** Most tokens per completion, end-of-generation token included (default 256). */
+  maxTokens?: number;
+  /** Generation stops once the completion text contains one of these. */
+  stop?: string[];
+  /** Completion i is sampled with seed + i, so the same seed gives the same completions (default 0). */
+  seed?: number;
+}
+
+/** Why a completion ended: a stop string appeared, the model emitted an end-of-generation token, or maxTokens. */
+export type FinishReason = "stop" | "eog" | "length";
+
+export interface Completion {
+  index: number;
+  seed: number;
+  /** The exact token ids the model was conditioned on. */
+  promptTokens: number[];
+  /** The sampled token ids, including a final end-of-generation token when finishReason is "eog". */
+  tokens: number[];
+  /**
+   * generator.detokenize(tokens): control tokens (such as the end-of-generation token) render as nothing;
+   * a stop string is included, with whatever its last token carried after it.
+   */
+  text: string;
+  finishReason: FinishReason;
+  stopString?: string;
+}
+
+const DEFAULT_SEQUENCES = 8;
+const MAX_DEFAULT_CONTEXT = 4096;
+
+export class Generator {
+  private context: LlamaContext | undefined;
+  private sequences: LlamaContextSequence[] = [];
+  private currentAdapter: LoraAdapterChoice | undefined;
+  /** Serialises sampling and adapter switches: a context is replaced only when nothing runs on it. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private model: LlamaModel,
+    readonly modelPath: string,
+    /** The model file's header as our reader parsed it. */
+    readonly header: GgufHeader,
+    readonly threads: number,
+    readonly sequenceCount: number,
+    readonly contextSize: number,
+    private readonly exactKvCache: boolean,
+  ) {}
+
+  static async load(options: GeneratorOptions): Promise<Generator> {
+    const threads = checkThreads(options.threads ?? 1);
+    const sequenceCount = options.sequences ?? DEFAULT_SEQUENCES;
+    if (!Number.isInteger(sequenceCount) || sequenceCount < 1) throw new Error(`sequences must be a positive whole number, got ${sequenceCount}`);
+    const header = readGgufHeader(options.modelPath);
+    checkLlamaCppModel(header, options.modelPath);
+    const arch = metadataString(header.metadata, "general.architecture")!;
+    const trainedContext = metadataNumber(header.metadata, `${arch}.context_length`)!;
+    const contextSize = options.contextSize ?? Math.min(trainedContext, MAX_DEFAULT_CONTEXT);
+    if (!Number.isInteger(contextSize) || contextSize < 1) throw new Error(`contextSize must be a positive whole number, got ${contextSize}`);
+
+    const llama = await getLlamaRuntime();
+    const model = await withLlamaReason(`node-llama-cpp could not load model ${options.modelPath}`, () =>
+      llama.loadModel({ modelPath: options.modelPath }),
+    );
+    const generator = new Generator(model, options.modelPath, header, threads, sequenceCount, contextSize, options.exactKvCache ?? false);
+    try {
+      await generator.openContext(options.adapter);
+    } catch (error) {
+      await model.dispose();
+      throw error;
+    }
+    return generator;
+  }
+
+  get architecture(): string {
+    return metadataString(this.header.metadata, "general.architecture")!;
+  }
+
+  get vocabularySize(): number {
+    const tokens = this.header.metadata.get("tokenizer.ggml.tokens");
+    return tokens?.type === "array" ? tokens.items.length : 0;
+  }
+
+  get adapter(): LoraAdapterChoice | undefined {
+    return this.currentAdapter;
+  }
+
+  /** Token ids for `text`: special tokens such as <|im_start|> are parsed, and BOS is prepended when the model asks for it. */
+  tokenize(text: string): number[] {
+    const tokens: number[] = this.model.tokenize(text, true);
+    const bos = this.model.tokens.bos;
+    if (this.model.tokens.shouldPrependBosToken && bos !== null && tokens[0] !== bos) tokens.unshift(bos);
+    return tokens;
+  }
+
+  /** Text of `tokens`; control tokens render as nothing. */
+  detokenize(tokens: readonly number[]): string {
+    return this.model.detokenize(tokens as Token[], false);
+  }
+
+  isEndOfGeneration(token: number): boolean {
+    return this.model.isEogToken(token as Token);
+  }
+
+  /**
+   * Switches to another adapter (or none). A new file is always read afresh, also when it has the path
+   * of an adapter used before (node-llama-cpp would otherwise reuse its cached copy).
+   */
+  setAdapter(adapter: LoraAdapterChoice | undefined): Promise<void> {
+    return this.exclusive(() => this.openContext(adapter));
+  }
+
+  /** Samples `options.m` completions of `prompt` (text, or exact token ids). */
+  sample(prompt: string | readonly number[], options: SampleOptions): Promise<Completion[]> {
+    return this.exclusive(() => this.sampleNow(prompt, options));
+  }
+
+  /**
+   * Teacher-forced next-token distributions: entry i is the probability of every vocabulary token
+   * after tokens[0..i], before any sampling filter (softmax of the logits at temperature 1).
+   */
+  nextTokenDistributions(tokens: readonly number[]): Promise<Float64Array[]> {
+    return this.exclusive(async () => {
+      this.checkTokenIds(tokens, "tokens");
+      if (tokens.length > this.contextSize) throw new Error(`${tokens.length} tokens do not fit the context of ${this.contextSize}`);
+      const sequence = this.requireSequences()[0]!;
+      try {
+        const results = await sequence.controlledEvaluate(
+          tokens.map((token) => [token as Token, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }]),
+        );
+        return tokens.map((_, i) => {
+          const distribution = new Float64Array(this.vocabularySize);
+          const probabilities = results[i]?.next?.probabilities;
+          if (!probabilities) throw new Error(`node-llama-cpp returned no probabilities at position ${i}`);
+          for (const [token, p] of probabilities) distribution[token] = p;
+          return distribution;
+        });
+      } finally {
+        await sequence.clearHistory();
+      }
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.exclusive(async () => {
+      await this.context?.dispose();
+      this.context = undefined;
+      await this.model.dispose();
+    });
+  }
+
+  private exclusive<T>(action: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(action, action);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async openContext(adapter: LoraAdapterChoice | undefined): Promise<void> {
+    if (adapter) {
+      const adapterHeader = readGgufHeader(adapter.path);
+      checkLlamaCppLoraAdapter(adapterHeader, this.architecture, adapter.path);
+      if (adapter.scale !== undefined && !Number.isFinite(adapter.scale)) throw new Error(`adapter scale must be a finite number, got ${adapter.scale}`);
+    }
+    await this.context?.dispose();
+    this.context = undefined;
+    this.sequences = [];
+    if (this.currentAdapter && !(await evictCachedLoraAdapter(this.model, this.currentAdapter.path))) await this.reloadModel();
+    this.currentAdapter = undefined;
+
+    const context = await withLlamaReason(
+      adapter ? `node-llama-cpp could not apply adapter ${adapter.path} to ${this.modelPath}` : `node-llama-cpp could not create a context for ${this.modelPath}`,
+      () =>
+        this.model.createContext({
+          sequences: this.sequenceCount,
+          contextSize: this.contextSize,
+          threads: this.threads,
+          ...(this.exactKvCache ? { flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" } : {}),
+          ...(adapter ? { lora: { adapters: [{ filePath: adapter.path, scale: adapter.scale ?? 1 }] } } : {}),
+        }),
+    );
+    this.context = context;
+    this.sequences = Array.from({ length: this.sequenceCount }, () => context.getSequence());
+    this.currentAdapter = adapter ? { ...adapter } : undefined;
+  }
+
+  /** Fallback when node-llama-cpp's adapter cache cannot be cleared: a fresh model has an empty cache. */
+  private async reloadModel(): Promise<void> {
+    const llama = await getLlamaRuntime();
+    await this.model.dispose();
+    this.model = await withLlamaReason(`node-llama-cpp could not reload model ${this.modelPath}`, () => llama.loadModel({ modelPath: this.modelPath }));
+  }
+
+  private async sampleNow(prompt: string | readonly number[], options: SampleOptions): Promise<Completion[]> {
+    const settings = resolveSampleOptions(options);
+    const promptTokens = typeof prompt === "string" ? this.tokenize(prompt) : [...prompt];
+    this.checkTokenIds(promptTokens, "prompt");
+    if (promptTokens.length === 0) throw new Error("the prompt has no tokens");
+    if (promptTokens.length + settings.maxTokens > this.contextSize) {
+      throw new Error(`prompt (${promptTokens.length} tokens) + maxTokens (${settings.maxTokens}) exceed the context size ${this.contextSize}`);
+    }
+    const stopMatcher = new StopStringMatcher(settings.stop);
+    const sequences = this.requireSequences();
+    const completions: Completion[] = [];
+    for (let waveStart = 0; waveStart < settings.m; waveStart += sequences.length) {
+      const wave = sequences.slice(0, Math.min(sequences.length, settings.m - waveStart));
+      completions.push(...(await Promise.all(wave.map((sequence, slot) => this.sampleOne(sequence, promptTokens, waveStart + slot, settings, stopMatcher)))));
+    }
+    return completions;
+  }
+
+  private async sampleOne(
+    sequence: LlamaContextSequence,
+    promptTokens: number[],
+    index: number,
+    settings: Required<SampleOptions>,
+    stopMatcher: StopStringMatcher,
+  ): Promise<Completion> {
+    const seed = settings.seed + index;
+    const tokens: number[] = [];
+    let finishReason: FinishReason = "length";
+    let stopString: string | undefined;
+    try {
+      const stream = sequence.evaluate(promptTokens as Token[], {
+        temperature: settings.temperature,
+        topK: settings.topK,
+        topP: settings.topP,
+        minP: 0,
+        seed,
+        yieldEogToken: true,
+      });
+      for await (const token of stream) {
+        tokens.push(token);
+        if (this.model.isEogToken(token)) {
+          finishReason = "eog";
+          break;
+        }
+        if (stopMatcher.stopStrings.length > 0) {
+          stopString = stopMatcher.find(this.detokenize(tokens.slice(-stopMatcher.tailTokens)));
+          if (stopString !== undefined) {
+            finishReason = "stop";
+            break;
+          }
+        }
+        if (tokens.length >= settings.maxTokens) break;
+      }
+    } finally {
+      await sequence.clearHistory();
+    }
+    return {
+      index,
+      seed,
+      promptTokens: [...promptTokens],
+      tokens,
+      text: this.detokenize(tokens),
+      finishReason,
+      ...(stopString !== undefined ? { stopString } : {}),
+    };
+  }
+
+  private requireSequences(): LlamaContextSequence[] {
+    if (this.sequences.length === 0) throw new Error("this generator has no context: the last adapter switch failed or it was disposed");
+    return this.sequences;
+  }
+
+  private checkTokenIds(tokens: readonly number[], what: string): void {
+    const vocab = this.vocabularySize;
+    const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= vocab);
+    if (bad >= 0) throw new Error(`${what}[${bad}] = ${tokens[bad]} is not a token id of this model (0..${vocab - 1})`);
+  }
+}
+
+function resolveSampleOptions(options: SampleOptions): Required<SampleOptions> {
+  const settings: Required<SampleOptions> = {
+    m: options.m,
+    temperature: options.temperature ?? 1,
+    topP: options.topP ?? 1,
+    topK: options.topK ?? 0,
+    maxTokens: options.maxTokens ?? 256,
+    stop: options.stop ?? [],
+    seed: options.seed ?? 0,
+  };
+  const check = (ok: boolean, message: string) => {
+    if (!ok) throw new Error(message);
+  };
+  check(Number.isInteger(settings.m) && settings.m >= 1, `m must be a positive whole number, got ${settings.m}`);
+  check(Number.isFinite(settings.temperature) && settings.temperature >= 0, `temperature must be >= 0, got ${settings.temperature}`);
+  check(settings.topP > 0 && settings.topP <= 1, `topP must be in (0, 1], got ${settings.topP}`);
+  check(Number.isInteger(settings.topK) && settings.topK >= 0, `topK must be a whole number >= 0, got ${settings.topK}`);
+  check(Number.isInteger(settings.maxTokens) && settings.maxTokens >= 1, `maxTokens must be a positive whole number, got ${settings.maxTokens}`);
+  check(Number.isSafeInteger(settings.seed) && settings.seed >= 0, `seed must be a non-negative whole number, got ${settings.seed}`);
+  return settings;
+}

@@ -1,0 +1,10 @@
+// The generator: sampling completions from a GGUF model (+ LoRA adapter) through node-llama-cpp.
+export {
+  Generator,
+  type Completion,
+  type FinishReason,
+  type GeneratorOptions,
+  type LoraAdapterChoice,
+  type SampleOptions,
+} from "./generator.js";
+export { checkThreads, machineCores, onLlamaLog, type LlamaLogLine } from "./llamaRuntime.js";
