@@ -1,3 +1,5 @@
 // spogw-native's library API. The CLI (src/cli) is a thin shell over these exports.
 export { gemm, gemmReference, info, setThreads, loadBinding, NativeLoadError } from "./native/index.js";
 export type { NativeInfo, NativeCudaInfo, LoadedBinding, BindingSource } from "./native/index.js";
+export * from "./gguf/index.js";
+export * from "./generator/index.js";

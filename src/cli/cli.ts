@@ -5,6 +5,8 @@ import { hideBin } from "yargs/helpers";
 import { infoCommand } from "./commands/info.js";
 import { benchCommand } from "./commands/bench.js";
 import { buildCommand } from "./commands/build.js";
+import { tinyModelCommand } from "./commands/tinyModel.js";
+import { inspectCommand } from "./commands/inspect.js";
 import { packageVersion } from "../packageInfo.js";
 
 await yargs(hideBin(process.argv))
@@ -13,6 +15,8 @@ await yargs(hideBin(process.argv))
   .command(infoCommand)
   .command(buildCommand)
   .command(benchCommand)
+  .command(tinyModelCommand)
+  .command(inspectCommand)
   .demandCommand(1, "Name a command; `spogw-native --help` lists them.")
   .recommendCommands()
   .strict()

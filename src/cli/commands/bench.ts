@@ -2,10 +2,11 @@
 // the machine described. One subcommand per file in ./bench.
 import type { CommandModule } from "yargs";
 import { benchGemmCommand } from "./bench/gemm.js";
+import { benchSamplingCommand } from "./bench/sampling.js";
 
 export const benchCommand: CommandModule = {
   command: "bench <what>",
   describe: "Benchmarks, each printed side by side with its reference on this machine",
-  builder: (y) => y.command(benchGemmCommand).demandCommand(1, "Name a benchmark: `spogw-native bench --help` lists them."),
+  builder: (y) => y.command(benchGemmCommand).command(benchSamplingCommand).demandCommand(1, "Name a benchmark: `spogw-native bench --help` lists them."),
   handler: () => {},
 };
