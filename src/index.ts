@@ -1,5 +1,7 @@
 // spogw-native's library API. The CLI (src/cli) is a thin shell over these exports.
 export { gemm, gemmReference, info, setThreads, loadBinding, NativeLoadError } from "./native/index.js";
 export type { NativeInfo, NativeCudaInfo, LoadedBinding, BindingSource } from "./native/index.js";
+export { grpoLoss, selectiveLogprobs, LossInputError } from "./loss/index.js";
+export type { GrpoLossInput, GrpoLossResult, GrpoLossStats, LossRunOptions, SelectiveLogprobsInput } from "./loss/index.js";
 export * from "./gguf/index.js";
 export * from "./generator/index.js";

@@ -37,6 +37,31 @@ export interface NativeBinding {
   setThreads(threads: number): number;
   gemm(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean): Promise<Float32Array>;
   gemmReference(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean): Promise<Float32Array>;
+  /** Fused log-prob + ioGRPO-mKL loss (native/src/napi/loss.cc); shapes derived from the array lengths. */
+  grpoLoss(
+    hidden: Float32Array, lmHead: Float32Array, targets: Int32Array, seqStarts: Int32Array,
+    advantages: Float32Array, seqWeights: Float32Array, oldLogp: Float32Array, refLogp: Float32Array,
+    epsilon: number, epsilonHigh: number, beta: number, temperature: number, klAllTokens: boolean,
+    device: "cpu" | "cuda", tileRows: number,
+  ): Promise<NativeGrpoLossResult>;
+  selectiveLogprobs(hidden: Float32Array, lmHead: Float32Array, targets: Int32Array, temperature: number, device: "cpu" | "cuda", tileRows: number): Promise<Float32Array>;
+  /** Benchmark only: the loss kernel's two GEMMs in its tiles, without the row pass. Returns [T, d]. */
+  lossGemmsOnly(hidden: Float32Array, lmHead: Float32Array, tokens: number, tileRows: number): Promise<Float32Array>;
+}
+
+/** What native grpoLoss resolves with: sums over the call's tokens, so split calls add up. */
+export interface NativeGrpoLossResult {
+  loss: number;
+  logp: Float32Array;
+  dHidden: Float32Array;
+  tokens: number;
+  clippedLow: number;
+  clippedHigh: number;
+  klSum: number;
+  ratioSum: number;
+  /** Token rows per tile actually used, and the scratch bytes the kernel allocated for that tile. */
+  tileRows: number;
+  workspaceBytes: number;
 }
 
 /** Must equal kAbiVersion in native/src/napi/info.cc. */
