@@ -87,18 +87,18 @@ export class ByteCursor {
     return this.view.getBigInt64(this.take(8, field), true);
   }
 
-  /** A u64 count or size that must also fit a JS number and be at most `max`. */
-  u64Bounded(field: string, max: number, what: string): number {
+  /** A u64 count or size that must be at most `max` (why: `limit`), which also keeps it an exact JS number. */
+  u64Bounded(field: string, max: number, what: string, limit: string): number {
     const at = this.pos;
     const value = this.u64(field);
-    if (value > BigInt(max)) this.fail(field, at, `${what} ${value} is more than ${max}`);
+    if (value > BigInt(max)) this.fail(field, at, `${what} ${value} exceeds ${max}, ${limit}`);
     return Number(value);
   }
 
   /** A GGUF string: u64 byte length, then UTF-8 without a terminator. */
   string(field: string): string {
     const at = this.pos;
-    const length = this.u64Bounded(`${field} length`, this.remaining - 8, "string length");
+    const length = this.u64Bounded(`${field} length`, this.remaining - 8, "string length", "the bytes left in the file");
     const raw = this.bytes(length, field);
     try {
       return utf8.decode(raw);

@@ -27,11 +27,19 @@ export function metadataNumber(metadata: GgufMetadata, key: string): number | un
   return Number(value.value);
 }
 
-/** Renders a value for people: arrays longer than `maxItems` are shortened with their length shown. */
-export function formatMetadataValue(value: GgufValue, maxItems = 8): string {
-  if (value.type !== "array") return value.type === "string" ? JSON.stringify(value.value) : String(value.value);
+/** Renders a value for people: long arrays and strings are shortened, with their full length shown. */
+export function formatMetadataValue(value: GgufValue, maxItems = 8, maxChars = 100): string {
+  const one = (item: unknown, type: string): string => {
+    if (typeof item === "string") {
+      const quoted = JSON.stringify(item);
+      return quoted.length > maxChars ? `${quoted.slice(0, maxChars)}... (${item.length} chars)` : quoted;
+    }
+    // float32 values print with the digits a float32 has, so 1e-5 does not show as 0.000009999999747.
+    return type === "float32" && typeof item === "number" ? String(Number(item.toPrecision(8))) : String(item);
+  };
+  if (value.type !== "array") return one(value.value, value.type);
   const items: unknown[] = value.items;
-  const shown = items.slice(0, maxItems).map((item) => (typeof item === "string" ? JSON.stringify(item) : String(item)));
+  const shown = items.slice(0, maxItems).map((item) => one(item, value.itemType));
   const more = items.length > maxItems ? `, ... (${items.length} items)` : "";
   return `[${shown.join(", ")}${more}]`;
 }

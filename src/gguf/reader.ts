@@ -113,8 +113,8 @@ export function parseGgufHeader(source: ByteSource): GgufHeader {
   }
   if (version !== 2 && version !== 3) cursor.fail("header.version", 4, `version ${version} is not supported (only 2 and 3)`);
 
-  const tensorCount = cursor.u64Bounded("header.n_tensors", Math.floor(cursor.remaining / MIN_TENSOR_INFO_BYTES), "tensor count");
-  const kvCount = cursor.u64Bounded("header.n_kv", Math.floor(cursor.remaining / MIN_KV_BYTES), "metadata count");
+  const tensorCount = cursor.u64Bounded("header.n_tensors", Math.floor(cursor.remaining / MIN_TENSOR_INFO_BYTES), "tensor count", "the most tensor infos the rest of the file can hold");
+  const kvCount = cursor.u64Bounded("header.n_kv", Math.floor(cursor.remaining / MIN_KV_BYTES), "metadata count", "the most entries the rest of the file can hold");
   if (tensorCount * MIN_TENSOR_INFO_BYTES + kvCount * MIN_KV_BYTES > cursor.remaining) {
     cursor.fail("header.n_tensors", 8, `${tensorCount} tensors and ${kvCount} metadata entries cannot fit in the ${source.size}-byte file`);
   }
@@ -166,7 +166,7 @@ function readValue(cursor: ByteCursor, field: string): GgufValue {
   const itemTypeOffset = cursor.position;
   const itemType = readValueType(cursor, `${field} array item type`);
   if (itemType === "array") cursor.fail(`${field} array item type`, itemTypeOffset, "arrays of arrays are not supported");
-  const count = cursor.u64Bounded(`${field} array count`, Math.floor(cursor.remaining / MIN_ITEM_BYTES[itemType]), "item count");
+  const count = cursor.u64Bounded(`${field} array count`, Math.floor(cursor.remaining / MIN_ITEM_BYTES[itemType]), "item count", "the most items the rest of the file can hold");
   const items: unknown[] = new Array(count);
   for (let i = 0; i < count; i++) items[i] = readScalar(cursor, itemType, `${field}[${i}]`).value;
   return { type: "array", itemType, items } as GgufValue;
@@ -238,7 +238,7 @@ function readTensorInfos(cursor: ByteCursor, count: number): GgufTensorInfo[] {
     const byteLength = (Number(elements) / type.blockSize) * type.blockBytes;
     if (!Number.isSafeInteger(byteLength)) cursor.fail(`${field} dims`, dimsOffset, "byte size overflows");
 
-    const relativeOffset = cursor.u64Bounded(`${field} offset`, Number.MAX_SAFE_INTEGER, "offset");
+    const relativeOffset = cursor.u64Bounded(`${field} offset`, Number.MAX_SAFE_INTEGER, "offset", "the largest offset this reader handles (2^53 - 1)");
     tensors.push({ name, dims, type, relativeOffset, absoluteOffset: 0, byteLength, elementCount: Number(elements), infoOffset });
   }
   return tensors;
