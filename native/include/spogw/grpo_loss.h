@@ -60,6 +60,8 @@ struct GrpoLossSums {
 int64_t grpo_tile_rows(int64_t T, int64_t V, int64_t budget_bytes);
 // Default scratch budget: 64 MiB (about 110 rows at V = 151936).
 constexpr int64_t kGrpoTileBudgetBytes = int64_t(64) << 20;
+// The CUDA kernel's budget: larger tiles keep the device's GEMMs efficient; still fixed, whatever T is.
+constexpr int64_t kGrpoCudaTileBudgetBytes = int64_t(512) << 20;
 // Bytes of scratch the fused kernels allocate for a given tile (what "peak extra memory" counts).
 int64_t grpo_workspace_bytes(int64_t tile_rows, int64_t V);
 

@@ -119,7 +119,8 @@ Napi::Value GrpoLoss(const Napi::CallbackInfo& info) {
   Napi::Float32Array logp = Napi::Float32Array::New(env, size_t(sh.T));
   Napi::Float32Array d_hidden = Napi::Float32Array::New(env, size_t(td));
   GrpoLossOutputs out{logp.Data(), d_hidden.Data()};
-  const int64_t rows = tile_rows > 0 ? std::min(tile_rows, sh.T) : grpo_tile_rows(sh.T, sh.V, kGrpoTileBudgetBytes);
+  const int64_t budget = cuda ? kGrpoCudaTileBudgetBytes : kGrpoTileBudgetBytes;
+  const int64_t rows = tile_rows > 0 ? std::min(tile_rows, sh.T) : grpo_tile_rows(sh.T, sh.V, budget);
   auto sums = std::make_shared<GrpoLossSums>();
   return PromiseWorker::Start(
       env, {hidden, lm_head, targets, seq_starts, advantages, seq_weights, old_logp, ref_logp, logp, d_hidden},
