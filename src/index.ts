@@ -5,3 +5,4 @@ export { grpoLoss, selectiveLogprobs, LossInputError } from "./loss/index.js";
 export type { GrpoLossInput, GrpoLossResult, GrpoLossStats, LossRunOptions, SelectiveLogprobsInput } from "./loss/index.js";
 export * from "./gguf/index.js";
 export * from "./generator/index.js";
+export * from "./benchmarks/index.js";

@@ -1,0 +1,21 @@
+// Benchmarks: loaders, the Problem type, the Python sandbox and the scorers.
+export { benchmarkNames, splits } from "./problem.js";
+export type { BenchmarkName, Split, TaskFamily, Problem, CodeProblem, MathProblem, QaProblem, ProblemSource } from "./problem.js";
+export { loadBenchmark, checkDataDir, benchmarkFile, resolveDataDir } from "./loadBenchmark.js";
+export type { LoadOptions, SplitCheck } from "./loadBenchmark.js";
+export { DatasetError } from "./datasetRows.js";
+export { runPython, createPythonSandbox, defaultPythonSandbox } from "./sandbox/pythonSandbox.js";
+export type { PythonSandbox, PythonSandboxOptions } from "./sandbox/pythonSandbox.js";
+export type { PythonRunResult, PythonRunStatus } from "./sandbox/runProgram.js";
+export { defaultPythonLimits } from "./sandbox/limits.js";
+export type { PythonLimits } from "./sandbox/limits.js";
+export type { IsolationMechanism } from "./sandbox/isolation.js";
+export { scoreAnswer } from "./scoring/scoreAnswer.js";
+export type { ScoreResult, ScoreOptions } from "./scoring/scoreAnswer.js";
+export { lastBoxedContent } from "./scoring/boxedAnswer.js";
+export { normalizeMathAnswer } from "./scoring/mathNormalize.js";
+export { compareMathAnswers, relativeTolerance } from "./scoring/mathEquivalence.js";
+export type { MathComparison } from "./scoring/mathEquivalence.js";
+export { normalizeQaAnswer, tokenF1, exactMatch } from "./scoring/qaF1.js";
+export { lastNumber, gsm8kTolerance } from "./scoring/gsm8kScorer.js";
+export { defaultCodeTimeoutMs, codeTestProgram, extractPythonCode } from "./scoring/codeScorer.js";

@@ -1,0 +1,97 @@
+// The code scorer end to end: every reference program passes its hidden tests in the sandbox, and broken
+// variants fail, each for the reason it was broken.
+import { beforeAll, describe, expect, it } from "vitest";
+import { createPythonSandbox, loadBenchmark, scoreAnswer, type CodeProblem, type PythonSandbox } from "../../src/index.js";
+import { testDataDir } from "./dataDir.js";
+
+async function codeProblems(name: "humaneval" | "mbpp"): Promise<CodeProblem[]> {
+  const all = [...(await loadBenchmark(name, "train", { dataDir: testDataDir })), ...(await loadBenchmark(name, "test", { dataDir: testDataDir }))];
+  return all as CodeProblem[];
+}
+
+let sandbox: PythonSandbox;
+beforeAll(async () => {
+  sandbox = await createPythonSandbox();
+});
+
+/** Scores every problem's reference solution; returns the ids that did not score 1, with why. */
+async function failingReferences(problems: CodeProblem[]): Promise<string[]> {
+  const results = await Promise.all(problems.map(async (p) => ({ id: p.id, result: await scoreAnswer(p, p.referenceSolution, { sandbox }) })));
+  return results.filter((r) => r.result.score !== 1).map((r) => `${r.id}: ${r.result.detail} ${r.result.run?.stderr.slice(-300) ?? ""}`);
+}
+
+describe("reference solutions pass through the sandbox", () => {
+  it("all 164 HumanEval canonical solutions pass", async () => {
+    const problems = await codeProblems("humaneval");
+    expect(problems).toHaveLength(164);
+    expect(await failingReferences(problems)).toEqual([]);
+  });
+
+  it("all 427 sanitized MBPP reference programs pass", async () => {
+    const problems = await codeProblems("mbpp");
+    expect(problems).toHaveLength(427);
+    expect(await failingReferences(problems)).toEqual([]);
+  });
+});
+
+describe("broken variants fail for the stated reason", () => {
+  let problems: Map<string, CodeProblem>;
+  beforeAll(async () => {
+    problems = new Map([...(await codeProblems("humaneval")), ...(await codeProblems("mbpp"))].map((p) => [p.id, p]));
+  });
+  const problem = (id: string) => {
+    const p = problems.get(id);
+    if (!p) throw new Error(`no problem ${id} in the data`);
+    return p;
+  };
+
+  it("a wrong return value fails on an assertion", async () => {
+    // HumanEval/0 asks whether two numbers are closer than a threshold; always answering False is wrong.
+    const result = await scoreAnswer(problem("HumanEval/0"), "def has_close_elements(numbers, threshold):\n    return False\n", { sandbox });
+    expect(result.score).toBe(0);
+    expect(result.run?.status).toBe("error");
+    expect(result.run?.errorType).toBe("AssertionError");
+  });
+
+  it("an off-by-one fails on an assertion", async () => {
+    // HumanEval/23 is strlen; one too many.
+    const result = await scoreAnswer(problem("HumanEval/23"), "def strlen(string):\n    return len(string) + 1\n", { sandbox });
+    expect(result.score).toBe(0);
+    expect(result.run?.errorType).toBe("AssertionError");
+  });
+
+  it("an off-by-one in an MBPP loop fails on an assertion", async () => {
+    // mbpp/802 counts rotations of a sorted array; starting the answer at i + 1 is one too many.
+    const offByOne = "def count_rotation(arr):\n    for i in range(1, len(arr)):\n        if arr[i] < arr[i - 1]:\n            return i + 1\n    return 0\n";
+    const result = await scoreAnswer(problem("mbpp/802"), offByOne, { sandbox });
+    expect(result.score).toBe(0);
+    expect(result.run?.errorType).toBe("AssertionError");
+  });
+
+  it("an exception fails with that exception", async () => {
+    const result = await scoreAnswer(problem("HumanEval/23"), "def strlen(string):\n    return len(string) // 0\n", { sandbox });
+    expect(result.score).toBe(0);
+    expect(result.run?.errorType).toBe("ZeroDivisionError");
+    expect(result.detail).toBe("failed: ZeroDivisionError");
+  });
+
+  it("an infinite loop fails on the time limit", async () => {
+    const started = Date.now();
+    const result = await scoreAnswer(problem("HumanEval/23"), "def strlen(string):\n    while True:\n        pass\n", { sandbox, codeTimeoutMs: 1500 });
+    expect(result.score).toBe(0);
+    expect(result.run?.status).toBe("timeout");
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("a solution without the entry point fails on a NameError", async () => {
+    const result = await scoreAnswer(problem("mbpp/802"), "def rotations(arr):\n    return 0\n", { sandbox });
+    expect(result.score).toBe(0);
+    expect(result.run?.errorType).toBe("NameError");
+  });
+
+  it("the code is taken from a fenced block in a chatty answer", async () => {
+    const p = problem("HumanEval/23");
+    const answer = "Here is my solution:\n```python\ndef strlen(string):\n    return len(string)\n```\nIt counts characters.";
+    expect((await scoreAnswer(p, answer, { sandbox })).score).toBe(1);
+  });
+});

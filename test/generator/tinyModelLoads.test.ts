@@ -1,0 +1,45 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Generator } from "../../src/generator/index.js";
+import { writeTinyModel, type TinyModelArch } from "../../src/gguf/index.js";
+import { firstPositionDistribution } from "./referenceForward.js";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "spogw-tiny-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const variants: Array<[TinyModelArch, "f32" | "f16", boolean, number]> = [];
+for (const arch of ["llama", "qwen2"] as const) {
+  for (const dtype of ["f32", "f16"] as const) {
+    for (const tied of [false, true]) for (const kvHeads of [4, 2]) variants.push([arch, dtype, tied, kvHeads]);
+  }
+}
+
+describe("node-llama-cpp runs every tiny-model variant", () => {
+  it.each(variants)("%s %s tied=%s kvHeads=%d: loads, generates, and matches a plain forward pass", async (arch, dtype, tied, kvHeads) => {
+    const path = join(dir, `${arch}-${dtype}-${tied}-${kvHeads}.gguf`);
+    await writeTinyModel(path, { arch, dtype, tied, kvHeads, heads: 4, seed: 11 });
+    const generator = await Generator.load({ modelPath: path, threads: 1, sequences: 1, contextSize: 32, exactKvCache: true });
+    try {
+      const [completion] = await generator.sample([65, 66], { m: 1, maxTokens: 4, temperature: 0 });
+      expect(completion!.tokens.length).toBeGreaterThan(0);
+      // One token at position 0: llama.cpp's distribution must equal the reference computed from the tensors.
+      // F16 weights: ggml rounds activations to F16 for the matrix products, hence the looser bound.
+      const tolerance = dtype === "f32" ? 1e-5 : 2e-3;
+      for (const token of [0, 101, 264]) {
+        const [ours] = await generator.nextTokenDistributions([token]);
+        const reference = firstPositionDistribution(path, token);
+        const maxDiff = Math.max(...ours!.map((p, i) => Math.abs(p - reference[i]!)));
+        expect(maxDiff, `token ${token}`).toBeLessThan(tolerance);
+      }
+    } finally {
+      await generator.dispose();
+    }
+  });
+});
