@@ -34,12 +34,21 @@ export function formatMetadataValue(value: GgufValue, maxItems = 8, maxChars = 1
       const quoted = JSON.stringify(item);
       return quoted.length > maxChars ? `${quoted.slice(0, maxChars)}... (${item.length} chars)` : quoted;
     }
-    // float32 values print with the digits a float32 has, so 1e-5 does not show as 0.000009999999747.
-    return type === "float32" && typeof item === "number" ? String(Number(item.toPrecision(8))) : String(item);
+    return type === "float32" && typeof item === "number" ? shortestFloat32(item) : String(item);
   };
   if (value.type !== "array") return one(value.value, value.type);
   const items: unknown[] = value.items;
   const shown = items.slice(0, maxItems).map((item) => one(item, value.itemType));
   const more = items.length > maxItems ? `, ... (${items.length} items)` : "";
   return `[${shown.join(", ")}${more}]`;
+}
+
+/** The shortest decimal that reads back as the same float32, so 1e-5 does not print as 0.000009999999747. */
+function shortestFloat32(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  for (let digits = 1; digits < 9; digits++) {
+    const candidate = Number(value.toPrecision(digits));
+    if (Math.fround(candidate) === value) return String(candidate);
+  }
+  return String(value);
 }

@@ -56,11 +56,11 @@ describe("files our checks reject never reach node-llama-cpp", () => {
 
   // Each of these makes llama.cpp abort the whole process (GGML_ASSERT) instead of throwing.
   it.each([
-    ["missing feed_forward_length", (m: GgufFileToWrite) => m.metadata.delete("qwen2.feed_forward_length"), /qwen2\.feed_forward_length: missing/],
-    ["missing head_count", (m: GgufFileToWrite) => m.metadata.delete("qwen2.attention.head_count"), /qwen2\.attention\.head_count: missing/],
-    ["F16 norm weight", (m: GgufFileToWrite) => (m.tensors.find((t) => t.name === "output_norm.weight")!.type = "F16"), /output_norm\.weight: 1-D tensors .* must be F32/],
-    ["F16 bias", (m: GgufFileToWrite) => (m.tensors.find((t) => t.name === "blk.0.attn_v.bias")!.type = "F16"), /attn_v\.bias: 1-D tensors/],
-    ["vocabulary larger than token_embd", (m: GgufFileToWrite) => m.metadata.set("tokenizer.ggml.tokens", gguf.strings([...Array(300).keys()].map(String))), /token_embd\.weight: has 275 rows but the vocabulary has 300/],
+    ["missing feed_forward_length", (m: GgufFileToWrite): void => void m.metadata.delete("qwen2.feed_forward_length"), /qwen2\.feed_forward_length: missing/],
+    ["missing head_count", (m: GgufFileToWrite): void => void m.metadata.delete("qwen2.attention.head_count"), /qwen2\.attention\.head_count: missing/],
+    ["F16 norm weight", (m: GgufFileToWrite): void => void (m.tensors.find((t) => t.name === "output_norm.weight")!.type = "F16"), /output_norm\.weight: 1-D tensors .* must be F32/],
+    ["F16 bias", (m: GgufFileToWrite): void => void (m.tensors.find((t) => t.name === "blk.0.attn_v.bias")!.type = "F16"), /attn_v\.bias: 1-D tensors/],
+    ["vocabulary larger than token_embd", (m: GgufFileToWrite): void => void m.metadata.set("tokenizer.ggml.tokens", gguf.strings([...Array(300).keys()].map(String))), /token_embd\.weight: has 275 rows but the vocabulary has 300/],
   ] as const)("%s is refused before loading", async (name, change, message) => {
     const path = await writeModel(`${name.replace(/\W+/g, "-")}.gguf`, change);
     const error = await load(path).then(() => undefined, (e: unknown) => e);

@@ -1,0 +1,95 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import yargs, { type CommandModule } from "yargs";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { inspectCommand } from "../../src/cli/commands/inspect.js";
+import { tinyModelCommand } from "../../src/cli/commands/tinyModel.js";
+import { GgufFile, metadataNumber, metadataString } from "../../src/gguf/index.js";
+import { assemble, baseSpec } from "./ggufBytes.js";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "spogw-cli-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs one command as the CLI would parse it and returns what it printed. */
+async function run(command: CommandModule<object, any>, args: string[]): Promise<string> {
+  const printed: string[] = [];
+  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+    printed.push(String(chunk));
+    return true;
+  });
+  try {
+    await yargs(args).command(command).strict().exitProcess(false).fail((message, error) => {
+      throw error ?? new Error(message);
+    }).parseAsync();
+  } finally {
+    spy.mockRestore();
+  }
+  return printed.join("");
+}
+
+describe("spogw-native tiny-model", () => {
+  it("writes the model its flags describe", async () => {
+    const out = join(dir, "cli.gguf");
+    const printed = await run(tinyModelCommand, ["tiny-model", "--arch", "qwen2", "--out", out, "--layers", "3", "--embd", "32", "--heads", "4", "--kv-heads", "2", "--ff", "40", "--ctx", "96", "--dtype", "f16", "--tied", "--seed", "9"]);
+    expect(printed).toContain(`wrote ${out}`);
+    const file = GgufFile.open(out);
+    try {
+      const md = file.metadata;
+      expect(metadataString(md, "general.architecture")).toBe("qwen2");
+      expect([3, 32, 4, 2, 40, 96].map((v) => v)).toEqual(
+        ["block_count", "embedding_length", "attention.head_count", "attention.head_count_kv", "feed_forward_length", "context_length"].map((k) => metadataNumber(md, `qwen2.${k}`)),
+      );
+      expect(file.header.tensors.some((t) => t.name === "output.weight")).toBe(false);
+      expect(file.tensor("blk.2.attn_k.weight").dims).toEqual([32, 16]);
+      expect(file.tensor("blk.2.attn_k.weight").type.name).toBe("F16");
+    } finally {
+      file.close();
+    }
+  });
+
+  it("refuses impossible shapes and unknown architectures", async () => {
+    await expect(run(tinyModelCommand, ["tiny-model", "--arch", "qwen2", "--out", join(dir, "x.gguf"), "--embd", "30"])).rejects.toThrow(/divisible by heads/);
+    await expect(run(tinyModelCommand, ["tiny-model", "--arch", "gpt2", "--out", join(dir, "x.gguf")])).rejects.toThrow(/arch/);
+  });
+});
+
+describe("spogw-native inspect", () => {
+  it("prints the metadata and the tensor table", async () => {
+    const path = join(dir, "inspect.gguf");
+    await run(tinyModelCommand, ["tiny-model", "--arch", "llama", "--out", path, "--kv-heads", "2"]);
+    const printed = await run(inspectCommand, ["inspect", path]);
+    expect(printed).toContain("GGUF v3");
+    expect(printed).toMatch(/general\.architecture\s+string\s+"llama"/);
+    expect(printed).toMatch(/tokenizer\.ggml\.tokens\s+string\[275\]/);
+    expect(printed).toMatch(/llama\.attention\.layer_norm_rms_epsilon\s+float32\s+0\.00001\n/);
+    expect(printed).toMatch(/blk\.1\.attn_v\.weight\s+F32\s+\[64, 32\]/);
+    expect(printed).toMatch(/tensors \(21, \d+ parameters\)/);
+  });
+
+  it("prints JSON that matches the file", async () => {
+    const path = join(dir, "inspect.gguf");
+    const json = JSON.parse(await run(inspectCommand, ["inspect", path, "--json"])) as { metadata: Record<string, { value?: unknown; items?: unknown[] }>; tensors: Array<{ name: string; dims: number[]; offset: number }> };
+    const file = GgufFile.open(path);
+    try {
+      expect(json.tensors.map((t) => [t.name, t.dims, t.offset])).toEqual(file.header.tensors.map((t) => [t.name, t.dims, t.absoluteOffset]));
+      expect(json.metadata["tokenizer.ggml.merges"]?.items).toHaveLength(16);
+      expect(json.metadata["llama.block_count"]?.value).toBe(2);
+    } finally {
+      file.close();
+    }
+  });
+
+  it("names the field and offset of a malformed file", async () => {
+    const bytes = assemble(baseSpec()).bytes();
+    bytes[0] = 0x58;
+    const path = join(dir, "bad.gguf");
+    await writeFile(path, bytes);
+    await expect(run(inspectCommand, ["inspect", path])).rejects.toThrow(/header\.magic at byte 0/);
+  });
+});
