@@ -51,8 +51,8 @@ export async function loadBenchmark(name: BenchmarkName, split: Split, options: 
   if (!benchmarkNames.includes(name)) throw new Error(`unknown benchmark ${JSON.stringify(name)}; known: ${benchmarkNames.join(", ")}`);
   if (!splits.includes(split)) throw new Error(`unknown split ${JSON.stringify(split)}; use "train" or "test"`);
   const dataDir = resolveDataDir(options);
+  const rows = await readJsonlRows(benchmarkFile(name, split, dataDir)); // first, so a missing split says so
   const parse = await rowParser(name, dataDir);
-  const rows = await readJsonlRows(benchmarkFile(name, split, dataDir));
   const problems: Problem[] = [];
   const firstLineOfId = new Map<string, number>();
   for (const row of rows) {

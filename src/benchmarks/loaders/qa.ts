@@ -51,7 +51,7 @@ export function hotpotqaProblem(row: Row, split: Split): QaProblem {
   const question = stringField(row, "question");
   const context = hotpotParagraphs(row).join("\n");
   return {
-    id: stringField(row, "_id"),
+    id: idField(row, "_id"), // four AFlow rows carry a number here instead of the hex id
     benchmark: "hotpotqa",
     family: "qa",
     split,

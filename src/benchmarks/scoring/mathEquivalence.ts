@@ -72,16 +72,16 @@ function structureOf(text: string): Structure {
   return { kind: "scalar", text };
 }
 
-/** "11\frac{2}{3}" in an answer is the mixed number 11 + 2/3, not a product. */
-function mixedNumber(text: string): Expr | null {
-  const m = /^(-?)(\d+) ?\\frac\{(\d+)\}\{(\d+)\}$/.exec(text);
-  if (!m) return null;
-  const value = Number(m[2]) + Number(m[3]) / Number(m[4]);
-  return { kind: "number", value: m[1] ? -value : value };
+/**
+ * An integer written right before a fraction of integers is a mixed number in MATH answers:
+ * "11\frac{2}{3}" is 11 + 2/3, not 11 * 2/3; it becomes "(11+\frac{2}{3})" before parsing.
+ */
+function expandMixedNumbers(text: string): string {
+  return text.replace(/(^|[^\d.^_}])(\d+) ?\\frac\{(\d+)\}\{(\d+)\}/g, "$1($2+\\frac{$3}{$4})");
 }
 
 function parseScalar(text: string): Expr | null {
-  return mixedNumber(text) ?? parseLatexExpression(text);
+  return parseLatexExpression(expandMixedNumbers(text));
 }
 
 function close(a: number, b: number): boolean {

@@ -59,7 +59,8 @@ function dropTrailingUnits(text: string): string {
 export function normalizeMathAnswer(raw: string): NormalizedMathAnswer {
   let s = raw.replace(/\s+/g, " ").trim(); // 1. whitespace, line breaks
   s = s.replaceAll("\\$", "").replaceAll("$", ""); // 2. dollar signs (currency and math delimiters)
-  s = s.replace(/\\[!,]/g, "").replace(/\\[;: ]|\\q?quad|~/g, " "); // 3. LaTeX spacing
+  // 3. LaTeX spacing; a backslash preceded by another is the row break "\\", not a spacing command
+  s = s.replace(/(?<!\\)\\[!,]/g, "").replace(/(?<!\\)\\[;: ]|\\q?quad|~/g, " ");
   s = s.replaceAll("{,}", ","); // 4. "14{,}916"
   s = s.replace(/\\[dtc]frac/g, "\\frac"); // 5. \dfrac, \tfrac, \cfrac
   s = s.replace(/\\(?:left|right)\s*\./g, "").replace(/\\(?:left|right|big|Big|bigl|bigr|Bigl|Bigr)\b/g, ""); // 6.
