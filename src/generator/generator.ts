@@ -159,6 +159,7 @@ export class Generator {
   /**
    * Teacher-forced next-token distributions: entry i is the probability of every vocabulary token
    * after tokens[0..i], before any sampling filter (softmax of the logits at temperature 1).
+   * Costs O(vocabulary) memory and JS work per position: meant for tests, parity checks and short sequences.
    */
   nextTokenDistributions(tokens: readonly number[]): Promise<Float64Array[]> {
     return this.exclusive(async () => {
@@ -241,11 +242,17 @@ export class Generator {
     }
     const stopMatcher = new StopStringMatcher(settings.stop);
     const sequences = this.requireSequences();
-    const completions: Completion[] = [];
-    for (let waveStart = 0; waveStart < settings.m; waveStart += sequences.length) {
-      const wave = sequences.slice(0, Math.min(sequences.length, settings.m - waveStart));
-      completions.push(...(await Promise.all(wave.map((sequence, slot) => this.sampleOne(sequence, promptTokens, waveStart + slot, settings, stopMatcher)))));
-    }
+    // Each free sequence takes the next completion, so one long completion does not hold up the others.
+    // Completion i always uses seed + i, so results do not depend on which sequence ran it.
+    const completions: Completion[] = new Array(settings.m);
+    let nextIndex = 0;
+    const worker = async (sequence: LlamaContextSequence) => {
+      while (nextIndex < settings.m) {
+        const index = nextIndex++;
+        completions[index] = await this.sampleOne(sequence, promptTokens, index, settings, stopMatcher);
+      }
+    };
+    await Promise.all(sequences.slice(0, Math.min(sequences.length, settings.m)).map(worker));
     return completions;
   }
 
@@ -328,6 +335,8 @@ function resolveSampleOptions(options: SampleOptions): Required<SampleOptions> {
   check(settings.topP > 0 && settings.topP <= 1, `topP must be in (0, 1], got ${settings.topP}`);
   check(Number.isInteger(settings.topK) && settings.topK >= 0, `topK must be a whole number >= 0, got ${settings.topK}`);
   check(Number.isInteger(settings.maxTokens) && settings.maxTokens >= 1, `maxTokens must be a positive whole number, got ${settings.maxTokens}`);
-  check(Number.isSafeInteger(settings.seed) && settings.seed >= 0, `seed must be a non-negative whole number, got ${settings.seed}`);
+  // llama.cpp seeds are 32-bit and completion i uses seed + i.
+  check(Number.isInteger(settings.seed) && settings.seed >= 0 && settings.seed + settings.m - 1 <= 0xffffffff,
+    `seed must be a whole number from 0 to 2^32 - m, got ${settings.seed}`);
   return settings;
 }

@@ -38,7 +38,7 @@ describe("Generator.sample", () => {
   });
 
   it("seeds completion i with seed + i, whatever the batch it runs in", async () => {
-    const batch = await qwen.sample(PROMPT, { m: 6, maxTokens: 16, seed: 10 }); // 4 sequences: two waves
+    const batch = await qwen.sample(PROMPT, { m: 6, maxTokens: 16, seed: 10 }); // 6 completions share 4 sequences
     const alone = await qwen.sample(PROMPT, { m: 1, maxTokens: 16, seed: 15 });
     expect(batch[5]!.seed).toBe(15);
     expect(alone[0]!.tokens).toEqual(batch[5]!.tokens);
@@ -125,6 +125,7 @@ describe("Generator.sample", () => {
     await expect(qwen.sample([1, 999], { m: 1 })).rejects.toThrow(/prompt\[1\] = 999 is not a token id/);
     await expect(qwen.sample("", { m: 1 })).rejects.toThrow(/no tokens/);
     await expect(qwen.sample(PROMPT, { m: 1, maxTokens: 4, stop: [""] })).rejects.toThrow(/must not be empty/);
+    await expect(qwen.sample(PROMPT, { m: 2, maxTokens: 4, seed: 0xffffffff })).rejects.toThrow(/seed must be a whole number from 0 to 2\^32 - m/);
     // The generator still works after refusing.
     expect(await qwen.sample(PROMPT, { m: 1, maxTokens: 2 })).toHaveLength(1);
   });
