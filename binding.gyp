@@ -11,6 +11,7 @@
       "target_name": "spogw",
       "sources": [
         "<!@(node -p \"require('fs').readdirSync('native/src/cpu').filter(f => f.endsWith('.cc')).map(f => 'native/src/cpu/' + f).join(' ')\")",
+        "<!@(node -p \"require('fs').readdirSync('native/src/engine').filter(f => f.endsWith('.cc')).map(f => 'native/src/engine/' + f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/src/napi').filter(f => f.endsWith('.cc')).map(f => 'native/src/napi/' + f).join(' ')\")"
       ],
       "include_dirs": [

@@ -9,6 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   spogw::napi::RegisterInfo(env, exports);
   spogw::napi::RegisterGemm(env, exports);
   spogw::napi::RegisterLoss(env, exports);
+  spogw::napi::RegisterEngine(env, exports);
   return exports;
 }
 

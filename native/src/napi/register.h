@@ -8,5 +8,6 @@ namespace spogw::napi {
 void RegisterInfo(Napi::Env env, Napi::Object exports);  // info, setThreads
 void RegisterGemm(Napi::Env env, Napi::Object exports);  // gemm, gemmReference
 void RegisterLoss(Napi::Env env, Napi::Object exports);  // grpoLoss, selectiveLogprobs, lossGemmsOnly
+void RegisterEngine(Napi::Env env, Napi::Object exports);  // loadEngine, NativeEngine
 
 }  // namespace spogw::napi

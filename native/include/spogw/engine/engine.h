@@ -1,0 +1,107 @@
+// The training engine: a loaded model, LoRA adapters on chosen projections, a full forward pass, the
+// backward pass of the ioGRPO-mKL loss into the LoRA parameters (base weights frozen), and AdamW.
+//
+// Memory stays bounded for long sequences: the backward keeps only each layer's input [T, d], then
+// recomputes one layer's activations at a time (activation checkpointing); attention probabilities
+// are recomputed per head; the output layer and loss go through the tiled fused kernel, so the
+// [T, V] logits are never materialised during training.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "spogw/engine/model.h"
+#include "spogw/engine/ops.h"
+#include "spogw/grpo_loss.h"
+
+namespace spogw {
+
+struct LoraTensor {
+  int64_t layer = 0;
+  Proj proj = Proj::kQ;
+  int64_t n_in = 0, n_out = 0;
+  std::vector<float> A, B;      // [r, n_in], [n_out, r]
+  std::vector<float> gA, gB;    // accumulated gradients, same shapes
+  std::vector<float> mA, vA, mB, vB;  // AdamW moments
+  std::string base_name() const;  // "blk.3.attn_q.weight"
+};
+
+struct LoraState {
+  int64_t rank = 0;
+  float alpha = 0.0f;
+  int64_t step = 0;  // AdamW steps taken
+  std::vector<LoraTensor> tensors;
+  std::vector<std::vector<int>> index;  // [layer][proj] -> position in tensors, or -1
+  float scale() const { return rank > 0 ? alpha / float(rank) : 0.0f; }
+};
+
+// One response in a backward batch: tokens [T] (prompt then response); the response starts at
+// response_start (>= 1) and old_logp/ref_logp cover its T - response_start tokens.
+struct SequenceItem {
+  const int32_t* tokens = nullptr;
+  int64_t T = 0;
+  int64_t response_start = 0;
+  float advantage = 0.0f;
+  float weight = 0.0f;
+  const float* old_logp = nullptr;
+  const float* ref_logp = nullptr;
+};
+
+struct BackwardResult {
+  double loss = 0.0;
+  GrpoLossSums sums;  // summed over the batch
+};
+
+struct AdamWConfig {
+  float lr = 1e-4f, weight_decay = 0.0f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, max_grad_norm = 0.0f;
+};
+
+class Engine {
+ public:
+  explicit Engine(std::unique_ptr<Model> model);
+  const ModelConfig& config() const { return model_->config; }
+  const LoraState& lora() const { return lora_; }
+
+  // Every public call takes this lock: one operation at a time per engine.
+  std::mutex& mutex() { return mu_; }
+
+  // logits [T, V] with the current adapter.
+  void logits(const int32_t* tokens, int64_t T, float* out);
+  // log p(tokens[i] | tokens[<i]) at the temperature for i in [from, T); out has T - from values.
+  void token_logprobs(const int32_t* tokens, int64_t T, int64_t from, float temperature, float* out);
+
+  // Replaces the adapter: rank r, alpha, on the named base tensors (e.g. "blk.0.attn_q.weight").
+  // random_b = false is the standard LoRA start (A random, B = 0: the model equals the base);
+  // true makes B random too, so the adapter changes the model (tests, parity checks).
+  void init_lora(int64_t rank, float alpha, const std::vector<std::string>& base_names, bool random_b, uint64_t seed);
+  void clear_lora();
+  LoraTensor& lora_tensor(const std::string& base_name);
+
+  // Accumulates LoRA gradients of the loss over the batch; returns the summed loss and statistics.
+  BackwardResult backward(const std::vector<SequenceItem>& batch, const GrpoLossConfig& cfg);
+  // Clips by the global gradient norm, applies AdamW, zeroes the gradients; returns the norm before clipping.
+  double optimizer_step(const AdamWConfig& cfg);
+  void zero_grad();
+
+ private:
+  struct LayerActs;
+  void check_tokens(const int32_t* tokens, int64_t T) const;
+  LoraRef lora_ref(int64_t layer, Proj p, bool with_grad);
+  // Forward from embeddings to the final normalised hidden states hn [T, d]. When `layer_inputs` is
+  // given it receives each layer's input (L + 1 buffers of [T, d], the last is the final residual).
+  void forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, std::vector<float>* final_rstd,
+               std::vector<std::vector<float>>* layer_inputs);
+  void layer_forward(int64_t l, const float* x, int64_t T, float* out, LayerActs& acts);
+  void layer_backward(int64_t l, const float* x, const float* dout, int64_t T, float* dx, LayerActs& acts);
+
+  std::unique_ptr<Model> model_;
+  LoraState lora_;
+  RopeTable rope_;
+  std::mutex mu_;
+};
+
+std::unique_ptr<Engine> load_engine(const std::string& path);
+
+}  // namespace spogw

@@ -1,0 +1,337 @@
+#include "spogw/engine/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "spogw/error.h"
+#include "spogw/gemm.h"
+#include "spogw/threads.h"
+
+namespace spogw {
+
+// Activations of one layer, saved by layer_forward for layer_backward, plus the backward's scratch.
+struct Engine::LayerActs {
+  std::vector<float> n1, rstd1, q, k, v, att, h, n2, rstd2, gate, up, act;
+  std::array<std::vector<float>, kProjCount> xa;  // x A^T per projection with LoRA
+  std::vector<float> attn_scratch, lora_tmp, round_scratch;
+  // backward buffers
+  std::vector<float> dh, dact, dgate, dup, dn, datt, dq, dk, dv;
+};
+
+namespace {
+
+// splitmix64: a small, well-mixed deterministic generator for LoRA initialisation.
+struct SplitMix64 {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  float uniform(float lo, float hi) { return lo + (hi - lo) * float(double(next() >> 11) / double(1ull << 53)); }
+};
+
+}  // namespace
+
+std::string LoraTensor::base_name() const { return "blk." + std::to_string(layer) + "." + proj_name(proj) + ".weight"; }
+
+std::unique_ptr<Engine> load_engine(const std::string& path) { return std::make_unique<Engine>(load_model(path)); }
+
+Engine::Engine(std::unique_ptr<Model> model) : model_(std::move(model)) {
+  lora_.index.assign(size_t(config().layers), std::vector<int>(kProjCount, -1));
+}
+
+void Engine::check_tokens(const int32_t* tokens, int64_t T) const {
+  if (T <= 0) throw Error("the token sequence is empty");
+  for (int64_t i = 0; i < T; i++)
+    if (tokens[i] < 0 || tokens[i] >= config().vocab)
+      throw Error("token " + std::to_string(tokens[i]) + " at position " + std::to_string(i) + " is outside the vocabulary [0, " +
+                  std::to_string(config().vocab) + ")");
+}
+
+// ---- LoRA state ------------------------------------------------------------------------------------
+
+void Engine::clear_lora() {
+  lora_ = LoraState();
+  lora_.index.assign(size_t(config().layers), std::vector<int>(kProjCount, -1));
+}
+
+void Engine::init_lora(int64_t rank, float alpha, const std::vector<std::string>& base_names, bool random_b, uint64_t seed) {
+  const ModelConfig& c = config();
+  if (rank < 1 || rank > 4096) throw Error("LoRA rank must be in [1, 4096], got " + std::to_string(rank));
+  if (!std::isfinite(alpha) || alpha <= 0) throw Error("LoRA alpha must be a positive number");
+  if (base_names.empty()) throw Error("LoRA needs at least one target tensor");
+  LoraState next;
+  next.rank = rank;
+  next.alpha = alpha;
+  next.index.assign(size_t(c.layers), std::vector<int>(kProjCount, -1));
+  SplitMix64 rng{seed};
+  for (const std::string& name : base_names) {
+    // "blk.<layer>.<proj>.weight"
+    int64_t layer = -1;
+    char proj[64] = {0};
+    int consumed = 0;
+    if (std::sscanf(name.c_str(), "blk.%ld.%63[a-z_].weight%n", &layer, proj, &consumed) != 2 || size_t(consumed) != name.size())
+      throw Error("LoRA target '" + name + "' is not of the form blk.<layer>.<projection>.weight");
+    Proj p;
+    if (!proj_from_name(proj, &p)) throw Error("LoRA target '" + name + "': '" + proj + "' is not one of attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down");
+    if (layer < 0 || layer >= c.layers) throw Error("LoRA target '" + name + "': the model has " + std::to_string(c.layers) + " layers");
+    if (next.index[size_t(layer)][int(p)] >= 0) throw Error("LoRA target '" + name + "' is listed twice");
+    LoraTensor t;
+    t.layer = layer;
+    t.proj = p;
+    t.n_in = proj_in(c, p);
+    t.n_out = proj_out(c, p);
+    t.A.resize(size_t(checked_mul(rank, t.n_in, "LoRA A")));
+    t.B.assign(size_t(checked_mul(t.n_out, rank, "LoRA B")), 0.0f);
+    // A ~ U(-1/sqrt(n_in), 1/sqrt(n_in)) as PEFT's default (Kaiming-uniform with a = sqrt(5)).
+    const float bound = 1.0f / std::sqrt(float(t.n_in));
+    for (float& a : t.A) a = rng.uniform(-bound, bound);
+    if (random_b) {
+      const float bb = 1.0f / std::sqrt(float(rank));
+      for (float& b : t.B) b = rng.uniform(-bb, bb);
+    }
+    for (auto* v : {&t.gA, &t.mA, &t.vA}) v->assign(t.A.size(), 0.0f);
+    for (auto* v : {&t.gB, &t.mB, &t.vB}) v->assign(t.B.size(), 0.0f);
+    next.index[size_t(layer)][int(p)] = int(next.tensors.size());
+    next.tensors.push_back(std::move(t));
+  }
+  lora_ = std::move(next);
+}
+
+LoraTensor& Engine::lora_tensor(const std::string& base_name) {
+  for (LoraTensor& t : lora_.tensors)
+    if (t.base_name() == base_name) return t;
+  throw Error("no LoRA tensor for " + base_name + (lora_.tensors.empty() ? " (no adapter is initialised)" : ""));
+}
+
+LoraRef Engine::lora_ref(int64_t layer, Proj p, bool with_grad) {
+  LoraRef ref;
+  const int i = lora_.index[size_t(layer)][int(p)];
+  if (i < 0) return ref;
+  LoraTensor& t = lora_.tensors[size_t(i)];
+  ref.A = t.A.data();
+  ref.B = t.B.data();
+  ref.r = lora_.rank;
+  ref.scale = lora_.scale();
+  if (with_grad) {
+    ref.gA = t.gA.data();
+    ref.gB = t.gB.data();
+  }
+  return ref;
+}
+
+// ---- forward ---------------------------------------------------------------------------------------
+
+void Engine::layer_forward(int64_t l, const float* x, int64_t T, float* out, LayerActs& a) {
+  const ModelConfig& c = config();
+  const LayerWeights& w = model_->weights.layers[size_t(l)];
+  const int64_t d = c.d, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim, F = c.ff;
+  const auto sized = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); return v.data(); };
+  const auto xa = [&](Proj p) { return lora_.index[size_t(l)][int(p)] >= 0 ? sized(a.xa[int(p)], T * lora_.rank) : nullptr; };
+  const auto W = [&](Proj p) { return w.w[int(p)].data(); };
+  const auto bias = [](const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); };
+
+  rmsnorm_forward(x, w.attn_norm.data(), T, d, c.rms_eps, sized(a.n1, T * d), sized(a.rstd1, T));
+  linear_forward(a.n1.data(), T, d, qd, W(Proj::kQ), bias(w.bq), lora_ref(l, Proj::kQ, false), w.rounding[int(Proj::kQ)], sized(a.q, T * qd), xa(Proj::kQ), a.round_scratch);
+  linear_forward(a.n1.data(), T, d, kvd, W(Proj::kK), bias(w.bk), lora_ref(l, Proj::kK, false), w.rounding[int(Proj::kK)], sized(a.k, T * kvd), xa(Proj::kK), a.round_scratch);
+  linear_forward(a.n1.data(), T, d, kvd, W(Proj::kV), bias(w.bv), lora_ref(l, Proj::kV, false), w.rounding[int(Proj::kV)], sized(a.v, T * kvd), xa(Proj::kV), a.round_scratch);
+  rope_forward(a.q.data(), T, c.heads, c.head_dim, rope_, c.rope);
+  rope_forward(a.k.data(), T, c.kv_heads, c.head_dim, rope_, c.rope);
+  attention_forward(a.q.data(), a.k.data(), a.v.data(), {T, c.heads, c.kv_heads, c.head_dim}, sized(a.att, T * qd), a.attn_scratch);
+  float* h = sized(a.h, T * d);
+  linear_forward(a.att.data(), T, qd, d, W(Proj::kO), nullptr, lora_ref(l, Proj::kO, false), w.rounding[int(Proj::kO)], h, xa(Proj::kO), a.round_scratch);
+  for (int64_t i = 0; i < T * d; i++) h[i] += x[i];
+  rmsnorm_forward(h, w.ffn_norm.data(), T, d, c.rms_eps, sized(a.n2, T * d), sized(a.rstd2, T));
+  linear_forward(a.n2.data(), T, d, F, W(Proj::kGate), nullptr, lora_ref(l, Proj::kGate, false), w.rounding[int(Proj::kGate)], sized(a.gate, T * F), xa(Proj::kGate), a.round_scratch);
+  linear_forward(a.n2.data(), T, d, F, W(Proj::kUp), nullptr, lora_ref(l, Proj::kUp, false), w.rounding[int(Proj::kUp)], sized(a.up, T * F), xa(Proj::kUp), a.round_scratch);
+  swiglu_forward(a.gate.data(), a.up.data(), T * F, sized(a.act, T * F));
+  linear_forward(a.act.data(), T, F, d, W(Proj::kDown), nullptr, lora_ref(l, Proj::kDown, false), w.rounding[int(Proj::kDown)], out, xa(Proj::kDown), a.round_scratch);
+  for (int64_t i = 0; i < T * d; i++) out[i] += h[i];
+}
+
+void Engine::forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, std::vector<float>* final_rstd,
+                     std::vector<std::vector<float>>* layer_inputs) {
+  const ModelConfig& c = config();
+  const int64_t d = c.d;
+  check_tokens(tokens, T);
+  rope_table(rope_, T, c.n_rot, c.rope_theta);
+  std::vector<float> x(size_t(T * d)), next(size_t(T * d));
+  for (int64_t t = 0; t < T; t++) std::memcpy(&x[size_t(t * d)], &model_->weights.token_embd[size_t(int64_t(tokens[t]) * d)], size_t(d) * 4);
+  LayerActs acts;
+  if (layer_inputs) layer_inputs->resize(size_t(c.layers + 1));
+  for (int64_t l = 0; l < c.layers; l++) {
+    if (layer_inputs) (*layer_inputs)[size_t(l)] = x;
+    layer_forward(l, x.data(), T, next.data(), acts);
+    std::swap(x, next);
+  }
+  if (layer_inputs) (*layer_inputs)[size_t(c.layers)] = x;
+  std::vector<float> rstd(static_cast<size_t>(T));
+  hn.resize(size_t(T * d));
+  rmsnorm_forward(x.data(), model_->weights.output_norm.data(), T, d, c.rms_eps, hn.data(), rstd.data());
+  // The output projection's inputs, rounded as llama.cpp rounds them (straight-through in the backward).
+  round_inputs(hn.data(), T, d, model_->weights.lm_head_rounding, hn.data());
+  if (final_rstd) *final_rstd = std::move(rstd);
+}
+
+void Engine::logits(const int32_t* tokens, int64_t T, float* out) {
+  std::vector<float> hn;
+  forward(tokens, T, hn, nullptr, nullptr);
+  const ModelConfig& c = config();
+  gemm(false, true, T, c.vocab, c.d, 1.0f, hn.data(), c.d, model_->weights.lm_head(), c.d, 0.0f, out, c.vocab);
+}
+
+void Engine::token_logprobs(const int32_t* tokens, int64_t T, int64_t from, float temperature, float* out) {
+  if (from < 1 || from >= T) throw Error("tokenLogprobs: from = " + std::to_string(from) + " must be in [1, " + std::to_string(T) + ") (token 0 has no context)");
+  std::vector<float> hn;
+  forward(tokens, T, hn, nullptr, nullptr);
+  const ModelConfig& c = config();
+  selective_logprobs(hn.data() + (from - 1) * c.d, model_->weights.lm_head(), tokens + from, T - from, c.d, c.vocab, temperature, out);
+}
+
+// ---- backward --------------------------------------------------------------------------------------
+
+void Engine::layer_backward(int64_t l, const float* x, const float* dout, int64_t T, float* dx, LayerActs& a) {
+  const ModelConfig& c = config();
+  const LayerWeights& w = model_->weights.layers[size_t(l)];
+  const int64_t d = c.d, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim, F = c.ff;
+  const auto sized = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); return v.data(); };
+  const auto W = [&](Proj p) { return w.w[int(p)].data(); };
+  const auto xa = [&](Proj p) { return a.xa[int(p)].data(); };
+
+  // Recompute this layer's activations from its saved input.
+  std::vector<float> out_unused(size_t(T * d));
+  layer_forward(l, x, T, out_unused.data(), a);
+
+  // FFN half: out = h + down(swiglu(gate(n2), up(n2))).
+  float* dh = sized(a.dh, T * d);
+  std::memcpy(dh, dout, size_t(T * d) * 4);
+  linear_backward(dout, a.act.data(), xa(Proj::kDown), T, F, d, W(Proj::kDown), lora_ref(l, Proj::kDown, true), sized(a.dact, T * F), false, a.lora_tmp);
+  swiglu_backward(a.dact.data(), a.gate.data(), a.up.data(), T * F, sized(a.dgate, T * F), sized(a.dup, T * F));
+  float* dn = sized(a.dn, T * d);
+  linear_backward(a.dgate.data(), a.n2.data(), xa(Proj::kGate), T, d, F, W(Proj::kGate), lora_ref(l, Proj::kGate, true), dn, false, a.lora_tmp);
+  linear_backward(a.dup.data(), a.n2.data(), xa(Proj::kUp), T, d, F, W(Proj::kUp), lora_ref(l, Proj::kUp, true), dn, true, a.lora_tmp);
+  std::vector<float>& dnorm = a.dact;  // reuse as [T, d] scratch
+  dnorm.resize(size_t(T * d));
+  rmsnorm_backward(dn, a.h.data(), w.ffn_norm.data(), a.rstd2.data(), T, d, dnorm.data());
+  for (int64_t i = 0; i < T * d; i++) dh[i] += dnorm[i];
+
+  // Attention half: h = x + o(attention(rope(q(n1)), rope(k(n1)), v(n1))).
+  linear_backward(dh, a.att.data(), xa(Proj::kO), T, qd, d, W(Proj::kO), lora_ref(l, Proj::kO, true), sized(a.datt, T * qd), false, a.lora_tmp);
+  attention_backward(a.datt.data(), a.q.data(), a.k.data(), a.v.data(), {T, c.heads, c.kv_heads, c.head_dim}, sized(a.dq, T * qd),
+                     sized(a.dk, T * kvd), sized(a.dv, T * kvd), a.attn_scratch);
+  rope_backward(a.dq.data(), T, c.heads, c.head_dim, rope_, c.rope);
+  rope_backward(a.dk.data(), T, c.kv_heads, c.head_dim, rope_, c.rope);
+  linear_backward(a.dq.data(), a.n1.data(), xa(Proj::kQ), T, d, qd, W(Proj::kQ), lora_ref(l, Proj::kQ, true), dn, false, a.lora_tmp);
+  linear_backward(a.dk.data(), a.n1.data(), xa(Proj::kK), T, d, kvd, W(Proj::kK), lora_ref(l, Proj::kK, true), dn, true, a.lora_tmp);
+  linear_backward(a.dv.data(), a.n1.data(), xa(Proj::kV), T, d, kvd, W(Proj::kV), lora_ref(l, Proj::kV, true), dn, true, a.lora_tmp);
+  rmsnorm_backward(dn, x, w.attn_norm.data(), a.rstd1.data(), T, d, dx);
+  for (int64_t i = 0; i < T * d; i++) dx[i] += dh[i];
+}
+
+BackwardResult Engine::backward(const std::vector<SequenceItem>& batch, const GrpoLossConfig& cfg) {
+  const ModelConfig& c = config();
+  const int64_t d = c.d;
+  // Validate the whole batch before any work.
+  for (size_t b = 0; b < batch.size(); b++) {
+    const SequenceItem& s = batch[b];
+    const std::string where = "batch item " + std::to_string(b);
+    if (s.T < 2) throw Error(where + ": needs at least 2 tokens");
+    if (s.response_start < 1 || s.response_start >= s.T)
+      throw Error(where + ": responseStart " + std::to_string(s.response_start) + " must be in [1, " + std::to_string(s.T) + ")");
+    check_tokens(s.tokens, s.T);
+    if (!std::isfinite(s.advantage) || !std::isfinite(s.weight)) throw Error(where + ": advantage and weight must be finite");
+  }
+  BackwardResult result;
+  for (const SequenceItem& s : batch) {
+    const int64_t T = s.T, n = T - s.response_start;
+    std::vector<float> hn, rstd;
+    std::vector<std::vector<float>> inputs;
+    forward(s.tokens, T, hn, &rstd, &inputs);
+
+    // Output layer + loss on the rows that predict the response tokens (positions start-1 .. T-2).
+    GrpoLossInputs in;
+    in.hidden = hn.data() + (s.response_start - 1) * d;
+    in.lm_head = model_->weights.lm_head();
+    in.targets = s.tokens + s.response_start;
+    const int32_t seq_starts[2] = {0, int32_t(n)};
+    in.seq_starts = seq_starts;
+    in.advantages = &s.advantage;
+    in.seq_weights = &s.weight;
+    in.old_logp = s.old_logp;
+    in.ref_logp = s.ref_logp;
+    in.T = n;
+    in.d = d;
+    in.V = c.vocab;
+    in.S = 1;
+    std::vector<float> logp(static_cast<size_t>(n)), dhn(static_cast<size_t>(T * d), 0.0f);
+    GrpoLossOutputs out{logp.data(), dhn.data() + (s.response_start - 1) * d};
+    const GrpoLossSums sums = grpo_loss_fused(in, cfg, out);
+    result.loss += sums.loss;
+    result.sums.loss += sums.loss;
+    result.sums.tokens += sums.tokens;
+    result.sums.clipped_low += sums.clipped_low;
+    result.sums.clipped_high += sums.clipped_high;
+    result.sums.kl_sum += sums.kl_sum;
+    result.sums.ratio_sum += sums.ratio_sum;
+
+    // Through the final norm, then the layers in reverse.
+    std::vector<float> dx(size_t(T * d)), dprev(size_t(T * d));
+    rmsnorm_backward(dhn.data(), inputs[size_t(c.layers)].data(), model_->weights.output_norm.data(), rstd.data(), T, d, dx.data());
+    LayerActs acts;
+    for (int64_t l = c.layers - 1; l >= 0; l--) {
+      layer_backward(l, inputs[size_t(l)].data(), dx.data(), T, dprev.data(), acts);
+      std::swap(dx, dprev);
+      inputs[size_t(l)].clear();
+      inputs[size_t(l)].shrink_to_fit();
+    }
+  }
+  return result;
+}
+
+void Engine::zero_grad() {
+  for (LoraTensor& t : lora_.tensors) {
+    std::fill(t.gA.begin(), t.gA.end(), 0.0f);
+    std::fill(t.gB.begin(), t.gB.end(), 0.0f);
+  }
+}
+
+double Engine::optimizer_step(const AdamWConfig& cfg) {
+  if (lora_.tensors.empty()) throw Error("optimizerStep: no LoRA adapter is initialised");
+  if (!(cfg.lr >= 0) || !(cfg.beta1 >= 0 && cfg.beta1 < 1) || !(cfg.beta2 >= 0 && cfg.beta2 < 1) || !(cfg.eps > 0) ||
+      !(cfg.weight_decay >= 0) || !(cfg.max_grad_norm >= 0))
+    throw Error("optimizerStep: lr, weightDecay and maxGradNorm must be >= 0, betas in [0, 1), eps > 0");
+  double sq = 0.0;
+  for (const LoraTensor& t : lora_.tensors) {
+    for (float g : t.gA) sq += double(g) * g;
+    for (float g : t.gB) sq += double(g) * g;
+  }
+  const double norm = std::sqrt(sq);
+  if (!std::isfinite(norm)) {
+    zero_grad();
+    throw Error("optimizerStep: the gradient norm is not finite; the step was skipped and the gradients cleared");
+  }
+  const float clip = cfg.max_grad_norm > 0 && norm > cfg.max_grad_norm ? float(cfg.max_grad_norm / (norm + 1e-6)) : 1.0f;
+  lora_.step++;
+  const float bc1 = 1.0f - std::pow(cfg.beta1, float(lora_.step));
+  const float bc2 = 1.0f - std::pow(cfg.beta2, float(lora_.step));
+  const auto update = [&](std::vector<float>& p, std::vector<float>& g, std::vector<float>& m, std::vector<float>& v) {
+    for (size_t i = 0; i < p.size(); i++) {
+      const float gi = g[i] * clip;
+      m[i] = cfg.beta1 * m[i] + (1.0f - cfg.beta1) * gi;
+      v[i] = cfg.beta2 * v[i] + (1.0f - cfg.beta2) * gi * gi;
+      const float mhat = m[i] / bc1, vhat = v[i] / bc2;
+      p[i] -= cfg.lr * (mhat / (std::sqrt(vhat) + cfg.eps) + cfg.weight_decay * p[i]);
+      g[i] = 0.0f;
+    }
+  };
+  for (LoraTensor& t : lora_.tensors) {
+    update(t.A, t.gA, t.mA, t.vA);
+    update(t.B, t.gB, t.mB, t.vB);
+  }
+  return norm;
+}
+
+}  // namespace spogw

@@ -1,0 +1,349 @@
+// The training engine as a JS class. loadEngine(path) -> Promise<NativeEngine>. Long work (load,
+// forward, backward, optimizer step) runs off the JS thread and holds the engine's lock; quick
+// accessors refuse with "engine is busy" instead of blocking the JS thread while that work runs.
+// The worker holds a shared_ptr, so dispose() during a running call frees the engine afterwards.
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "async.h"
+#include "convert.h"
+#include "register.h"
+#include "spogw/engine/engine.h"
+#include "spogw/error.h"
+
+namespace spogw::napi {
+
+namespace {
+
+class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
+ public:
+  static Napi::FunctionReference* constructor;
+
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function cls = DefineClass(env, "NativeEngine", {
+      InstanceMethod("config", &NativeEngine::Config),
+      InstanceMethod("logits", &NativeEngine::Logits),
+      InstanceMethod("tokenLogprobs", &NativeEngine::TokenLogprobs),
+      InstanceMethod("initLora", &NativeEngine::InitLora),
+      InstanceMethod("clearLora", &NativeEngine::ClearLora),
+      InstanceMethod("loraInfo", &NativeEngine::LoraInfo),
+      InstanceMethod("getLoraTensor", &NativeEngine::GetLoraTensor),
+      InstanceMethod("setLoraTensor", &NativeEngine::SetLoraTensor),
+      InstanceMethod("setOptimizerStep", &NativeEngine::SetOptimizerStep),
+      InstanceMethod("backward", &NativeEngine::Backward),
+      InstanceMethod("optimizerStep", &NativeEngine::OptimizerStep),
+      InstanceMethod("zeroGrad", &NativeEngine::ZeroGrad),
+      InstanceMethod("dispose", &NativeEngine::Dispose),
+    });
+    constructor = new Napi::FunctionReference(Napi::Persistent(cls));  // lives as long as the process
+    exports.Set("NativeEngine", cls);
+    exports.Set("loadEngine", Napi::Function::New(env, Load, "loadEngine"));
+  }
+
+  explicit NativeEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEngine>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal())
+      throw Napi::TypeError::New(info.Env(), "NativeEngine cannot be constructed directly: use loadEngine(path)");
+    engine_ = *info[0].As<Napi::External<std::shared_ptr<Engine>>>().Data();
+  }
+
+ private:
+  std::shared_ptr<Engine> engine_;
+
+  static Napi::Value Load(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadEngine(path): path must be a string");
+    const std::string path = info[0].As<Napi::String>().Utf8Value();
+    auto slot = std::make_shared<std::shared_ptr<Engine>>();
+    return PromiseWorker::Start(
+        env, {}, [path, slot] { *slot = std::shared_ptr<Engine>(load_engine(path)); },
+        [slot](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
+          auto* holder = new std::shared_ptr<Engine>(*slot);
+          auto ext = Napi::External<std::shared_ptr<Engine>>::New(env, holder, [](Napi::Env, std::shared_ptr<Engine>* p) { delete p; });
+          return constructor->New({ext});
+        });
+  }
+
+  std::shared_ptr<Engine> live(Napi::Env env) const {
+    if (!engine_) throw Napi::Error::New(env, "this engine has been disposed");
+    return engine_;
+  }
+
+  // For quick synchronous accessors: never wait on a long-running call.
+  template <typename Fn>
+  auto quick(Napi::Env env, Fn fn) {
+    auto e = live(env);
+    std::unique_lock<std::mutex> lock(e->mutex(), std::try_to_lock);
+    if (!lock.owns_lock()) throw Napi::Error::New(env, "engine is busy: await the previous call before this one");
+    try {
+      return fn(*e);
+    } catch (const Error& err) {
+      throw Napi::Error::New(env, err.what());
+    }
+  }
+
+  Napi::Value Config(const Napi::CallbackInfo& info) {
+    const ModelConfig c = live(info.Env())->config();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("arch", c.arch);
+    o.Set("vocabSize", double(c.vocab));
+    o.Set("hiddenSize", double(c.d));
+    o.Set("layers", double(c.layers));
+    o.Set("heads", double(c.heads));
+    o.Set("kvHeads", double(c.kv_heads));
+    o.Set("headDim", double(c.head_dim));
+    o.Set("ffSize", double(c.ff));
+    o.Set("contextLength", double(c.context));
+    o.Set("ropeTheta", c.rope_theta);
+    o.Set("rmsEps", c.rms_eps);
+    o.Set("tiedEmbeddings", c.tied);
+    return o;
+  }
+
+  Napi::Value Logits(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto e = live(env);
+    Napi::Int32Array tokens = int32_arg(info, 0, "tokens");
+    const int64_t T = int64_t(tokens.ElementLength());
+    if (T == 0) throw Napi::RangeError::New(env, "logits: tokens is empty");
+    const int64_t n = checked_mul(T, e->config().vocab, "logits");
+    if (n > (int64_t(1) << 31)) throw Napi::RangeError::New(env, "logits: [T, V] = " + std::to_string(n) + " floats is too large; use tokenLogprobs");
+    Napi::Float32Array out = Napi::Float32Array::New(env, size_t(n));
+    const int32_t* tp = tokens.Data();
+    float* op = out.Data();
+    return PromiseWorker::Start(env, {tokens, out}, [e, tp, T, op] {
+      std::lock_guard<std::mutex> lock(e->mutex());
+      e->logits(tp, T, op);
+    }, [](Napi::Env, const std::vector<Napi::Value>& p) { return p[1]; });
+  }
+
+  Napi::Value TokenLogprobs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto e = live(env);
+    Napi::Int32Array tokens = int32_arg(info, 0, "tokens");
+    const int64_t T = int64_t(tokens.ElementLength());
+    const int64_t from = int_arg(info, 1, "from", 1, std::max<int64_t>(1, T - 1));
+    if (T < 2) throw Napi::RangeError::New(env, "tokenLogprobs: needs at least 2 tokens");
+    const double temperature = info.Length() > 2 && !info[2].IsUndefined() ? info[2].ToNumber().DoubleValue() : 1.0;
+    if (!(temperature > 0) || !std::isfinite(temperature)) throw Napi::RangeError::New(env, "tokenLogprobs: temperature must be > 0");
+    Napi::Float32Array out = Napi::Float32Array::New(env, size_t(T - from));
+    const int32_t* tp = tokens.Data();
+    float* op = out.Data();
+    const float temp = float(temperature);
+    return PromiseWorker::Start(env, {tokens, out}, [e, tp, T, from, temp, op] {
+      std::lock_guard<std::mutex> lock(e->mutex());
+      e->token_logprobs(tp, T, from, temp, op);
+    }, [](Napi::Env, const std::vector<Napi::Value>& p) { return p[1]; });
+  }
+
+  // initLora(rank, alpha, baseNames: string[], randomB: boolean, seed: number)
+  Napi::Value InitLora(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const int64_t rank = int_arg(info, 0, "rank", 1, 4096);
+    if (info.Length() < 2 || !info[1].IsNumber()) throw Napi::TypeError::New(env, "alpha must be a number");
+    const float alpha = info[1].As<Napi::Number>().FloatValue();
+    if (info.Length() < 3 || !info[2].IsArray()) throw Napi::TypeError::New(env, "targets must be an array of tensor names");
+    Napi::Array arr = info[2].As<Napi::Array>();
+    std::vector<std::string> names;
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsString()) throw Napi::TypeError::New(env, "targets[" + std::to_string(i) + "] must be a string");
+      names.push_back(v.As<Napi::String>().Utf8Value());
+    }
+    const bool random_b = bool_arg(info, 3, "randomB", false);
+    const int64_t seed = int_arg(info, 4, "seed", 0, int64_t(1) << 53);
+    quick(env, [&](Engine& e) { e.init_lora(rank, alpha, names, random_b, uint64_t(seed)); return 0; });
+    return env.Undefined();
+  }
+
+  Napi::Value ClearLora(const Napi::CallbackInfo& info) {
+    quick(info.Env(), [](Engine& e) { e.clear_lora(); return 0; });
+    return info.Env().Undefined();
+  }
+
+  Napi::Value LoraInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return quick(env, [&](Engine& e) {
+      const LoraState& l = e.lora();
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("rank", double(l.rank));
+      o.Set("alpha", l.alpha);
+      o.Set("step", double(l.step));
+      Napi::Array list = Napi::Array::New(env, l.tensors.size());
+      for (size_t i = 0; i < l.tensors.size(); i++) {
+        Napi::Object t = Napi::Object::New(env);
+        t.Set("name", l.tensors[i].base_name());
+        t.Set("inFeatures", double(l.tensors[i].n_in));
+        t.Set("outFeatures", double(l.tensors[i].n_out));
+        list.Set(uint32_t(i), t);
+      }
+      o.Set("tensors", list);
+      return o;
+    });
+  }
+
+  static std::vector<float>& part(LoraTensor& t, const std::string& which, Napi::Env env) {
+    if (which == "a") return t.A;
+    if (which == "b") return t.B;
+    if (which == "gradA") return t.gA;
+    if (which == "gradB") return t.gB;
+    if (which == "mA") return t.mA;
+    if (which == "vA") return t.vA;
+    if (which == "mB") return t.mB;
+    if (which == "vB") return t.vB;
+    throw Napi::RangeError::New(env, "unknown LoRA part '" + which + "' (a, b, gradA, gradB, mA, vA, mB, vB)");
+  }
+
+  static std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+    if (info.Length() <= i || !info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a string");
+    return info[i].As<Napi::String>().Utf8Value();
+  }
+
+  // getLoraTensor(baseName, part) -> Float32Array copy. A is [r, n_in], B is [n_out, r], row-major.
+  Napi::Value GetLoraTensor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string name = string_arg(info, 0, "name"), which = string_arg(info, 1, "part");
+    return quick(env, [&](Engine& e) {
+      const std::vector<float>& v = part(e.lora_tensor(name), which, env);
+      Napi::Float32Array out = Napi::Float32Array::New(env, v.size());
+      std::copy(v.begin(), v.end(), out.Data());
+      return out;
+    });
+  }
+
+  Napi::Value SetLoraTensor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string name = string_arg(info, 0, "name"), which = string_arg(info, 1, "part");
+    Napi::Float32Array values = float32_arg(info, 2, "values");
+    quick(env, [&](Engine& e) {
+      std::vector<float>& v = part(e.lora_tensor(name), which, env);
+      if (values.ElementLength() != v.size())
+        throw Napi::RangeError::New(env, name + " " + which + ": expected " + std::to_string(v.size()) + " values, got " + std::to_string(values.ElementLength()));
+      for (size_t i = 0; i < v.size(); i++)
+        if (!std::isfinite(values[i])) throw Napi::RangeError::New(env, name + " " + which + ": value " + std::to_string(i) + " is not finite");
+      std::copy(values.Data(), values.Data() + v.size(), v.begin());
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  Napi::Value SetOptimizerStep(const Napi::CallbackInfo& info) {
+    const int64_t step = int_arg(info, 0, "step", 0, int64_t(1) << 40);
+    quick(info.Env(), [&](Engine& e) { const_cast<LoraState&>(e.lora()).step = step; return 0; });
+    return info.Env().Undefined();
+  }
+
+  static float number_field(Napi::Object o, const char* key, float fallback, bool required) {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) {
+      if (required) throw Napi::TypeError::New(o.Env(), std::string(key) + " is required");
+      return fallback;
+    }
+    if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
+      throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a finite number");
+    return v.As<Napi::Number>().FloatValue();
+  }
+
+  // backward(tokens, seqOffsets[B+1], responseStarts[B], advantages[B], weights[B], oldLogp, refLogp,
+  //          { epsilon, epsilonHigh, beta, temperature, klAll }) -> Promise<sums>
+  Napi::Value Backward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto e = live(env);
+    Napi::Int32Array tokens = int32_arg(info, 0, "tokens");
+    Napi::Int32Array offsets = int32_arg(info, 1, "seqOffsets");
+    Napi::Int32Array starts = int32_arg(info, 2, "responseStarts");
+    Napi::Float32Array adv = float32_arg(info, 3, "advantages");
+    Napi::Float32Array weights = float32_arg(info, 4, "weights");
+    Napi::Float32Array old_lp = float32_arg(info, 5, "oldLogp");
+    Napi::Float32Array ref_lp = float32_arg(info, 6, "refLogp");
+    if (info.Length() < 8 || !info[7].IsObject()) throw Napi::TypeError::New(env, "backward: loss options must be an object");
+    Napi::Object o = info[7].As<Napi::Object>();
+    GrpoLossConfig cfg;
+    cfg.eps_low = number_field(o, "epsilon", 0.2f, true);
+    cfg.eps_high = number_field(o, "epsilonHigh", cfg.eps_low, false);
+    cfg.beta = number_field(o, "beta", 0.0f, true);
+    cfg.temperature = number_field(o, "temperature", 1.0f, true);
+    cfg.kl_all_tokens = o.Get("klAll").ToBoolean().Value();
+
+    const size_t B = starts.ElementLength();
+    if (B == 0) throw Napi::RangeError::New(env, "backward: the batch is empty");
+    if (offsets.ElementLength() != B + 1 || adv.ElementLength() != B || weights.ElementLength() != B)
+      throw Napi::RangeError::New(env, "backward: seqOffsets must have B+1 entries and advantages/weights B, for B = " + std::to_string(B));
+    if (offsets[0] != 0 || size_t(offsets[B]) != tokens.ElementLength())
+      throw Napi::RangeError::New(env, "backward: seqOffsets must start at 0 and end at tokens.length");
+    std::vector<SequenceItem> batch(B);
+    size_t lp = 0;
+    for (size_t b = 0; b < B; b++) {
+      const int64_t T = int64_t(offsets[b + 1]) - offsets[b];
+      if (T < 2) throw Napi::RangeError::New(env, "backward: sequence " + std::to_string(b) + " has fewer than 2 tokens (seqOffsets must increase)");
+      if (starts[b] < 1 || starts[b] >= T)
+        throw Napi::RangeError::New(env, "backward: responseStart of sequence " + std::to_string(b) + " is " + std::to_string(starts[b]) + ", outside [1, " + std::to_string(T) + ")");
+      SequenceItem& s = batch[b];
+      s.tokens = tokens.Data() + offsets[b];
+      s.T = T;
+      s.response_start = starts[b];
+      s.advantage = adv[b];
+      s.weight = weights[b];
+      s.old_logp = old_lp.Data() + lp;
+      s.ref_logp = ref_lp.Data() + lp;
+      lp += size_t(T - starts[b]);
+    }
+    if (old_lp.ElementLength() != lp || ref_lp.ElementLength() != lp)
+      throw Napi::RangeError::New(env, "backward: oldLogp and refLogp must hold " + std::to_string(lp) + " values (one per response token), got " +
+                                           std::to_string(old_lp.ElementLength()) + " and " + std::to_string(ref_lp.ElementLength()));
+    auto result = std::make_shared<BackwardResult>();
+    return PromiseWorker::Start(env, {tokens, offsets, starts, adv, weights, old_lp, ref_lp},
+        [e, batch, cfg, result] {
+          std::lock_guard<std::mutex> lock(e->mutex());
+          *result = e->backward(batch, cfg);
+        },
+        [result](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
+          Napi::Object r = Napi::Object::New(env);
+          r.Set("loss", result->loss);
+          r.Set("tokens", double(result->sums.tokens));
+          r.Set("clippedLow", double(result->sums.clipped_low));
+          r.Set("clippedHigh", double(result->sums.clipped_high));
+          r.Set("klSum", result->sums.kl_sum);
+          r.Set("ratioSum", result->sums.ratio_sum);
+          return r;
+        });
+  }
+
+  Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto e = live(env);
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "optimizerStep: options must be an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    AdamWConfig cfg;
+    cfg.lr = number_field(o, "lr", 0.0f, true);
+    cfg.weight_decay = number_field(o, "weightDecay", 0.0f, false);
+    cfg.beta1 = number_field(o, "beta1", 0.9f, false);
+    cfg.beta2 = number_field(o, "beta2", 0.999f, false);
+    cfg.eps = number_field(o, "eps", 1e-8f, false);
+    cfg.max_grad_norm = number_field(o, "maxGradNorm", 0.0f, false);
+    auto norm = std::make_shared<double>(0.0);
+    return PromiseWorker::Start(env, {}, [e, cfg, norm] {
+      std::lock_guard<std::mutex> lock(e->mutex());
+      *norm = e->optimizer_step(cfg);
+    }, [norm](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value { return Napi::Number::New(env, *norm); });
+  }
+
+  Napi::Value ZeroGrad(const Napi::CallbackInfo& info) {
+    quick(info.Env(), [](Engine& e) { e.zero_grad(); return 0; });
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    engine_.reset();
+    return info.Env().Undefined();
+  }
+};
+
+Napi::FunctionReference* NativeEngine::constructor = nullptr;
+
+}  // namespace
+
+void RegisterEngine(Napi::Env env, Napi::Object exports) { NativeEngine::Init(env, exports); }
+
+}  // namespace spogw::napi
