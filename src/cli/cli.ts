@@ -7,6 +7,7 @@ import { benchCommand } from "./commands/bench.js";
 import { buildCommand } from "./commands/build.js";
 import { tinyModelCommand } from "./commands/tinyModel.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { dataCommand } from "./commands/data.js";
 import { packageVersion } from "../packageInfo.js";
 
 await yargs(hideBin(process.argv))
@@ -17,6 +18,7 @@ await yargs(hideBin(process.argv))
   .command(benchCommand)
   .command(tinyModelCommand)
   .command(inspectCommand)
+  .command(dataCommand)
   .demandCommand(1, "Name a command; `spogw-native --help` lists them.")
   .recommendCommands()
   .strict()
