@@ -42,7 +42,7 @@ export interface SampleOptions {
   topK?: number;
   /** Most tokens per completion, end-of-generation token included (default 256). */
   maxTokens?: number;
-  /** Generation stops once the completion text contains one of these. */
+  /** Generation stops once the completion text contains one of these (control tokens have no text: use finishReason "eog" for them). */
   stop?: string[];
   /** Completion i is sampled with seed + i, so the same seed gives the same completions (default 0). */
   seed?: number;

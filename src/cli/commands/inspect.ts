@@ -17,7 +17,8 @@ export const inspectCommand: CommandModule<object, InspectOptions> = {
       .positional("file", { type: "string", demandOption: true, describe: "GGUF file" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object (arrays in full)" })
       .option("max-items", { type: "number", default: 8, describe: "array items shown per metadata value" }),
-  handler: (argv) => {
+  // async so that a thrown error goes to the CLI's failure handler (one line) rather than a stack trace
+  handler: async (argv) => {
     const header = readGgufHeader(argv.file);
     process.stdout.write(argv.json ? `${JSON.stringify(headerAsJson(header))}\n` : `${describeHeader(argv.file, header, argv["max-items"])}\n`);
   },
