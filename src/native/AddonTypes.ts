@@ -47,6 +47,56 @@ export interface NativeBinding {
   selectiveLogprobs(hidden: Float32Array, lmHead: Float32Array, targets: Int32Array, temperature: number, device: "cpu" | "cuda", tileRows: number): Promise<Float32Array>;
   /** Benchmark only: the loss kernel's two GEMMs in its tiles, without the row pass. Returns [T, d]. */
   lossGemmsOnly(hidden: Float32Array, lmHead: Float32Array, tokens: number, tileRows: number): Promise<Float32Array>;
+  loadEngine(path: string): Promise<NativeEngine>;
+}
+
+/** The native training engine (native/src/napi/engine.cc); src/train/engine.ts wraps it. */
+export interface NativeEngineConfig {
+  arch: string;
+  vocabSize: number;
+  hiddenSize: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  ffSize: number;
+  contextLength: number;
+  ropeTheta: number;
+  rmsEps: number;
+  tiedEmbeddings: boolean;
+}
+
+/** Parts of one LoRA pair held natively: weights, accumulated gradients, AdamW moments. */
+export type NativeLoraPart = "a" | "b" | "gradA" | "gradB" | "mA" | "vA" | "mB" | "vB";
+
+export interface NativeBackwardSums {
+  loss: number;
+  tokens: number;
+  clippedLow: number;
+  clippedHigh: number;
+  klSum: number;
+  ratioSum: number;
+}
+
+export interface NativeEngine {
+  config(): NativeEngineConfig;
+  logits(tokens: Int32Array): Promise<Float32Array>;
+  tokenLogprobs(tokens: Int32Array, from: number, temperature: number): Promise<Float32Array>;
+  /** Targets are base tensor names ("blk.0.attn_q.weight"). */
+  initLora(rank: number, alpha: number, targets: string[], randomB: boolean, seed: number): void;
+  clearLora(): void;
+  loraInfo(): { rank: number; alpha: number; step: number; tensors: Array<{ name: string; inFeatures: number; outFeatures: number }> };
+  getLoraTensor(name: string, part: NativeLoraPart): Float32Array;
+  setLoraTensor(name: string, part: NativeLoraPart, values: Float32Array): void;
+  setOptimizerStep(step: number): void;
+  backward(
+    tokens: Int32Array, seqOffsets: Int32Array, responseStarts: Int32Array, advantages: Float32Array, weights: Float32Array,
+    oldLogp: Float32Array, refLogp: Float32Array,
+    loss: { epsilon: number; epsilonHigh?: number; beta: number; temperature: number; klAll: boolean },
+  ): Promise<NativeBackwardSums>;
+  optimizerStep(opts: { lr: number; weightDecay?: number; beta1?: number; beta2?: number; eps?: number; maxGradNorm?: number }): Promise<number>;
+  zeroGrad(): void;
+  dispose(): void;
 }
 
 /** What native grpoLoss resolves with: sums over the call's tokens, so split calls add up. */
@@ -62,6 +112,8 @@ export interface NativeGrpoLossResult {
   /** Token rows per tile actually used, and the scratch bytes the kernel allocated for that tile. */
   tileRows: number;
   workspaceBytes: number;
+  /** The GEMM behind it: the CPU BLAS, or "cuBLAS (...)" / "own tiled SGEMM (...)" on CUDA. */
+  gemm: string;
 }
 
 /** Must equal kAbiVersion in native/src/napi/info.cc. */

@@ -9,6 +9,7 @@
 #include "spogw/grpo_loss.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -263,10 +264,15 @@ GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg
         const GrpoToken tok = grpo_token(logp, in.old_logp[t], in.ref_logp[t], in.advantages[s],
                                          in.seq_weights[s], params);
         tokens[size_t(r)] = tok;
-        // dlogits_raw = g (onehot - e / sum) / T, written over the exponentials.
+        // dlogits_raw = g (onehot - e / sum) / T, written over the exponentials. Products below the
+        // smallest normal float are flushed to 0: they cannot change dHidden in float32, and subnormal
+        // operands can slow the GEMM that reads them by orders of magnitude on some CPUs.
         const float g_over_t = tok.dloss_dlogp * inv_temp;
         const float scale = float(-double(g_over_t) / sum);
-        for (int64_t j = 0; j < V; j++) z[j] *= scale;
+        for (int64_t j = 0; j < V; j++) {
+          const float v = z[j] * scale;
+          z[j] = std::fabs(v) < FLT_MIN ? 0.0f : v;
+        }
         z[target] += g_over_t;
       }
     });

@@ -13,6 +13,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,9 @@ __global__ void sgemm_tiled(int M, int N, int K, float alpha, const float* __res
 class Gemm {
  public:
   Gemm() {
+    // SPOGW_DISABLE_CUBLAS=1 forces the own SGEMM, so test:gpu can check it where cuBLAS exists.
+    const char* off = std::getenv("SPOGW_DISABLE_CUBLAS");
+    if (off && *off && std::string(off) != "0") return;
     api_ = cuda::cublas(&status_);
     if (api_ && api_->create(&handle_) != 0) {
       status_ = "cublasCreate failed; using the own SGEMM";
@@ -245,6 +249,8 @@ int64_t cuda_tile_rows(int64_t T, int64_t V, int64_t requested) {
 const char* grpo_cuda_gemm_name() {
   static const std::string name = [] {
     std::string status;
+    const char* off = std::getenv("SPOGW_DISABLE_CUBLAS");
+    if (off && *off && std::string(off) != "0") return std::string("own tiled SGEMM (SPOGW_DISABLE_CUBLAS set)");
     return cuda::cublas(&status) ? "cuBLAS (" + status + ")" : std::string("own tiled SGEMM (cuBLAS ") + status + ")";
   }();
   return name.c_str();

@@ -16,6 +16,7 @@
 #include "convert.h"
 #include "register.h"
 #include "spogw/error.h"
+#include "spogw/gemm.h"
 #include "spogw/grpo_loss.h"
 
 namespace spogw::napi {
@@ -146,6 +147,11 @@ Napi::Value GrpoLoss(const Napi::CallbackInfo& info) {
         r.Set("ratioSum", sums->ratio_sum);
         r.Set("tileRows", double(rows));
         r.Set("workspaceBytes", double(grpo_workspace_bytes(rows, in.V)));
+#ifdef SPOGW_WITH_CUDA
+        r.Set("gemm", cuda ? grpo_cuda_gemm_name() : blas_name());
+#else
+        r.Set("gemm", blas_name());
+#endif
         return r;
       });
 }

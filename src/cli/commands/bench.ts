@@ -2,12 +2,13 @@
 // the machine described. One subcommand per file in ./bench.
 import type { CommandModule } from "yargs";
 import { benchGemmCommand } from "./bench/gemm.js";
+import { benchLossCommand } from "./bench/loss.js";
 import { benchSamplingCommand } from "./bench/sampling.js";
 import { benchScoringCommand } from "./bench/scoring.js";
 
 export const benchCommand: CommandModule = {
   command: "bench <what>",
   describe: "Benchmarks, each printed side by side with its reference on this machine",
-  builder: (y) => y.command(benchGemmCommand).command(benchSamplingCommand).command(benchScoringCommand).demandCommand(1, "Name a benchmark: `spogw-native bench --help` lists them."),
+  builder: (y) => y.command(benchGemmCommand).command(benchLossCommand).command(benchSamplingCommand).command(benchScoringCommand).demandCommand(1, "Name a benchmark: `spogw-native bench --help` lists them."),
   handler: () => {},
 };

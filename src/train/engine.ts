@@ -1,0 +1,289 @@
+// The training engine: a GGUF model on the native core with LoRA adapters, log-probs, the ioGRPO-mKL
+// backward into the LoRA parameters, AdamW, and adapter files in GGUF (node-llama-cpp / llama.cpp)
+// and PEFT (Hugging Face, vLLM) layouts. It reads the same GGUF file node-llama-cpp samples from.
+import { existsSync, mkdirSync } from "node:fs";
+import { basename, join } from "node:path";
+import { buildLoraAdapterGguf, encodeGguf, GgufFile, loraAdapterFromGguf, type LoraAdapter } from "../gguf/index.js";
+import type { NativeEngine, NativeEngineConfig, NativeLoraPart } from "../native/AddonTypes.js";
+import { native, setThreads } from "../native/index.js";
+import { writeFileAtomic } from "./atomicWrite.js";
+import { peftConfig, peftTensors } from "./peft.js";
+import { encodeSafetensors, readSafetensors } from "./safetensors.js";
+
+/** LoRA target projections, in GGUF naming. */
+export const LORA_TARGETS = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"] as const;
+export type LoraTarget = (typeof LORA_TARGETS)[number];
+
+export interface EngineConfig {
+  arch: string;
+  vocabSize: number;
+  hiddenSize: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  ffSize: number;
+  ropeTheta: number;
+  rmsEps: number;
+  tiedEmbeddings: boolean;
+}
+
+export interface LoraInitOptions {
+  /** LoRA rank r. */
+  rank: number;
+  /** LoRA alpha; the update is scaled by alpha / r. */
+  alpha: number;
+  /** Projections to adapt in every layer (default: all seven). */
+  targets?: string[];
+  /** "zeros": A random, B = 0, so the model starts equal to the base (standard); "random": B random too. */
+  init?: "zeros" | "random";
+  seed?: number;
+}
+
+export interface BackwardItem {
+  /** Prompt then response tokens. */
+  tokens: Int32Array;
+  /** Index of the first response token (>= 1). */
+  responseStart: number;
+  /** Group-normalised advantage A_i. */
+  advantage: number;
+  /** w_i = 1 / (G * n * |y_i|) in SPOGW. */
+  weight: number;
+  /** log pi_old of the response tokens (tokens.length - responseStart values), same temperature. */
+  oldLogp: Float32Array;
+  /** log pi_ref of the response tokens. */
+  refLogp: Float32Array;
+}
+
+export interface LossOptions {
+  epsilon: number;
+  epsilonHigh?: number;
+  beta: number;
+  temperature: number;
+  klMask: "advantage" | "all";
+}
+
+export interface OptimizerOptions {
+  lr: number;
+  weightDecay?: number;
+  betas?: [number, number];
+  /** Clip the global gradient norm to this value (0 or absent: no clipping). */
+  maxGradNorm?: number;
+}
+
+const MOMENT_PARTS: NativeLoraPart[] = ["mA", "vA", "mB", "vB"];
+
+export class Engine {
+  private disposed = false;
+
+  private constructor(
+    private readonly handle: NativeEngine,
+    readonly path: string,
+    readonly config: EngineConfig,
+  ) {}
+
+  /** Loads a GGUF model (F32, F16, BF16 or Q8_0 weights; llama or qwen2). */
+  static async load(path: string, opts: { threads?: number; device?: "cpu" | "cuda" } = {}): Promise<Engine> {
+    if (opts.device === "cuda") {
+      throw new Error("the engine's forward/backward runs on the CPU only in this version; use device: \"cpu\" (the loss kernel has a CUDA path)");
+    }
+    if (opts.threads !== undefined) setThreads(opts.threads);
+    const handle = await native().loadEngine(path);
+    const c: NativeEngineConfig = handle.config();
+    const config: EngineConfig = {
+      arch: c.arch, vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, layers: c.layers, heads: c.heads,
+      kvHeads: c.kvHeads, ffSize: c.ffSize, ropeTheta: c.ropeTheta, rmsEps: c.rmsEps, tiedEmbeddings: c.tiedEmbeddings,
+    };
+    return new Engine(handle, path, config);
+  }
+
+  private get native(): NativeEngine {
+    if (this.disposed) throw new Error("this engine has been disposed");
+    return this.handle;
+  }
+
+  /** [T, V] logits of every position with the current adapter. */
+  logits(tokens: Int32Array): Promise<Float32Array> {
+    return this.native.logits(tokens);
+  }
+
+  /** log p(tokens[i] | tokens[<i]) at the temperature, for i in [from, T); length T - from. */
+  tokenLogprobs(tokens: Int32Array, from: number, temperature = 1): Promise<Float32Array> {
+    return this.native.tokenLogprobs(tokens, from, temperature);
+  }
+
+  /** Starts a fresh adapter (replacing any current one and its optimizer state). */
+  initLora(opts: LoraInitOptions): void {
+    const targets = opts.targets ?? [...LORA_TARGETS];
+    for (const t of targets) {
+      if (!(LORA_TARGETS as readonly string[]).includes(t)) throw new Error(`unknown LoRA target "${t}" (use ${LORA_TARGETS.join(", ")})`);
+    }
+    const names: string[] = [];
+    for (let l = 0; l < this.config.layers; l++) for (const t of targets) names.push(`blk.${l}.${t}.weight`);
+    this.native.initLora(opts.rank, opts.alpha, names, (opts.init ?? "zeros") === "random", opts.seed ?? 0);
+  }
+
+  /** The current adapter as plain arrays (A [r, nIn], B [nOut, r] per target). */
+  loraAdapter(): LoraAdapter {
+    const info = this.native.loraInfo();
+    if (info.tensors.length === 0) throw new Error("no LoRA adapter: call initLora or loadLora first");
+    return {
+      arch: this.config.arch,
+      rank: info.rank,
+      alpha: info.alpha,
+      pairs: info.tensors.map((t) => ({
+        target: t.name, nIn: t.inFeatures, nOut: t.outFeatures,
+        a: this.native.getLoraTensor(t.name, "a"), b: this.native.getLoraTensor(t.name, "b"),
+      })),
+    };
+  }
+
+  /**
+   * Loads a GGUF LoRA adapter (as written by saveLora or llama.cpp's converter). Checks that it was
+   * made for this model's architecture and shapes. With `optimizer: true`, restores the AdamW state
+   * saved beside it (PATH.optim.safetensors) when that file exists.
+   */
+  async loadLora(path: string, opts: { optimizer?: boolean } = {}): Promise<void> {
+    const file = GgufFile.open(path);
+    let adapter: LoraAdapter;
+    try {
+      adapter = loraAdapterFromGguf(file);
+    } catch (e) {
+      throw new Error(`${path}: ${(e as Error).message}`);
+    } finally {
+      file.close();
+    }
+    if (adapter.arch !== this.config.arch) {
+      throw new Error(`${path}: adapter is for architecture "${adapter.arch}" but the model is "${this.config.arch}"`);
+    }
+    if (adapter.pairs.length === 0) throw new Error(`${path}: the adapter has no LoRA tensors`);
+    this.native.initLora(adapter.rank, adapter.alpha, adapter.pairs.map((p) => p.target), false, 0);
+    const info = this.native.loraInfo();
+    for (const pair of adapter.pairs) {
+      const t = info.tensors.find((x) => x.name === pair.target)!;
+      if (t.inFeatures !== pair.nIn || t.outFeatures !== pair.nOut) {
+        this.native.clearLora();
+        throw new Error(`${path}: ${pair.target} is [${pair.nOut} x ${pair.nIn}] in the adapter but [${t.outFeatures} x ${t.inFeatures}] in the model (adapter for another model?)`);
+      }
+      this.native.setLoraTensor(pair.target, "a", pair.a);
+      this.native.setLoraTensor(pair.target, "b", pair.b);
+    }
+    const optimPath = `${path}.optim.safetensors`;
+    if (opts.optimizer && existsSync(optimPath)) this.loadOptimizerState(optimPath);
+  }
+
+  /**
+   * Writes the adapter. "gguf" (default): one file node-llama-cpp loads, plus PATH.optim.safetensors
+   * with the AdamW state so an iteration can resume. "peft": PATH is a directory receiving
+   * adapter_model.safetensors and adapter_config.json. Every file is written atomically.
+   */
+  async saveLora(path: string, opts: { format?: "gguf" | "peft"; baseModelName?: string } = {}): Promise<void> {
+    const adapter = this.loraAdapter();
+    if ((opts.format ?? "gguf") === "gguf") {
+      writeFileAtomic(path, encodeGguf(buildLoraAdapterGguf(adapter, "f32", `spogw-native LoRA for ${basename(this.path)}`)));
+      this.saveOptimizerState(`${path}.optim.safetensors`);
+      return;
+    }
+    mkdirSync(path, { recursive: true });
+    const shape = { arch: this.config.arch, heads: this.config.heads, kvHeads: this.config.kvHeads, headDim: this.config.hiddenSize / this.config.heads };
+    writeFileAtomic(join(path, "adapter_model.safetensors"), encodeSafetensors(peftTensors(adapter, shape), { format: "pt" }));
+    writeFileAtomic(join(path, "adapter_config.json"), `${JSON.stringify(peftConfig(adapter, opts.baseModelName ?? basename(this.path)), null, 2)}\n`);
+  }
+
+  saveOptimizerState(path: string): void {
+    const info = this.native.loraInfo();
+    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const t of info.tensors) {
+      for (const part of MOMENT_PARTS) {
+        const data = this.native.getLoraTensor(t.name, part);
+        tensors.set(`${t.name}.${part}`, { shape: [data.length], data });
+      }
+    }
+    writeFileAtomic(path, encodeSafetensors(tensors, { step: String(info.step), rank: String(info.rank), alpha: String(info.alpha) }));
+  }
+
+  loadOptimizerState(path: string): void {
+    const { tensors, metadata } = readSafetensors(path);
+    const info = this.native.loraInfo();
+    if (Number(metadata.rank) !== info.rank) throw new Error(`${path}: optimizer state is for rank ${metadata.rank}, the adapter has rank ${info.rank}`);
+    for (const t of info.tensors) {
+      for (const part of MOMENT_PARTS) {
+        const entry = tensors.get(`${t.name}.${part}`);
+        if (!entry) throw new Error(`${path}: no optimizer state for ${t.name} ${part}`);
+        this.native.setLoraTensor(t.name, part, entry.data);
+      }
+    }
+    const step = Number(metadata.step);
+    if (!Number.isSafeInteger(step) || step < 0) throw new Error(`${path}: invalid step "${metadata.step}"`);
+    this.native.setOptimizerStep(step);
+  }
+
+  /** Accumulates LoRA gradients of the ioGRPO-mKL loss over the batch (paper Eq. 3.6). */
+  async backward(batch: BackwardItem[], loss: LossOptions): Promise<{ loss: number; stats: Record<string, number> }> {
+    if (batch.length === 0) throw new Error("backward: the batch is empty");
+    if (loss.klMask !== "advantage" && loss.klMask !== "all") throw new Error(`klMask must be "advantage" or "all"`);
+    const total = batch.reduce((n, b) => n + b.tokens.length, 0);
+    const responseTotal = batch.reduce((n, b) => n + Math.max(0, b.tokens.length - b.responseStart), 0);
+    const tokens = new Int32Array(total);
+    const offsets = new Int32Array(batch.length + 1);
+    const starts = new Int32Array(batch.length);
+    const advantages = new Float32Array(batch.length);
+    const weights = new Float32Array(batch.length);
+    const oldLogp = new Float32Array(responseTotal);
+    const refLogp = new Float32Array(responseTotal);
+    let at = 0;
+    let lp = 0;
+    batch.forEach((b, i) => {
+      const n = b.tokens.length - b.responseStart;
+      if (b.oldLogp.length !== n || b.refLogp.length !== n) {
+        throw new Error(`backward: item ${i} has ${n} response tokens but oldLogp has ${b.oldLogp.length} and refLogp ${b.refLogp.length}`);
+      }
+      tokens.set(b.tokens, at);
+      at += b.tokens.length;
+      offsets[i + 1] = at;
+      starts[i] = b.responseStart;
+      advantages[i] = b.advantage;
+      weights[i] = b.weight;
+      oldLogp.set(b.oldLogp, lp);
+      refLogp.set(b.refLogp, lp);
+      lp += n;
+    });
+    const sums = await this.native.backward(tokens, offsets, starts, advantages, weights, oldLogp, refLogp, {
+      epsilon: loss.epsilon, epsilonHigh: loss.epsilonHigh ?? loss.epsilon, beta: loss.beta, temperature: loss.temperature,
+      klAll: loss.klMask === "all",
+    });
+    const n = Math.max(1, sums.tokens);
+    return {
+      loss: sums.loss,
+      stats: {
+        tokens: sums.tokens,
+        clipFractionLow: sums.clippedLow / n,
+        clipFractionHigh: sums.clippedHigh / n,
+        klMean: sums.klSum / n,
+        ratioMean: sums.ratioSum / n,
+      },
+    };
+  }
+
+  /** Accumulated gradients keyed like the GGUF tensors ("blk.0.attn_q.weight.lora_a"), same layout. */
+  async loraGradients(): Promise<Record<string, Float32Array>> {
+    const out: Record<string, Float32Array> = {};
+    for (const t of this.native.loraInfo().tensors) {
+      out[`${t.name}.lora_a`] = this.native.getLoraTensor(t.name, "gradA");
+      out[`${t.name}.lora_b`] = this.native.getLoraTensor(t.name, "gradB");
+    }
+    return out;
+  }
+
+  /** AdamW on the LoRA parameters after global-norm clipping; then zeroes the gradients. */
+  async optimizerStep(opts: OptimizerOptions): Promise<{ gradNorm: number }> {
+    const [beta1, beta2] = opts.betas ?? [0.9, 0.999];
+    const gradNorm = await this.native.optimizerStep({ lr: opts.lr, weightDecay: opts.weightDecay ?? 0, beta1, beta2, maxGradNorm: opts.maxGradNorm ?? 0 });
+    return { gradNorm };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.handle.dispose();
+  }
+}
