@@ -22,6 +22,9 @@
 //   blk.N.ffn_down.weight      [ff, embd]          N(0, 1/ff)
 //
 // With dtype f16 the 2-D weights are F16; 1-D tensors stay F32 because llama.cpp aborts on F16 norms.
+// How llama.cpp runs these files (checked position by position by test/generator/referenceForward.ts):
+// RoPE over the whole head, llama rotating adjacent pairs (2i, 2i+1), qwen2 rotating (i, i + hd/2);
+// query head h uses key/value head floor(h / (heads / kvHeads)); SwiGLU MLP; RMSNorm with the eps below.
 // Each tensor's values come from its own stream seeded by (seed, tensor name).
 import { writeGgufFile, type GgufFileToWrite, type GgufTensorToWrite } from "./writer.js";
 import { gguf } from "./metadata.js";

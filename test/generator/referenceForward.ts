@@ -1,12 +1,14 @@
-// A plain float64 forward pass of a llama/qwen2 GGUF for one token at position 0, written from the
-// architecture's definition (not from llama.cpp): at position 0 attention sees only the token itself,
-// so each query head's output is its key/value head's v vector, and RoPE and q/k play no part.
+// A plain float64 causal forward pass of a llama/qwen2 GGUF, written from the architectures'
+// definitions rather than from llama.cpp: RMSNorm, RoPE (llama rotates adjacent pairs (2i, 2i+1),
+// qwen2 rotates (i, i + headDim/2), as llama.cpp's ROPE_TYPE_NORM and ROPE_TYPE_NEOX do), grouped-query
+// attention (query head h reads key/value head floor(h / (heads / kvHeads))), SwiGLU MLP, and
+// output.weight or, when absent, token_embd as the output matrix.
 import { GgufFile, metadataNumber, metadataString } from "../../src/gguf/index.js";
 
-function matVec(w: Float32Array, x: Float64Array, nOut: number, nIn: number): Float64Array {
+function matVec(w: Float32Array, x: Float64Array, nOut: number, nIn: number, bias?: Float32Array): Float64Array {
   const y = new Float64Array(nOut);
   for (let o = 0; o < nOut; o++) {
-    let sum = 0;
+    let sum = bias ? bias[o]! : 0;
     for (let i = 0; i < nIn; i++) sum += w[o * nIn + i]! * x[i]!;
     y[o] = sum;
   }
@@ -19,48 +21,81 @@ function rmsNorm(x: Float64Array, weight: Float32Array, eps: number): Float64Arr
   return x.map((v, i) => v * scale * weight[i]!);
 }
 
-/** softmax(logits) after the single token `token` at position 0. */
-export function firstPositionDistribution(path: string, token: number): Float64Array {
+/** Rotates each head of `x` in place for position `pos`. */
+function rope(x: Float64Array, heads: number, headDim: number, pos: number, base: number, neox: boolean): void {
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < half; i++) {
+      const angle = pos * base ** (-(2 * i) / headDim);
+      const [a, b] = neox ? [h * headDim + i, h * headDim + i + half] : [h * headDim + 2 * i, h * headDim + 2 * i + 1];
+      const x0 = x[a]!;
+      const x1 = x[b]!;
+      x[a] = x0 * Math.cos(angle) - x1 * Math.sin(angle);
+      x[b] = x0 * Math.sin(angle) + x1 * Math.cos(angle);
+    }
+  }
+}
+
+function softmax(logits: Float64Array): Float64Array {
+  const max = Math.max(...logits);
+  const exp = logits.map((l) => Math.exp(l - max));
+  const total = exp.reduce((s, v) => s + v, 0);
+  return exp.map((e) => e / total);
+}
+
+/** Entry p: softmax of the logits after tokens[0..p]. */
+export function referenceDistributions(path: string, tokens: number[]): Float64Array[] {
   const file = GgufFile.open(path);
   try {
     const md = file.metadata;
     const arch = metadataString(md, "general.architecture")!;
-    const embd = metadataNumber(md, `${arch}.embedding_length`)!;
-    const layers = metadataNumber(md, `${arch}.block_count`)!;
-    const heads = metadataNumber(md, `${arch}.attention.head_count`)!;
+    const num = (key: string) => metadataNumber(md, `${arch}.${key}`)!;
+    const [embd, layers, heads, ff, eps, base] = ["embedding_length", "block_count", "attention.head_count", "feed_forward_length",
+      "attention.layer_norm_rms_epsilon", "rope.freq_base"].map(num) as [number, number, number, number, number, number];
     const kvHeads = metadataNumber(md, `${arch}.attention.head_count_kv`) ?? heads;
-    const ff = metadataNumber(md, `${arch}.feed_forward_length`)!;
-    const eps = metadataNumber(md, `${arch}.attention.layer_norm_rms_epsilon`)!;
     const headDim = embd / heads;
+    const group = heads / kvHeads;
     const has = (name: string) => file.header.tensors.some((t) => t.name === name);
     const w = (name: string) => file.tensorFloat32(name);
+    const bias = (name: string) => (has(name) ? w(name) : undefined);
     const embeddings = w("token_embd.weight");
     const vocab = embeddings.length / embd;
 
-    let h = Float64Array.from(embeddings.subarray(token * embd, (token + 1) * embd));
+    let hidden = tokens.map((t) => Float64Array.from(embeddings.subarray(t * embd, (t + 1) * embd)));
     for (let n = 0; n < layers; n++) {
-      const x = rmsNorm(h, w(`blk.${n}.attn_norm.weight`), eps);
-      const v = matVec(w(`blk.${n}.attn_v.weight`), x, kvHeads * headDim, embd);
-      if (has(`blk.${n}.attn_v.bias`)) w(`blk.${n}.attn_v.bias`).forEach((b, i) => (v[i] = v[i]! + b));
-      const attention = new Float64Array(heads * headDim);
-      const group = heads / kvHeads; // query heads h*group .. share key/value head h
-      for (let q = 0; q < heads; q++) attention.set(v.subarray(Math.floor(q / group) * headDim, (Math.floor(q / group) + 1) * headDim), q * headDim);
-      const projected = matVec(w(`blk.${n}.attn_output.weight`), attention, embd, heads * headDim);
-      h = h.map((value, i) => value + projected[i]!);
-
-      const y = rmsNorm(h, w(`blk.${n}.ffn_norm.weight`), eps);
-      const gate = matVec(w(`blk.${n}.ffn_gate.weight`), y, ff, embd);
-      const up = matVec(w(`blk.${n}.ffn_up.weight`), y, ff, embd);
-      const act = gate.map((g, i) => (g / (1 + Math.exp(-g))) * up[i]!);
-      const down = matVec(w(`blk.${n}.ffn_down.weight`), act, embd, ff);
-      h = h.map((value, i) => value + down[i]!);
+      const blk = (name: string) => `blk.${n}.${name}`;
+      const keys: Float64Array[] = [];
+      const values: Float64Array[] = [];
+      hidden = hidden.map((h, pos) => {
+        const x = rmsNorm(h, w(blk("attn_norm.weight")), eps);
+        const q = matVec(w(blk("attn_q.weight")), x, heads * headDim, embd, bias(blk("attn_q.bias")));
+        const k = matVec(w(blk("attn_k.weight")), x, kvHeads * headDim, embd, bias(blk("attn_k.bias")));
+        values.push(matVec(w(blk("attn_v.weight")), x, kvHeads * headDim, embd, bias(blk("attn_v.bias"))));
+        rope(q, heads, headDim, pos, base, arch === "qwen2");
+        rope(k, kvHeads, headDim, pos, base, arch === "qwen2");
+        keys.push(k);
+        const attention = new Float64Array(heads * headDim);
+        for (let head = 0; head < heads; head++) {
+          const kv = Math.floor(head / group) * headDim;
+          const scores = new Float64Array(pos + 1).map((_, s) => {
+            let dot = 0;
+            for (let d = 0; d < headDim; d++) dot += q[head * headDim + d]! * keys[s]![kv + d]!;
+            return dot / Math.sqrt(headDim);
+          });
+          softmax(scores).forEach((weight, s) => {
+            for (let d = 0; d < headDim; d++) attention[head * headDim + d]! += weight * values[s]![kv + d]!;
+          });
+        }
+        const afterAttention = matVec(w(blk("attn_output.weight")), attention, embd, heads * headDim).map((v, i) => v + h[i]!);
+        const y = rmsNorm(afterAttention, w(blk("ffn_norm.weight")), eps);
+        const gate = matVec(w(blk("ffn_gate.weight")), y, ff, embd);
+        const up = matVec(w(blk("ffn_up.weight")), y, ff, embd);
+        const act = gate.map((g, i) => (g / (1 + Math.exp(-g))) * up[i]!);
+        return matVec(w(blk("ffn_down.weight")), act, embd, ff).map((v, i) => v + afterAttention[i]!);
+      });
     }
-    const out = rmsNorm(h, w("output_norm.weight"), eps);
-    const logits = matVec(has("output.weight") ? w("output.weight") : embeddings, out, vocab, embd);
-    const max = Math.max(...logits);
-    const exp = logits.map((l) => Math.exp(l - max));
-    const total = exp.reduce((s, v) => s + v, 0);
-    return exp.map((e) => e / total);
+    const output = has("output.weight") ? w("output.weight") : embeddings;
+    return hidden.map((h) => softmax(matVec(output, rmsNorm(h, w("output_norm.weight"), eps), vocab, embd)));
   } finally {
     file.close();
   }

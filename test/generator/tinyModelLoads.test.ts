@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Generator } from "../../src/generator/index.js";
 import { writeTinyModel, type TinyModelArch } from "../../src/gguf/index.js";
-import { firstPositionDistribution } from "./referenceForward.js";
+import { referenceDistributions } from "./referenceForward.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -22,22 +22,23 @@ for (const arch of ["llama", "qwen2"] as const) {
 }
 
 describe("node-llama-cpp runs every tiny-model variant", () => {
-  it.each(variants)("%s %s tied=%s kvHeads=%d: loads, generates, and matches a plain forward pass", async (arch, dtype, tied, kvHeads) => {
+  it.each(variants)("%s %s tied=%s kvHeads=%d: loads, generates, and matches a plain forward pass at every position", async (arch, dtype, tied, kvHeads) => {
     const path = join(dir, `${arch}-${dtype}-${tied}-${kvHeads}.gguf`);
     await writeTinyModel(path, { arch, dtype, tied, kvHeads, heads: 4, seed: 11 });
     const generator = await Generator.load({ modelPath: path, threads: 1, sequences: 1, contextSize: 32, exactKvCache: true });
     try {
       const [completion] = await generator.sample([65, 66], { m: 1, maxTokens: 4, temperature: 0 });
       expect(completion!.tokens.length).toBeGreaterThan(0);
-      // One token at position 0: llama.cpp's distribution must equal the reference computed from the tensors.
+      // llama.cpp's next-token distributions at every position must equal a plain float64 forward pass.
       // F16 weights: ggml rounds activations to F16 for the matrix products, hence the looser bound.
       const tolerance = dtype === "f32" ? 1e-5 : 2e-3;
-      for (const token of [0, 101, 264]) {
-        const [ours] = await generator.nextTokenDistributions([token]);
-        const reference = firstPositionDistribution(path, token);
-        const maxDiff = Math.max(...ours!.map((p, i) => Math.abs(p - reference[i]!)));
-        expect(maxDiff, `token ${token}`).toBeLessThan(tolerance);
-      }
+      const tokens = [0, 101, 264, 32, 272, 7];
+      const ours = await generator.nextTokenDistributions(tokens);
+      const reference = referenceDistributions(path, tokens);
+      ours.forEach((distribution, pos) => {
+        const maxDiff = Math.max(...distribution.map((p, i) => Math.abs(p - reference[pos]![i]!)));
+        expect(maxDiff, `position ${pos}`).toBeLessThan(tolerance);
+      });
     } finally {
       await generator.dispose();
     }
