@@ -7,4 +7,4 @@ export {
   type LoraAdapterChoice,
   type SampleOptions,
 } from "./generator.js";
-export { checkThreads, machineCores, onLlamaLog, type LlamaLogLine } from "./llamaRuntime.js";
+export { checkThreads, getLlamaRuntime, machineCores, onLlamaLog, withLlamaReason, type LlamaLogLine } from "./llamaRuntime.js";

@@ -5,7 +5,7 @@ import yargs, { type CommandModule } from "yargs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { inspectCommand } from "../../src/cli/commands/inspect.js";
 import { tinyModelCommand } from "../../src/cli/commands/tinyModel.js";
-import { GgufFile, metadataNumber, metadataString } from "../../src/gguf/index.js";
+import { GgufFile, makeRandomLoraAdapter, metadataNumber, metadataString, writeLoraAdapter } from "../../src/gguf/index.js";
 import { assemble, baseSpec } from "./ggufBytes.js";
 
 let dir: string;
@@ -70,6 +70,20 @@ describe("spogw-native inspect", () => {
     expect(printed).toMatch(/llama\.attention\.layer_norm_rms_epsilon\s+float32\s+0\.00001\n/);
     expect(printed).toMatch(/blk\.1\.attn_v\.weight\s+F32\s+\[64, 32\]/);
     expect(printed).toMatch(/tensors \(21, \d+ parameters\)/);
+  });
+
+  it("shows a LoRA adapter's metadata and A/B tensors", async () => {
+    const model = GgufFile.open(join(dir, "inspect.gguf"));
+    const adapterPath = join(dir, "adapter.gguf");
+    try {
+      await writeLoraAdapter(adapterPath, makeRandomLoraAdapter(model.header, { rank: 2, alpha: 4, targets: ["attn_q"] }));
+    } finally {
+      model.close();
+    }
+    const printed = await run(inspectCommand, ["inspect", adapterPath]);
+    expect(printed).toMatch(/adapter\.lora\.alpha\s+float32\s+4\n/);
+    expect(printed).toMatch(/blk\.0\.attn_q\.weight\.lora_a\s+F32\s+\[64, 2\]/);
+    expect(printed).toMatch(/blk\.1\.attn_q\.weight\.lora_b\s+F32\s+\[2, 64\]/);
   });
 
   it("prints JSON that matches the file", async () => {
