@@ -34,6 +34,19 @@ function processesWith(marker: string): string[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Processes still carrying `marker` after the kernel had up to `withinMs` to tear the sandbox down (a PID
+ * namespace with dozens of processes takes a moment to empty on a loaded machine).
+ */
+async function survivorsAfter(marker: string, withinMs = 5000): Promise<string[]> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const left = processesWith(marker);
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await sleep(100);
+  }
+}
+
 describe("the sandbox states its protections", () => {
   it("names the mechanism and the active rlimits, deadline and clean environment", () => {
     expect(sandbox.statement).toContain(`Python sandbox: ${sandbox.mechanism}`);
@@ -69,7 +82,7 @@ describe("hostile programs are contained", () => {
 
   it("cannot read a canary file in the home directory", async () => {
     const secret = token();
-    const canary = join(homedir(), `.spogw-${secret}`);
+    const canary = join(homedir(), `.spogw-${token()}`); // the name is not the secret; the content is
     writeFileSync(canary, secret, { mode: 0o644 });
     try {
       const program = [
@@ -81,9 +94,8 @@ describe("hostile programs are contained", () => {
       ].join("\n");
       const run = await sandbox.run(program);
       expect(run.status).toBe("ok");
-      expect(run.stdout).toContain("refused");
-      expect(run.stdout + run.stderr).not.toContain(`${canary} ${secret}`);
-      expect(run.stdout.split(secret).length - 1).toBeLessThanOrEqual(1); // only the path we gave it, never the content
+      expect(run.stdout).toContain(`${canary} refused`);
+      expect(run.stdout + run.stderr).not.toContain(secret);
     } finally {
       rmSync(canary, { force: true });
     }
@@ -150,8 +162,7 @@ describe("hostile programs are contained", () => {
     const run = await sandbox.run(program, { timeoutMs: 3000 });
     expect(run.status).toBe("timeout");
     expect(Date.now() - started).toBeLessThan(20_000);
-    await sleep(300);
-    expect(processesWith(marker)).toEqual([]);
+    expect(await survivorsAfter(marker)).toEqual([]);
   });
 
   it("an infinite loop is killed at the deadline", async () => {
@@ -201,8 +212,7 @@ describe("hostile programs are contained", () => {
     const run = await sandbox.run(program);
     expect(run.status).toBe("ok");
     expect(run.stdout).toContain("children started");
-    await sleep(300);
-    expect(processesWith(marker)).toEqual([]);
+    expect(await survivorsAfter(marker)).toEqual([]);
   });
 
   it("signals to the parent, its group and every process reach nothing outside", async () => {
