@@ -102,12 +102,12 @@ export class Engine {
   }
 
   /** [T, V] logits of every position with the current adapter. */
-  logits(tokens: Int32Array): Promise<Float32Array> {
+  async logits(tokens: Int32Array): Promise<Float32Array> {
     return this.native.logits(tokens);
   }
 
   /** log p(tokens[i] | tokens[<i]) at the temperature, for i in [from, T); length T - from. */
-  tokenLogprobs(tokens: Int32Array, from: number, temperature = 1): Promise<Float32Array> {
+  async tokenLogprobs(tokens: Int32Array, from: number, temperature = 1): Promise<Float32Array> {
     return this.native.tokenLogprobs(tokens, from, temperature);
   }
 
