@@ -1,7 +1,8 @@
 // GGUF: reading and writing model and LoRA adapter files, and the tiny test models.
 export * from "./types.js";
 export { GgufFormatError } from "./errors.js";
-export { GgufFile, parseGguf, parseGgufHeader, readGgufHeader } from "./reader.js";
+export { parseGguf, parseGgufHeader, readGgufHeader } from "./reader.js";
+export { GgufFile } from "./ggufFile.js";
 export { encodeGguf, writeGgufFile, type GgufFileToWrite, type GgufTensorToWrite } from "./writer.js";
 export { gguf, metadataNumber, metadataString, formatMetadataValue } from "./metadata.js";
 export { float16BitsToFloat32, float32ToFloat16Bits, bfloat16BitsToFloat32 } from "./float16.js";

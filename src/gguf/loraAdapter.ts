@@ -8,7 +8,7 @@
 // equal to the model's, general.type = "adapter", adapter.type = "lora", adapter.lora.alpha (float32).
 // token_embd is stored transposed by llama.cpp and is not supported here.
 import { gguf, metadataNumber, metadataString } from "./metadata.js";
-import type { GgufFile } from "./reader.js";
+import type { GgufFile } from "./ggufFile.js";
 import { SeededRandom } from "./seededRandom.js";
 import type { GgufHeader } from "./types.js";
 import { writeGgufFile, type GgufFileToWrite, type GgufTensorToWrite } from "./writer.js";
