@@ -6,4 +6,5 @@ export type { GrpoLossInput, GrpoLossResult, GrpoLossStats, LossRunOptions, Sele
 export * from "./gguf/index.js";
 export * from "./generator/index.js";
 export * from "./benchmarks/index.js";
+export * from "./workflow/index.js";
 export * from "./train/index.js";

@@ -1,0 +1,43 @@
+// From a generator completion to a checked workflow program, or the reason it is invalid.
+import type { TaskFamily } from "../family.js";
+import { RULES_BY_FAMILY, type WorkflowRules } from "../rules.js";
+import { TEMPLATE_WORKFLOWS } from "../templates.js";
+import { extractProgram } from "./extractProgram.js";
+import { templateSimilarity } from "./similarity.js";
+import { checkProgram } from "./validateProgram.js";
+
+export type ParsedWorkflow = { ok: true; code: string } | { ok: false; reason: string };
+
+export interface WorkflowValidation {
+  ok: boolean;
+  /** The extracted program (empty when none could be extracted). */
+  code: string;
+  reason: string | null;
+  /** Token similarity to the family's template in [0, 1]; null when the program did not parse. */
+  similarity: number | null;
+  estimatedCalls: number | null;
+}
+
+/** Every check, with the measurements, for reports and regeneration loops. */
+export function validateWorkflow(completion: string, family: TaskFamily, rules: Partial<WorkflowRules> = {}): WorkflowValidation {
+  const effective = { ...RULES_BY_FAMILY[family], ...rules };
+  const extracted = extractProgram(completion);
+  if (extracted.ok === false) return { ok: false, code: "", reason: extracted.reason, similarity: null, estimatedCalls: null };
+  const { code } = extracted;
+  const check = checkProgram(code, family, effective);
+  if (check.ok === false) return { ok: false, code, reason: check.reason, similarity: null, estimatedCalls: null };
+  const similarity = templateSimilarity(code, TEMPLATE_WORKFLOWS[family]);
+  const tooSimilar = similarity >= effective.maxTemplateSimilarity;
+  return {
+    ok: !tooSimilar,
+    code,
+    reason: tooSimilar ? `too similar to the template (${similarity.toFixed(2)} >= ${effective.maxTemplateSimilarity})` : null,
+    similarity,
+    estimatedCalls: check.estimatedCalls,
+  };
+}
+
+export function parseWorkflow(completion: string, family: TaskFamily, rules: Partial<WorkflowRules> = {}): ParsedWorkflow {
+  const v = validateWorkflow(completion, family, rules);
+  return v.ok ? { ok: true, code: v.code } : { ok: false, reason: v.reason ?? "invalid workflow" };
+}

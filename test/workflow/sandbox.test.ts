@@ -1,0 +1,102 @@
+// runWorkflow on ordinary workflows: results, operator arguments, concurrency of operator calls,
+// determinism, and each limit producing its own stated reason.
+import { describe, expect, it } from "vitest";
+import { runWorkflow, type WorkflowProblem } from "../../src/index.js";
+import { ScriptedExecutor } from "./scriptedExecutor.js";
+
+const mathProblem: WorkflowProblem = { id: "toy-1", family: "math", input: "What is 6 times 7?" };
+
+describe("runWorkflow", () => {
+  it("returns the workflow's string and sends the operator prompt with the problem bound in", async () => {
+    const executor = new ScriptedExecutor({ answer: (p) => (p.includes("6 times 7") && p.includes("Think carefully") ? "forty-two" : "wrong") });
+    const code = `async function workflow(ops) {
+      const a = await ops.custom("Think carefully.");
+      return "final: " + a.toUpperCase();
+    }`;
+    const result = await runWorkflow(code, mathProblem, { executor });
+    expect(result).toMatchObject({ output: "final: FORTY-TWO", error: null, calls: 1, executorCalls: 1 });
+  });
+
+  it("runs Promise.all operator calls concurrently and scEnsemble returns the chosen solution", async () => {
+    const executor = new ScriptedExecutor({
+      delayMs: 100,
+      answer: (p, req) => (p.includes("<solution_letter>") ? "<solution_letter>C</solution_letter>" : `sample ${req.seed ?? 0}`),
+    });
+    const code = `async function workflow(ops) {
+      const xs = await Promise.all([ops.custom("Solve."), ops.custom("Solve."), ops.custom("Solve.")]);
+      return await ops.scEnsemble(xs);
+    }`;
+    const result = await runWorkflow(code, mathProblem, { executor });
+    expect(result.error).toBeNull();
+    // Identical prompts within a run are distinct samples: seeds 0 (default), 1 and 2.
+    expect(result.output).toBe("sample 2");
+    expect(executor.peakInFlight).toBe(3); // all three calls were in flight at once
+    expect(executor.requests.slice(0, 3).map((r) => r.temperature)).toEqual([undefined, 0.7, 0.7]);
+  });
+
+  it("is deterministic: Math.random is seeded per problem", async () => {
+    const executor = new ScriptedExecutor();
+    const code = `async function workflow(ops) { await ops.custom("x"); return String(Math.random()); }`;
+    const a = await runWorkflow(code, mathProblem, { executor });
+    const b = await runWorkflow(code, mathProblem, { executor });
+    const c = await runWorkflow(code, { ...mathProblem, id: "other" }, { executor });
+    expect(a.output).toBe(b.output);
+    expect(a.output).not.toBe(c.output);
+  });
+
+  it("applies the default of an optional argument and rejects arguments of the wrong kind", async () => {
+    const executor = new ScriptedExecutor();
+    const wrongKind = await runWorkflow(`async function workflow(ops) { return await ops.review(42); }`, mathProblem, { executor });
+    expect(wrongKind.output).toBeNull();
+    expect(wrongKind.error).toMatch(/ops\.review: `solution` must be a string, got number/);
+    const notArray = await runWorkflow(`async function workflow(ops) { return await ops.scEnsemble("a"); }`, mathProblem, { executor });
+    expect(notArray.error).toMatch(/must be an array of strings/);
+  });
+
+  it("programmer runs the executor's program in the Python sandbox and feeds a failure back once", async () => {
+    let attempt = 0;
+    const executor = new ScriptedExecutor({
+      answer: (prompt) => {
+        attempt++;
+        if (attempt === 1) return "```python\ndef solve():\n    return 6 * undefined_name\n```";
+        expect(prompt).toContain("NameError"); // the failure of attempt 1 is in the retry prompt
+        return "```python\ndef solve():\n    return 6 * 7\n```";
+      },
+    });
+    const result = await runWorkflow(`async function workflow(ops) { return await ops.programmer(); }`, mathProblem, { executor });
+    expect(result.error).toBeNull();
+    expect(result.output).toMatch(/the output was: 42$/);
+    expect(result).toMatchObject({ calls: 1, executorCalls: 2 });
+  });
+
+  it("records an operator failure (executor error) as the workflow's error unless the workflow catches it", async () => {
+    const executor = new ScriptedExecutor({ answer: () => { throw new Error("HTTP 503 after 3 retries"); } });
+    const uncaught = await runWorkflow(`async function workflow(ops) { return await ops.custom("a"); }`, mathProblem, { executor });
+    expect(uncaught.error).toMatch(/ops\.custom failed: HTTP 503 after 3 retries/);
+    const caught = await runWorkflow(
+      `async function workflow(ops) { try { return await ops.custom("a"); } catch (e) { return "fallback"; } }`,
+      mathProblem,
+      { executor },
+    );
+    expect(caught).toMatchObject({ output: "fallback", error: null });
+  });
+
+  it("stops at the wall-clock deadline while an operator call is in flight, and aborts that call", async () => {
+    const executor = new ScriptedExecutor({ delayMs: 5_000 });
+    const started = Date.now();
+    const result = await runWorkflow(`async function workflow(ops) { return await ops.custom("slow"); }`, mathProblem, { executor, limits: { wallMs: 300 } });
+    expect(result.error).toBe("deadline of 300 ms exceeded");
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(executor.inFlight).toBe(0); // the aborted call has unwound
+  });
+
+  it("rejects non-string results and oversized outputs", async () => {
+    const executor = new ScriptedExecutor();
+    const obj = await runWorkflow(`async function workflow(ops) { await ops.custom("a"); return {a: 1}; }`, mathProblem, { executor });
+    expect(obj.error).toBe("the workflow returned object, not a string");
+    const num = await runWorkflow(`async function workflow(ops) { await ops.custom("a"); return 7; }`, mathProblem, { executor });
+    expect(num.output).toBe("7");
+    const big = await runWorkflow(`async function workflow(ops) { return "x".repeat(2000); }`, mathProblem, { executor, limits: { maxOutputChars: 1000 } });
+    expect(big.error).toBe("output of 2000 characters exceeds the limit of 1000");
+  });
+});
