@@ -8,3 +8,4 @@ export * from "./generator/index.js";
 export * from "./benchmarks/index.js";
 export * from "./workflow/index.js";
 export * from "./train/index.js";
+export * from "./dataset/index.js";

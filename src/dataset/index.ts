@@ -1,0 +1,12 @@
+// Group-wise dataset construction (combinations, filtering, screening, sharpening) and group advantages.
+export {
+  buildGroupDataset,
+  compareGroups,
+  populationVariance,
+  DEFAULT_MAX_COMBINATIONS,
+  type Group,
+  type GroupDatasetOptions,
+  type QueryScores,
+} from "./groupDataset.js";
+export { groupAdvantages } from "./advantages.js";
+export { allCombinations, countCombinations } from "./combinations.js";
