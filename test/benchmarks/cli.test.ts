@@ -65,6 +65,14 @@ describe("spogw-native data check", () => {
     expect(error?.message).toBe("1 split file(s) missing");
   });
 
+  it("fails when the folder holds no benchmark file at all", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "spogw-cli-empty-"));
+    dirs.push(empty);
+    const { stdout, error } = await runCli(dataCommand, ["data", "check", "--data-dir", empty]);
+    expect(stdout).toContain("12 split file(s) missing");
+    expect(error?.message).toBe(`no benchmark files under ${empty}: is it the right folder?`);
+  });
+
   it("fails on a bad row and prints its file, line and field", async () => {
     const dir = smallHumanEvalDir(2);
     const file = join(dir, "humaneval", "humaneval_test.jsonl");

@@ -168,6 +168,7 @@ export function describeIsolation(settings: IsolationSettings): { active: string
       missing.push(
         "namespaces (neither bubblewrap nor unshare works here): network reachable, host file system visible",
         "PID namespace: a child that leaves the process group can outlive the program",
+        "per-sandbox process count: RLIMIT_NPROC counts every process of the uid, across programs",
       );
       break;
   }

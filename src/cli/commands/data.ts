@@ -1,6 +1,6 @@
 // `spogw-native data check --data-dir DIR`: loads every split of every benchmark and prints the problem
-// counts, or for a bad file the first bad row (file, line, field). Exits 1 when a file is bad, or when one
-// is missing and --require-all is given.
+// counts, or for a bad file the first bad row (file, line, field). Exits 1 when a file is bad, when no
+// file is there at all, or when one is missing and --require-all is given.
 import { relative } from "node:path";
 import type { CommandModule } from "yargs";
 import { checkDataDir } from "../../benchmarks/index.js";
@@ -32,6 +32,7 @@ const dataCheckCommand: CommandModule<object, DataCheckOptions> = {
     for (const c of invalid) process.stdout.write(`\nINVALID ${c.error}\n`);
     if (missing.length > 0) process.stdout.write(`\n${missing.length} split file(s) missing: ${missing.map((c) => `${c.benchmark}/${c.split}`).join(", ")}\n`);
     if (invalid.length > 0) throw new Error(`${invalid.length} data file(s) invalid (see above)`);
+    if (missing.length === checks.length) throw new Error(`no benchmark files under ${dataDir}: is it the right folder?`);
     if (argv["require-all"] && missing.length > 0) throw new Error(`${missing.length} split file(s) missing`);
   },
 };
