@@ -23,3 +23,4 @@ export {
   type WorkflowLimits,
   type WorkflowRunResult,
 } from "./sandbox/runWorkflow.js";
+export { dryRunWorkflow, ToyExecutor, TOY_PROBLEMS, type DryRunOptions } from "./dryRun.js";

@@ -27,14 +27,16 @@ export function validateWorkflow(completion: string, family: TaskFamily, rules: 
   const check = checkProgram(code, family, effective);
   if (check.ok === false) return { ok: false, code, reason: check.reason, similarity: null, estimatedCalls: null };
   const similarity = templateSimilarity(code, TEMPLATE_WORKFLOWS[family]);
-  const tooSimilar = similarity >= effective.maxTemplateSimilarity;
-  return {
-    ok: !tooSimilar,
-    code,
-    reason: tooSimilar ? `too similar to the template (${similarity.toFixed(2)} >= ${effective.maxTemplateSimilarity})` : null,
-    similarity,
-    estimatedCalls: check.estimatedCalls,
-  };
+  const calls = check.estimatedCalls;
+  // Similarity first: an unmodified template also has too few calls, but "nothing was changed" is
+  // the more useful reason.
+  let reason: string | null = null;
+  if (similarity >= effective.maxTemplateSimilarity) {
+    reason = `too similar to the template (${similarity.toFixed(2)} >= ${effective.maxTemplateSimilarity})`;
+  } else if (calls < effective.minCalls || calls > effective.maxCalls) {
+    reason = `the workflow makes ${calls} operator calls (counted statically); ${effective.minCalls} to ${effective.maxCalls} allowed`;
+  }
+  return { ok: reason === null, code, reason, similarity, estimatedCalls: calls };
 }
 
 export function parseWorkflow(completion: string, family: TaskFamily, rules: Partial<WorkflowRules> = {}): ParsedWorkflow {
