@@ -185,3 +185,24 @@ describe("scoreAnswer on MATH problems", () => {
     expect(unboxed.detail).toMatch(/no \\boxed/);
   });
 });
+
+describe("hostile outputs get a score, never an exception", () => {
+  const deep = (n: number) => `\\boxed{${"(".repeat(n)}1${")".repeat(n)}}`;
+  it.each([
+    ["deeply nested brackets", deep(50_000)],
+    ["deeply nested braces", `\\boxed{${"{".repeat(50_000)}1${"}".repeat(50_000)}}`],
+    ["a megabyte of junk in the box", `\\boxed{${"\\frac{".repeat(100_000)}}`],
+    ["an unclosed box after a closed one", "\\boxed{1} then \\boxed{\\frac{1}{2"],
+    ["only backslashes", "\\".repeat(100_000)],
+    ["a hundred thousand \\text{} groups", `\\boxed{${"\\text{a}".repeat(100_000)}}`],
+  ])("%s", async (_, output) => {
+    const [p] = (await loadBenchmark("math", "train", { dataDir: testDataDir })) as MathProblem[];
+    if (!p) throw new Error("no MATH problems");
+    const result = await scoreAnswer(p, output);
+    expect(result.score).toBe(0);
+  });
+
+  it("a nested but short answer is still compared by value", () => {
+    expect(compareMathAnswers("((((\\frac{1}{2}))))", "0.5").equal).toBe(true);
+  });
+});

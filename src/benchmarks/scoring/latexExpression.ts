@@ -185,9 +185,12 @@ class Parser {
   }
 }
 
+/** Longer answers are compared as text only: no MATH answer comes near this, and it bounds the recursion. */
+export const maxExpressionLength = 1000;
+
 /** The expression tree of `text`, or null when the text is outside the supported subset. */
 export function parseLatexExpression(text: string): Expr | null {
-  if (text.trim() === "") return null;
+  if (text.trim() === "" || text.length > maxExpressionLength) return null;
   try {
     return new Parser(text).parseAll();
   } catch (error) {
