@@ -2,12 +2,13 @@
 // achieved did not happen (no canary in the output, no file on the host, no connection, no survivor), and
 // the test process itself keeps running through all of them.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPythonSandbox, type PythonSandbox } from "../../src/index.js";
+import { processesWith } from "./hostProcesses.js";
 
 let sandbox: PythonSandbox;
 beforeAll(async () => {
@@ -16,21 +17,6 @@ beforeAll(async () => {
 
 const token = () => `canary-${randomBytes(12).toString("hex")}`;
 const repoRoot = resolve(import.meta.dirname, "../..");
-
-/** Command lines of all processes on the host that contain `marker`. */
-function processesWith(marker: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ");
-      if (cmdline.includes(marker)) found.push(`${entry}: ${cmdline}`);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return found;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

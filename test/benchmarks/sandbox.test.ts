@@ -1,26 +1,14 @@
 // The sandbox API: runPython, limits, the interpreter choice, the pool bound, and the statement each
 // mechanism makes about itself (the weaker ones must say what they lack).
-import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { createPythonSandbox, defaultPythonSandbox, runPython } from "../../src/index.js";
+import { processesWith } from "./hostProcesses.js";
 
 const quiet = { log: () => {} };
-
-function countProcessesWith(marker: string): number {
-  let count = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(marker)) count++;
-    } catch {
-      // ended while we looked
-    }
-  }
-  return count;
-}
 
 describe("runPython", () => {
   it("runs a program and returns its output", async () => {
@@ -59,7 +47,7 @@ describe("runPython", () => {
     const marker = `pool-${randomBytes(8).toString("hex")}`;
     const program = `import os, sys\nos.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(0.6); print("done")', '${marker}'])`;
     let most = 0;
-    const sampler = setInterval(() => (most = Math.max(most, countProcessesWith(marker))), 25);
+    const sampler = setInterval(() => (most = Math.max(most, processesWith(marker).length)), 25);
     const runs = await Promise.all(Array.from({ length: 5 }, () => sandbox.run(program)));
     clearInterval(sampler);
     expect(runs.map((r) => r.stdout.trim())).toEqual(["done", "done", "done", "done", "done"]);
