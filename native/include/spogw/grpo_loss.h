@@ -70,8 +70,10 @@ void grpo_loss_validate(const GrpoLossInputs& in, const GrpoLossConfig& cfg);
 void selective_logprobs_validate(const float* hidden, const float* lm_head, const int32_t* targets,
                                  int64_t T, int64_t d, int64_t V, float temperature);
 
-// Fast CPU kernel: tiled, both GEMMs through gemm() (BLAS threads), row passes on parallel_for.
-// tile_rows = 0 picks grpo_tile_rows(T, V, kGrpoTileBudgetBytes).
+// Fast CPU kernel: tiled, both GEMMs through gemm() (BLAS threads), row passes on parallel_for, so
+// it must not itself be called from inside parallel_for. tile_rows = 0 picks
+// grpo_tile_rows(T, V, kGrpoTileBudgetBytes). The sums are accumulated in token order, so they do
+// not depend on how the rows were split over threads.
 GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
                              const GrpoLossOutputs& out, int64_t tile_rows = 0);
 

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -168,6 +169,18 @@ void validate_temperature(const char* fn, float temperature) {
     throw Error(std::string(fn) + ": temperature must be a finite number > 0 (got " + std::to_string(temperature) + ")");
 }
 
+// The [rows x V] scratch tile, uninitialised (the GEMM overwrites it). Running out of memory is an
+// error the caller can act on (a smaller tile), not a crash.
+std::unique_ptr<float[]> alloc_tile(const char* fn, int64_t rows, int64_t V) {
+  const int64_t n = checked_mul(rows, V, "logits tile");
+  try {
+    return std::unique_ptr<float[]>(new float[size_t(n)]);
+  } catch (const std::bad_alloc&) {
+    throw Error(std::string(fn) + ": cannot allocate the " + std::to_string(n * 4 / (1 << 20)) + " MiB logits tile (" +
+                std::to_string(rows) + " rows x " + std::to_string(V) + "); pass a smaller tileRows");
+  }
+}
+
 }  // namespace
 
 int64_t grpo_tile_rows(int64_t T, int64_t V, int64_t budget_bytes) {
@@ -233,7 +246,7 @@ GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg
   require_ptr("grpoLoss", "dHidden output", out.d_hidden);
   const int64_t T = in.T, d = in.d, V = in.V;
   const int64_t rows = tile_rows > 0 ? std::min(tile_rows, T) : grpo_tile_rows(T, V, kGrpoTileBudgetBytes);
-  std::unique_ptr<float[]> tile(new float[size_t(checked_mul(rows, V, "grpo tile"))]);
+  std::unique_ptr<float[]> tile = alloc_tile("grpoLoss", rows, V);
   std::vector<GrpoToken> tokens(static_cast<size_t>(rows));
 
   // Response index of every token, so rows can be processed in any order.
@@ -296,7 +309,7 @@ void selective_logprobs(const float* hidden, const float* lm_head, const int32_t
   selective_logprobs_validate(hidden, lm_head, targets, T, d, V, temperature);
   require_ptr("selectiveLogprobs", "output", out);
   const int64_t rows = tile_rows > 0 ? std::min(tile_rows, T) : grpo_tile_rows(T, V, kGrpoTileBudgetBytes);
-  std::unique_ptr<float[]> tile(new float[size_t(checked_mul(rows, V, "logprob tile"))]);
+  std::unique_ptr<float[]> tile = alloc_tile("selectiveLogprobs", rows, V);
   const float inv_temp = 1.0f / temperature;
   for (int64_t t0 = 0; t0 < T; t0 += rows) {
     const int64_t n = std::min(rows, T - t0);
@@ -317,7 +330,7 @@ void grpo_loss_gemms_only(const float* hidden, const float* lm_head, int64_t T, 
                           float* d_hidden, int64_t tile_rows) {
   if (T < 1 || d < 1 || V < 1) throw Error("grpo_loss_gemms_only: T, d and V must be >= 1");
   const int64_t rows = tile_rows > 0 ? std::min(tile_rows, T) : grpo_tile_rows(T, V, kGrpoTileBudgetBytes);
-  std::unique_ptr<float[]> tile(new float[size_t(checked_mul(rows, V, "grpo tile"))]);
+  std::unique_ptr<float[]> tile = alloc_tile("grpo_loss_gemms_only", rows, V);
   for (int64_t t0 = 0; t0 < T; t0 += rows) {
     const int64_t n = std::min(rows, T - t0);
     gemm(false, true, n, V, d, 1.0f, hidden + t0 * d, d, lm_head, d, 0.0f, tile.get(), V);
