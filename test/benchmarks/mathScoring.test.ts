@@ -50,6 +50,37 @@ describe("the MATH data", () => {
   });
 });
 
+describe("no over-lenient equivalence among the data's own answers", () => {
+  it("of the distinct MATH gold answers, only these pairs are judged equal (each checked by hand)", async () => {
+    const problems = [...(await loadBenchmark("math", "train", { dataDir: testDataDir })), ...(await loadBenchmark("math", "test", { dataDir: testDataDir }))];
+    const golds = [...new Set(problems.map((p) => (p as MathProblem).goldAnswer))];
+    const equalPairs: string[] = [];
+    for (let i = 0; i < golds.length; i++) {
+      for (let j = i + 1; j < golds.length; j++) {
+        const [a, b] = [golds[i] as string, golds[j] as string].sort();
+        if (compareMathAnswers(a as string, b as string).equal) equalPairs.push(`${a} == ${b}`);
+      }
+    }
+    // Units, currency, degrees, percent, \dfrac, short \frac and a leading space: the same answers.
+    expect(equalPairs.sort()).toEqual(
+      [
+        " \\frac{1}{13} == \\frac{1}{13}",
+        "100 == 100\\text{ square units}",
+        "162 == 162\\text{ minutes}",
+        "28 == 28\\%",
+        "30 == 30\\%",
+        "36 == \\$36",
+        "50 == 50^\\circ",
+        "75 == 75\\%",
+        "75\\% == \\frac{3}{4}",
+        "\\dfrac{1}{12} == \\frac{1}{12}",
+        "\\dfrac{7}{20} == \\frac{7}{20}",
+        "\\frac19 == \\frac{1}{9}",
+      ].sort(),
+    );
+  });
+});
+
 /** [gold, equivalent rewrite]: each pair is equal by the stated rule. */
 const equivalentRewrites: [string, string][] = [
   ["\\frac{1}{2}", "0.5"],
@@ -153,6 +184,9 @@ const nearMisses: [string, string][] = [
   ["\\frac{5\\pi}{4}", "\\frac{\\pi}{4}"],
   ["120^\\circ", "60^\\circ"],
   ["27,93", "27,94"],
+  // two golds of the data that differ by 2.5e-7: the tolerance must tell them apart
+  ["\\frac{4036082}{4036081}", "1"],
+  ["\\pi", "3.14159265"],
 ];
 
 describe("equivalent rewrites score 1", () => {

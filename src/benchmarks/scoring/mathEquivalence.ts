@@ -5,8 +5,12 @@
 import { evaluate, freeVariables, parseLatexExpression, type Expr } from "./latexExpression.js";
 import { normalizeMathAnswer } from "./mathNormalize.js";
 
-/** Two values are equal when |a - b| <= relativeTolerance * max(1, |a|, |b|). */
-export const relativeTolerance = 1e-6;
+/**
+ * Two values are equal when |a - b| <= relativeTolerance * max(1, |a|, |b|): far above float64 rounding in
+ * these short expressions, far below the gap between distinct answers in the data ("1" and
+ * "\frac{4036082}{4036081}" differ by 2.5e-7).
+ */
+export const relativeTolerance = 1e-9;
 
 type Structure =
   | { kind: "scalar"; text: string }
