@@ -16,13 +16,20 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Build the addon; returns the path of the built .node. Throws with the log path on failure. */
 export function buildNative(options = {}) {
-  const cuda = (options.cuda ?? process.env.SPOGW_CUDA ?? "AUTO").toUpperCase();
+  let cuda = (options.cuda ?? process.env.SPOGW_CUDA ?? "AUTO").toUpperCase();
   const isa = options.isa ?? process.env.SPOGW_ISA ?? "native";
   const blas = options.blas ?? process.env.SPOGW_BLAS ?? "openblas-static";
   const out = resolve(root, options.out ?? "native/build");
   if (!["AUTO", "ON", "OFF"].includes(cuda)) throw new Error(`--cuda must be AUTO, ON or OFF (got ${cuda})`);
   if (!["native", "x86-64-v2", "x86-64-v3"].includes(isa)) throw new Error(`--isa must be native, x86-64-v2 or x86-64-v3 (got ${isa})`);
   if (!["openblas-static", "none"].includes(blas)) throw new Error(`--blas must be openblas-static or none (got ${blas})`);
+  // AUTO builds CUDA kernels only where they can run: compiling them for every architecture takes
+  // minutes and is wasted on a machine without an NVIDIA driver. --cuda ON builds them regardless
+  // (the prebuild and CI do, to check the CUDA source compiles and links).
+  if (cuda === "AUTO" && !existsSync("/dev/nvidiactl") && !existsSync("/proc/driver/nvidia/version")) {
+    process.stderr.write("spogw-native: no NVIDIA driver on this machine: building the CPU variant (--cuda ON to build the CUDA variant anyway)\n");
+    cuda = "OFF";
+  }
   const require = createRequire(import.meta.url);
   let cmakeJs;
   try {
