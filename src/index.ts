@@ -9,3 +9,4 @@ export * from "./benchmarks/index.js";
 export * from "./workflow/index.js";
 export * from "./train/index.js";
 export * from "./dataset/index.js";
+export * from "./executor/index.js";
