@@ -103,6 +103,12 @@ describe("broken variants fail for the stated reason", () => {
     expect(result.run?.errorType).toBe("NameError");
   });
 
+  it("a solution that uses math and typing names without importing them still runs, as under ScoreFlow", async () => {
+    const solution = "def strlen(string: Optional[str]) -> int:\n    return int(math.fsum(1 for _ in string))\n";
+    const result = await scoreAnswer(problem("HumanEval/23"), solution, { sandbox });
+    expect(result.detail).toBe("hidden tests passed");
+  });
+
   it("the code is taken from a fenced block in a chatty answer", async () => {
     const p = problem("HumanEval/23");
     const answer = "Here is my solution:\n```python\ndef strlen(string):\n    return len(string)\n```\nIt counts characters.";

@@ -8,9 +8,17 @@ export const defaultCodeTimeoutMs: Record<CodeProblem["benchmark"], number> = { 
 
 /**
  * Modules a model's solution commonly uses without importing them; ScoreFlow's checker pre-imports the
- * same kind of set, so a solution that forgets `import math` is not failed for that alone.
+ * same kind of set, so a solution that forgets `import math` is not failed for that alone. Each is
+ * imported only when the program mentions it: importing all of them costs as much as starting Python.
  */
-const commonImports = "import math\nimport re\nimport string\nimport collections\nimport itertools\nimport heapq\nimport hashlib\nfrom typing import *";
+const commonModules = ["math", "re", "string", "collections", "itertools", "heapq", "hashlib"];
+const typingNames = /\b(?:List|Dict|Tuple|Set|FrozenSet|Optional|Union|Any|Callable|Iterable|Iterator|Sequence|Mapping|Generator)\b/;
+
+function commonImportsFor(program: string): string {
+  const lines = commonModules.filter((name) => new RegExp(`\\b${name}\\b`).test(program)).map((name) => `import ${name}`);
+  if (typingNames.test(program)) lines.push("from typing import *");
+  return lines.join("\n");
+}
 
 /**
  * The Python code in a model's answer: the fenced block that defines the entry point (the last such block),
@@ -23,9 +31,10 @@ export function extractPythonCode(output: string, entryPoint: string): string {
   return (defining.length > 0 ? defining : blocks)[(defining.length > 0 ? defining : blocks).length - 1] as string;
 }
 
-/** The whole test program: common imports, the problem's prelude, the candidate, the hidden tests. */
+/** The whole test program: common imports it mentions, the problem's prelude, the candidate, the hidden tests. */
 export function codeTestProgram(problem: CodeProblem, solution: string): string {
-  return [commonImports, problem.prelude, solution, problem.hiddenTests].join("\n\n");
+  const program = [problem.prelude, solution, problem.hiddenTests].join("\n\n");
+  return `${commonImportsFor(program)}\n\n${program}`;
 }
 
 /** One line saying why a run failed, for score details. */
