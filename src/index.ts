@@ -10,3 +10,5 @@ export * from "./workflow/index.js";
 export * from "./train/index.js";
 export * from "./dataset/index.js";
 export * from "./executor/index.js";
+export * from "./server/index.js";
+export * from "./pipeline/index.js";

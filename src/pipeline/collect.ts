@@ -1,0 +1,140 @@
+// Phase 1 of an iteration: m workflows per query sampled from the current adapter (invalid ones
+// regenerated up to maxAttempts), then each executed scoreRuns times. A query's samples are stored
+// together; each execution is stored as it finishes. A rerun continues where the last one stopped.
+import type { RunContext } from "./context.js";
+import { sampleKey, type SampleRecord } from "./runStore.js";
+
+export interface CollectSummary {
+  iteration: number;
+  /** Workflows stored (queries x m). */
+  samples: number;
+  /** Workflows still invalid after maxAttempts (they score 0). */
+  invalid: number;
+  /** Extra generation attempts spent on invalid workflows. */
+  regenerations: number;
+  executions: number;
+  /** Executions that ended with an error (scored 0). */
+  failedExecutions: number;
+  /** Mean over workflows of their mean execution score. */
+  meanScore: number;
+}
+
+export async function runCollect(ctx: RunContext, iteration: number): Promise<CollectSummary> {
+  const done = ctx.store.phaseSummary<CollectSummary>(iteration, "collect");
+  if (done) return done;
+  await generateWorkflows(ctx, iteration);
+  await executeWorkflows(ctx, iteration);
+  const summary = summarize(ctx, iteration);
+  ctx.store.markPhaseDone(iteration, "collect", summary);
+  return summary;
+}
+
+async function generateWorkflows(ctx: RunContext, iteration: number): Promise<void> {
+  const { config, task, store } = ctx;
+  const m = config.samplesPerQuery;
+  const stored = store.queriesWithSamples(iteration);
+  const total = task.queries.length * m;
+  const resumedFrom = stored.size * m;
+  let doneCount = resumedFrom;
+  ctx.progress({ iteration, phase: "generate", done: doneCount, total, unit: "workflows", resumedFrom });
+  if (stored.size === task.queries.length) return;
+  const generator = await ctx.generatorFor(iteration);
+  for (const query of task.queries) {
+    if (stored.has(query.id)) continue;
+    const slots: SampleRecord[] = new Array(m);
+    let pending = Array.from({ length: m }, (_, i) => i);
+    for (let attempt = 0; attempt < config.maxAttempts && pending.length > 0; attempt++) {
+      const seed = ctx.seedFor(`sample:${iteration}:${query.id}:${attempt}`);
+      const completions = await generator.sample(query.prompt, {
+        m: pending.length, temperature: config.temperature, topP: config.topP, maxTokens: config.maxTokens, stop: task.stop, seed,
+      });
+      const stillInvalid: number[] = [];
+      pending.forEach((slot, j) => {
+        const completion = completions[j]!;
+        const parsed = task.parse(completion, query);
+        slots[slot] = {
+          iteration, queryId: query.id, sampleIndex: slot, attempts: attempt + 1, seed: completion.seed,
+          promptTokens: Int32Array.from(completion.promptTokens), completionTokens: Int32Array.from(completion.tokens), text: completion.text,
+          workflow: parsed.ok ? parsed.workflow : null, invalidReason: parsed.ok ? null : parsed.reason,
+        };
+        if (!parsed.ok) stillInvalid.push(slot);
+      });
+      pending = stillInvalid;
+    }
+    store.putQuerySamples(slots);
+    doneCount += m;
+    ctx.progress({ iteration, phase: "generate", done: doneCount, total, unit: "workflows", resumedFrom });
+  }
+}
+
+async function executeWorkflows(ctx: RunContext, iteration: number): Promise<void> {
+  const { config, task, store } = ctx;
+  const queries = new Map(task.queries.map((q) => [q.id, q]));
+  const finished = new Set(store.executions(iteration).map((e) => `${sampleKey(e.queryId, e.sampleIndex)}\t${e.run}`));
+  const jobs: Array<{ sample: SampleRecord; run: number }> = [];
+  const samples = store.samples(iteration);
+  for (const sample of samples) {
+    for (let run = 0; run < config.scoreRuns; run++) {
+      if (!finished.has(`${sampleKey(sample.queryId, sample.sampleIndex)}\t${run}`)) jobs.push({ sample, run });
+    }
+  }
+  const total = samples.length * config.scoreRuns;
+  const resumedFrom = total - jobs.length;
+  let doneCount = resumedFrom;
+  ctx.progress({ iteration, phase: "execute", done: doneCount, total, unit: "executions", resumedFrom });
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const { sample, run } = jobs[next++]!;
+      const query = queries.get(sample.queryId)!;
+      let score = 0;
+      let error: string | null;
+      if (sample.workflow === null) {
+        error = `invalid workflow: ${sample.invalidReason ?? "unknown reason"}`;
+      } else {
+        try {
+          const result = await task.execute(sample.workflow, query, run);
+          score = result.score;
+          error = result.error;
+        } catch (e) {
+          error = `execution failed: ${(e as Error).message}`;
+        }
+        if (!(score >= 0 && score <= 1)) {
+          error = `score ${score} is outside [0, 1]`;
+          score = 0;
+        }
+      }
+      store.putExecution({ iteration, queryId: sample.queryId, sampleIndex: sample.sampleIndex, run, score, error });
+      ctx.progress({ iteration, phase: "execute", done: ++doneCount, total, unit: "executions", resumedFrom });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(config.executionConcurrency, jobs.length) }, worker));
+}
+
+/** Mean execution score of every stored workflow of the iteration, keyed by sampleKey. */
+export function workflowScores(ctx: RunContext, iteration: number): Map<string, number> {
+  const sums = new Map<string, { total: number; runs: number }>();
+  for (const e of ctx.store.executions(iteration)) {
+    const key = sampleKey(e.queryId, e.sampleIndex);
+    const entry = sums.get(key) ?? { total: 0, runs: 0 };
+    entry.total += e.score;
+    entry.runs += 1;
+    sums.set(key, entry);
+  }
+  return new Map([...sums].map(([key, { total, runs }]) => [key, total / runs]));
+}
+
+function summarize(ctx: RunContext, iteration: number): CollectSummary {
+  const samples = ctx.store.samples(iteration);
+  const executions = ctx.store.executions(iteration);
+  const scores = [...workflowScores(ctx, iteration).values()];
+  return {
+    iteration,
+    samples: samples.length,
+    invalid: samples.filter((s) => s.workflow === null).length,
+    regenerations: samples.reduce((n, s) => n + s.attempts - 1, 0),
+    executions: executions.length,
+    failedExecutions: executions.filter((e) => e.error !== null).length,
+    meanScore: scores.length === 0 ? 0 : scores.reduce((a, b) => a + b, 0) / scores.length,
+  };
+}

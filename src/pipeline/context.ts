@@ -1,0 +1,90 @@
+// What every phase works with: the run's store, its configuration and task, the models (loaded on
+// first use and kept for the run), and where progress goes.
+import { join } from "node:path";
+import { SeededRandom } from "../gguf/seededRandom.js";
+import { Generator } from "../generator/index.js";
+import { Engine } from "../train/index.js";
+import type { RunConfig } from "./config.js";
+import type { RunStore } from "./runStore.js";
+import type { WorkflowTask } from "./task.js";
+
+export type ProgressPhase = "generate" | "execute" | "logprobs" | "update";
+
+export interface ProgressEvent {
+  iteration: number;
+  phase: ProgressPhase;
+  /** Units done so far, including those found done in the store when the phase started. */
+  done: number;
+  total: number;
+  /** Units counted: "workflows", "executions", "responses", "steps". */
+  unit: string;
+  /** Units that were already done when this invocation started (they do not count towards the rate). */
+  resumedFrom: number;
+}
+
+export type ProgressListener = (event: ProgressEvent) => void;
+
+export class RunContext {
+  private generator: Generator | undefined;
+  private generatorAdapter: string | null = null;
+  private engine: Engine | undefined;
+
+  constructor(
+    readonly store: RunStore,
+    readonly config: RunConfig,
+    readonly task: WorkflowTask,
+    private readonly onProgress: ProgressListener = () => {},
+  ) {}
+
+  progress(event: ProgressEvent): void {
+    this.onProgress(event);
+  }
+
+  /** Absolute path of a file named relative to the run directory. */
+  path(relative: string): string {
+    return join(this.store.dir, relative);
+  }
+
+  /** The generator with the adapter that samples iteration `iteration` (none for iteration 0). */
+  async generatorFor(iteration: number): Promise<Generator> {
+    const adapter = this.adapterPath(iteration);
+    if (!this.generator) {
+      this.generator = await Generator.load({
+        modelPath: this.config.generator,
+        threads: this.config.generatorThreads,
+        sequences: this.config.generatorSequences,
+        ...(adapter ? { adapter: { path: adapter } } : {}),
+      });
+    } else if (this.generatorAdapter !== adapter) {
+      await this.generator.setAdapter(adapter ? { path: adapter } : undefined);
+    }
+    this.generatorAdapter = adapter;
+    return this.generator;
+  }
+
+  async trainingEngine(): Promise<Engine> {
+    this.engine ??= await Engine.load(this.config.generator, { threads: this.config.engineThreads });
+    return this.engine;
+  }
+
+  /** The GGUF adapter that samples iteration `iteration`, or null for the base model. */
+  adapterPath(iteration: number): string | null {
+    if (iteration === 0) return null;
+    const record = this.store.adapter(iteration);
+    if (!record) throw new Error(`iteration ${iteration} needs adapter ${iteration}, which the update of iteration ${iteration - 1} has not written yet`);
+    return this.path(record.gguf);
+  }
+
+  /** A reproducible 31-bit seed for one purpose of this run (e.g. "sample:2:q17:0"). */
+  seedFor(purpose: string): number {
+    return Math.floor(new SeededRandom(this.config.seed, purpose).next() * 2 ** 31);
+  }
+
+  async close(): Promise<void> {
+    this.engine?.dispose();
+    this.engine = undefined;
+    await this.generator?.dispose();
+    this.generator = undefined;
+    await this.task.close();
+  }
+}

@@ -1,0 +1,53 @@
+// Phase 2 of an iteration: the group-wise dataset from the iteration's workflow scores (filter,
+// screen, sharpen) with each group's advantages, stored in one transaction with the phase's done mark.
+import { buildGroupDataset, groupAdvantages } from "../dataset/index.js";
+import { workflowScores } from "./collect.js";
+import type { RunContext } from "./context.js";
+import { sampleKey } from "./runStore.js";
+
+export interface DatasetSummary {
+  iteration: number;
+  groups: number;
+  /** Mean pre-sharpening variance of the kept groups. */
+  meanVariance: number;
+  /** Mean gap between the two middle scores of each kept group (the paper's median interval length). */
+  meanMedianInterval: number;
+}
+
+export function runDataset(ctx: RunContext, iteration: number): DatasetSummary {
+  const done = ctx.store.phaseSummary<DatasetSummary>(iteration, "dataset");
+  if (done) return done;
+  if (!ctx.store.phaseSummary(iteration, "collect")) throw new Error(`dataset of iteration ${iteration} needs its collect phase to finish first`);
+  const { config, task } = ctx;
+  const scores = workflowScores(ctx, iteration);
+  const queries = task.queries.map((q) => ({
+    queryId: q.id,
+    scores: Array.from({ length: config.samplesPerQuery }, (_, i) => scores.get(sampleKey(q.id, i)) ?? 0),
+  }));
+  const groups = buildGroupDataset(queries, {
+    groupSize: config.groupSize,
+    keep: config.keep,
+    topN: config.topN,
+    maxCombinations: config.maxCombinations,
+    dropZeroVariance: config.dropZeroVariance,
+    selection: config.selection,
+    seed: ctx.seedFor(`dataset:${iteration}`),
+  });
+  const byQuery = new Map(queries.map((q) => [q.queryId, q.scores]));
+  const records = groups.map((g, groupIndex) => {
+    const memberScores = g.members.map((i) => byQuery.get(g.queryId)![i]!);
+    return { groupIndex, queryId: g.queryId, members: g.members, scores: memberScores, advantages: [...groupAdvantages(memberScores)], variance: g.variance };
+  });
+  const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+  const summary: DatasetSummary = {
+    iteration,
+    groups: records.length,
+    meanVariance: mean(records.map((r) => r.variance)),
+    meanMedianInterval: mean(records.map((r) => {
+      const half = r.scores.length / 2;
+      return r.scores.length % 2 === 0 ? r.scores[half]! - r.scores[half - 1]! : 0;
+    })),
+  };
+  ctx.store.putGroups(iteration, records, summary);
+  return summary;
+}

@@ -1,0 +1,176 @@
+// Phase 3 of an iteration: the ioGRPO-mKL update (paper sections 3.2 and 3.3). old = ref = the
+// adapter that sampled the data (or ref = the base model), their log-probs computed once and stored;
+// E epochs over the groups in seeded order, AdamW on the LoRA parameters; the adapter and optimizer
+// state are checkpointed after every step so a killed update resumes at the step it was on with the
+// same numbers; the next adapter is written in GGUF (node-llama-cpp) and PEFT (Hugging Face) form.
+import { mkdirSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { SeededRandom } from "../gguf/seededRandom.js";
+import type { BackwardItem, Engine } from "../train/index.js";
+import type { RunContext } from "./context.js";
+import { sampleKey, type GroupRecord, type SampleRecord } from "./runStore.js";
+
+export interface UpdateSummary {
+  iteration: number;
+  steps: number;
+  /** Mean loss over the steps (0 when there were no groups). */
+  meanLoss: number;
+  lastGradNorm: number;
+  meanKl: number;
+  meanClipFraction: number;
+  /** The adapter written, relative to the run directory. */
+  adapter: string;
+}
+
+/** The groups of each optimizer step: every epoch visits all groups once, in a seeded order. */
+export function stepPlan(groupCount: number, epochs: number, groupsPerStep: number, random: (epoch: number) => SeededRandom): Array<{ epoch: number; groups: number[] }> {
+  const plan: Array<{ epoch: number; groups: number[] }> = [];
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    const order = Array.from({ length: groupCount }, (_, i) => i);
+    const rng = random(epoch);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(rng.next() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    for (let start = 0; start < order.length; start += groupsPerStep) plan.push({ epoch, groups: order.slice(start, start + groupsPerStep) });
+  }
+  return plan;
+}
+
+export async function runUpdate(ctx: RunContext, iteration: number): Promise<UpdateSummary> {
+  const done = ctx.store.phaseSummary<UpdateSummary>(iteration, "update");
+  if (done) return done;
+  if (!ctx.store.phaseSummary(iteration, "dataset")) throw new Error(`update of iteration ${iteration} needs its dataset phase to finish first`);
+  const { config, store } = ctx;
+  const engine = await ctx.trainingEngine();
+  const groups = store.groups(iteration);
+  const samples = new Map(store.samples(iteration).map((s) => [sampleKey(s.queryId, s.sampleIndex), s]));
+  await storeLogprobs(ctx, engine, iteration, groups, samples);
+  const logprobs = store.logprobs(iteration);
+
+  const plan = stepPlan(groups.length, config.epochs, config.groupsPerStep, (epoch) => new SeededRandom(config.seed, `batches:${iteration}:${epoch}`));
+  const finished = store.updateSteps(iteration);
+  const lastCheckpoint = finished.at(-1)?.checkpoint;
+  if (lastCheckpoint) await engine.loadLora(ctx.path(lastCheckpoint), { optimizer: true });
+  else await startPolicy(ctx, engine, iteration);
+  ctx.progress({ iteration, phase: "update", done: finished.length, total: plan.length, unit: "steps", resumedFrom: finished.length });
+  for (let step = finished.length; step < plan.length; step++) {
+    const { epoch, groups: indices } = plan[step]!;
+    const batch = stepBatch(indices.map((i) => groups[i]!), samples, logprobs);
+    const result = batch.length > 0
+      ? await engine.backward(batch, { epsilon: config.epsilon, epsilonHigh: config.epsilonHigh ?? config.epsilon, beta: config.beta, temperature: config.temperature, klMask: config.klMask })
+      : { loss: 0, stats: {} };
+    const { gradNorm } = await engine.optimizerStep({
+      lr: config.learningRate, weightDecay: config.weightDecay, betas: [config.adamBeta1, config.adamBeta2], maxGradNorm: config.maxGradNorm,
+    });
+    // The checkpoint files are complete (atomic writes) before the step's row names them.
+    const checkpoint = checkpointPath(iteration, step);
+    mkdirSync(dirname(ctx.path(checkpoint)), { recursive: true });
+    await engine.saveLora(ctx.path(checkpoint));
+    store.putUpdateStep({ iteration, step, epoch, loss: result.loss, gradNorm, stats: result.stats, checkpoint });
+    if (step > 0) removeCheckpoint(ctx, checkpointPath(iteration, step - 1));
+    ctx.progress({ iteration, phase: "update", done: step + 1, total: plan.length, unit: "steps", resumedFrom: finished.length });
+  }
+
+  const adapter = { iteration: iteration + 1, gguf: `adapters/iter-${iteration + 1}.gguf`, peft: `adapters/iter-${iteration + 1}-peft` };
+  mkdirSync(ctx.path("adapters"), { recursive: true });
+  await engine.saveLora(ctx.path(adapter.gguf));
+  await engine.saveLora(ctx.path(adapter.peft), { format: "peft" });
+  const steps = store.updateSteps(iteration);
+  const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+  const summary: UpdateSummary = {
+    iteration,
+    steps: steps.length,
+    meanLoss: mean(steps.map((s) => s.loss)),
+    lastGradNorm: steps.at(-1)?.gradNorm ?? 0,
+    meanKl: mean(steps.map((s) => s.stats.klMean ?? 0)),
+    meanClipFraction: mean(steps.map((s) => (s.stats.clipFractionLow ?? 0) + (s.stats.clipFractionHigh ?? 0))),
+    adapter: adapter.gguf,
+  };
+  store.putAdapter(iteration, adapter, summary);
+  rmSync(ctx.path(`checkpoints/iter-${iteration}`), { recursive: true, force: true });
+  return summary;
+}
+
+/** Puts the engine at the policy that sampled iteration `iteration`, with a fresh optimizer. */
+async function startPolicy(ctx: RunContext, engine: Engine, iteration: number): Promise<void> {
+  const adapter = ctx.adapterPath(iteration);
+  if (adapter) await engine.loadLora(adapter);
+  else basePolicy(ctx, engine);
+}
+
+/** A zero-initialised adapter (B = 0): the model equals the base; A is seeded so a rerun starts identically. */
+function basePolicy(ctx: RunContext, engine: Engine): void {
+  const { config } = ctx;
+  engine.initLora({ rank: config.loraRank, alpha: config.loraAlpha, targets: config.loraTargets, init: "zeros", seed: ctx.seedFor("lora-init") });
+}
+
+/** old = ref = the sampling policy's log-probs of every group member (ref from the base model when asked), once per iteration. */
+async function storeLogprobs(ctx: RunContext, engine: Engine, iteration: number, groups: GroupRecord[], samples: Map<string, SampleRecord>): Promise<void> {
+  const { config, store } = ctx;
+  const stored = store.logprobs(iteration);
+  const needed = [...new Set(groups.flatMap((g) => g.members.map((i) => sampleKey(g.queryId, i))))];
+  const missing = needed.filter((key) => !stored.has(key));
+  const resumedFrom = needed.length - missing.length;
+  ctx.progress({ iteration, phase: "logprobs", done: resumedFrom, total: needed.length, unit: "responses", resumedFrom });
+  if (missing.length === 0) return;
+  const sequence = (s: SampleRecord) => {
+    const tokens = new Int32Array(s.promptTokens.length + s.completionTokens.length);
+    tokens.set(s.promptTokens);
+    tokens.set(s.completionTokens, s.promptTokens.length);
+    return tokens;
+  };
+  const referenceLogp = new Map<string, Float32Array>();
+  const separateReference = config.reference === "base" && iteration > 0;
+  if (separateReference) {
+    basePolicy(ctx, engine);
+    for (const key of missing) {
+      const s = samples.get(key)!;
+      referenceLogp.set(key, await engine.tokenLogprobs(sequence(s), s.promptTokens.length, config.temperature));
+    }
+  }
+  await startPolicy(ctx, engine, iteration);
+  let done = resumedFrom;
+  for (const key of missing) {
+    const s = samples.get(key)!;
+    const policy = await engine.tokenLogprobs(sequence(s), s.promptTokens.length, config.temperature);
+    store.putLogprobs(iteration, s.queryId, s.sampleIndex, policy, separateReference ? referenceLogp.get(key)! : null);
+    ctx.progress({ iteration, phase: "logprobs", done: ++done, total: needed.length, unit: "responses", resumedFrom });
+  }
+}
+
+/** One optimizer step's responses; w_i = 1 / (groups in the step * group size * |y_i|). Empty responses carry no tokens and are left out. */
+function stepBatch(groups: GroupRecord[], samples: Map<string, SampleRecord>, logprobs: Map<string, { policy: Float32Array; reference: Float32Array | null }>): BackwardItem[] {
+  const batch: BackwardItem[] = [];
+  for (const group of groups) {
+    group.members.forEach((sampleIndex, j) => {
+      const key = sampleKey(group.queryId, sampleIndex);
+      const s = samples.get(key)!;
+      const responseLength = s.completionTokens.length;
+      if (responseLength === 0) return;
+      const lp = logprobs.get(key)!;
+      const tokens = new Int32Array(s.promptTokens.length + responseLength);
+      tokens.set(s.promptTokens);
+      tokens.set(s.completionTokens, s.promptTokens.length);
+      batch.push({
+        tokens,
+        responseStart: s.promptTokens.length,
+        advantage: group.advantages[j]!,
+        weight: 1 / (groups.length * group.members.length * responseLength),
+        oldLogp: lp.policy,
+        refLogp: lp.reference ?? lp.policy,
+      });
+    });
+  }
+  return batch;
+}
+
+function checkpointPath(iteration: number, step: number): string {
+  return `checkpoints/iter-${iteration}/step-${String(step).padStart(5, "0")}.gguf`;
+}
+
+function removeCheckpoint(ctx: RunContext, relative: string): void {
+  const path = ctx.path(relative);
+  rmSync(path, { force: true });
+  rmSync(`${path}.optim.safetensors`, { force: true });
+}
