@@ -8,6 +8,7 @@ import { buildCommand } from "./commands/build.js";
 import { tinyModelCommand } from "./commands/tinyModel.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { dataCommand } from "./commands/data.js";
+import { serveCommand } from "./commands/serve.js";
 import { packageVersion } from "../packageInfo.js";
 
 await yargs(hideBin(process.argv))
@@ -19,6 +20,7 @@ await yargs(hideBin(process.argv))
   .command(tinyModelCommand)
   .command(inspectCommand)
   .command(dataCommand)
+  .command(serveCommand)
   .demandCommand(1, "Name a command; `spogw-native --help` lists them.")
   .recommendCommands()
   .strict()

@@ -24,3 +24,4 @@ export {
   type WorkflowRunResult,
 } from "./sandbox/runWorkflow.js";
 export { dryRunWorkflow, ToyExecutor, TOY_PROBLEMS, type DryRunOptions } from "./dryRun.js";
+export { evaluateWorkflow, RULE_BASED_PROTOCOL, type EvaluateOptions, type RunScore, type WorkflowEvaluation } from "./evaluate.js";
