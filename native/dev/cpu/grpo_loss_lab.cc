@@ -7,8 +7,8 @@
 //       native/build-loss/libspogw_core.a /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.a \
 //       -lpthread -lm -o /tmp/grpo_loss_lab
 //   /tmp/grpo_loss_lab [T d V] [tile rows ...]        (defaults: 2048 896 151936, tiles 32 64 110 192)
-// Best of 2 interleaved rounds per variant.
-#include <chrono>
+// Best of 2 interleaved rounds per variant, in process CPU time (LAB_THREADS=1 for a clean count).
+#include <time.h>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -20,8 +20,12 @@
 
 using namespace spogw;
 
+// CPU time of the whole process (all threads), in ms: on a machine shared with other work it varies
+// far less than wall time. Run with LAB_THREADS=1 so that no BLAS thread spins while it waits.
 static double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
 }
 
 int main(int argc, char** argv) {
@@ -30,7 +34,7 @@ int main(int argc, char** argv) {
   std::vector<int64_t> tiles;
   for (int i = 4; i < argc; i++) tiles.push_back(atoll(argv[i]));
   if (tiles.empty()) tiles = {32, 64, 110, 192};
-  set_threads(hardware_threads());
+  set_threads(getenv("LAB_THREADS") ? atoi(getenv("LAB_THREADS")) : hardware_threads());
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> hidden(static_cast<size_t>(T * d)), lm_head(static_cast<size_t>(V * d)), old_logp(static_cast<size_t>(T), -12.0f),
