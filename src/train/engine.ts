@@ -62,6 +62,20 @@ export interface LossOptions {
   klMask: "advantage" | "all";
 }
 
+/** Statistics of one backward call, over its response tokens. */
+export interface BackwardStats {
+  [name: string]: number;
+  tokens: number;
+  /** Fraction of tokens where the clipped branch won with r < 1 - epsilon (negative advantage). */
+  clipFractionLow: number;
+  /** Fraction of tokens where the clipped branch won with r > 1 + epsilonHigh (positive advantage). */
+  clipFractionHigh: number;
+  /** Mean k3 KL estimate to the reference over all tokens (before beta and the mask). */
+  klMean: number;
+  /** Mean ratio pi_theta / pi_old. */
+  ratioMean: number;
+}
+
 export interface OptimizerOptions {
   lr: number;
   weightDecay?: number;
@@ -218,7 +232,7 @@ export class Engine {
   }
 
   /** Accumulates LoRA gradients of the ioGRPO-mKL loss over the batch (paper Eq. 3.6). */
-  async backward(batch: BackwardItem[], loss: LossOptions): Promise<{ loss: number; stats: Record<string, number> }> {
+  async backward(batch: BackwardItem[], loss: LossOptions): Promise<{ loss: number; stats: BackwardStats }> {
     if (batch.length === 0) throw new Error("backward: the batch is empty");
     if (loss.klMask !== "advantage" && loss.klMask !== "all") throw new Error(`klMask must be "advantage" or "all"`);
     const total = batch.reduce((n, b) => n + b.tokens.length, 0);

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LlamaModel } from "node-llama-cpp";
+import type { LlamaModel, Token } from "node-llama-cpp";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeTinyModel, type TinyModelOptions } from "../../src/gguf/index.js";
 import { getLlamaRuntime } from "../../src/generator/llamaRuntime.js";
@@ -23,7 +23,7 @@ async function llamaCppProbabilities(model: LlamaModel, tokens: number[], lora?:
   });
   try {
     const seq = ctx.getSequence();
-    const res = await seq.controlledEvaluate(tokens.map((t) => [t, { generateNext: { probabilities: true, options: { temperature: 0 } } }]));
+    const res = await seq.controlledEvaluate(tokens.map((t) => [t as Token, { generateNext: { probabilities: true, options: { temperature: 0 } } }]));
     return res.map((r) => r!.next!.probabilities!);
   } finally {
     await ctx.dispose();
