@@ -54,13 +54,18 @@ describe("files our checks reject never reach node-llama-cpp", () => {
     expect(loadModelSpy).not.toHaveBeenCalled();
   });
 
-  // Each of these makes llama.cpp abort the whole process (GGML_ASSERT) instead of throwing.
+  // Each of these makes llama.cpp abort the whole process (GGML_ASSERT) instead of throwing (measured).
   it.each([
     ["missing feed_forward_length", (m: GgufFileToWrite): void => void m.metadata.delete("qwen2.feed_forward_length"), /qwen2\.feed_forward_length: missing/],
     ["missing head_count", (m: GgufFileToWrite): void => void m.metadata.delete("qwen2.attention.head_count"), /qwen2\.attention\.head_count: missing/],
     ["F16 norm weight", (m: GgufFileToWrite): void => void (m.tensors.find((t) => t.name === "output_norm.weight")!.type = "F16"), /output_norm\.weight: 1-D tensors .* must be F32/],
     ["F16 bias", (m: GgufFileToWrite): void => void (m.tensors.find((t) => t.name === "blk.0.attn_v.bias")!.type = "F16"), /attn_v\.bias: 1-D tensors/],
     ["vocabulary larger than token_embd", (m: GgufFileToWrite): void => void m.metadata.set("tokenizer.ggml.tokens", gguf.strings([...Array(300).keys()].map(String))), /token_embd\.weight: has 275 rows but the vocabulary has 300/],
+    ["head_count_kv 0", (m: GgufFileToWrite): void => void m.metadata.set("qwen2.attention.head_count_kv", gguf.uint32(0)), /head_count_kv: 0 must be at least 1/],
+    ["rope dimensions other than the head size", (m: GgufFileToWrite): void => void m.metadata.set("qwen2.rope.dimension_count", gguf.uint32(8)), /rope\.dimension_count: 8 must equal the key head size 16/],
+    ["value head size other than the key head size", (m: GgufFileToWrite): void => void m.metadata.set("qwen2.attention.key_length", gguf.uint32(8)), /value_length: value head size 16 must equal the key head size 8/],
+    ["more layers than llama.cpp allows", (m: GgufFileToWrite): void => void m.metadata.set("qwen2.block_count", gguf.uint32(513)), /block_count: 513 is more than llama\.cpp's limit of 512/],
+    ["experts used without experts", (m: GgufFileToWrite): void => void m.metadata.set("qwen2.expert_used_count", gguf.uint32(2)), /expert_used_count: 2 must be from 1 to expert_count \(0\)/],
   ] as const)("%s is refused before loading", async (name, change, message) => {
     const path = await writeModel(`${name.replace(/\W+/g, "-")}.gguf`, change);
     const error = await load(path).then(() => undefined, (e: unknown) => e);
