@@ -161,6 +161,7 @@ export class Generator {
   nextTokenDistributions(tokens: readonly number[]): Promise<Float64Array[]> {
     return this.exclusive(async () => {
       this.checkTokenIds(tokens, "tokens");
+      if (tokens.length === 0) return [];
       if (tokens.length > this.contextSize) throw new Error(`${tokens.length} tokens do not fit the context of ${this.contextSize}`);
       const sequence = this.requireSequences()[0]!;
       try {
