@@ -1,8 +1,8 @@
 // The workflow generator's sampler: a GGUF model (optionally with a LoRA adapter) run by node-llama-cpp,
 // sampling m completions per prompt in parallel sequences, with every token id recorded exactly.
 //
-// Files are checked by our own GGUF reader and content checks before node-llama-cpp sees them:
-// llama.cpp aborts the whole process on some malformed files, and this keeps those away from it.
+// Files are checked by our own GGUF reader and content checks before node-llama-cpp sees them, and
+// (by default) loaded once in a child process: llama.cpp aborts the whole process on some files.
 import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { checkLlamaCppLoraAdapter, checkLlamaCppModel } from "../gguf/modelChecks.js";
 import { metadataNumber, metadataString } from "../gguf/metadata.js";
@@ -33,7 +33,7 @@ export interface GeneratorOptions {
   exactKvCache?: boolean;
   /**
    * Load each new model/adapter file once in a child process first, so that a file which crashes
-   * llama.cpp gives an error instead of ending this process (default true; about half a second per new file).
+   * llama.cpp gives an error instead of ending this process (default true; about a second per new file).
    */
   crashProbe?: boolean;
 }
@@ -216,7 +216,11 @@ export class Generator {
           ...(this.exactKvCache ? { flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" } : {}),
           ...(adapter ? { lora: { adapters: [{ filePath: adapter.path, scale: adapter.scale ?? 1 }] } } : {}),
         }),
-    );
+    ).catch(async (error: unknown) => {
+      // The adapter may have reached node-llama-cpp's cache before the context failed; a later file at that path must not meet it.
+      if (adapter) await evictCachedLoraAdapter(this.model, adapter.path);
+      throw error;
+    });
     this.context = context;
     this.sequences = Array.from({ length: this.sequenceCount }, () => context.getSequence());
     this.currentAdapter = adapter ? { ...adapter } : undefined;
