@@ -9,6 +9,7 @@ import { tinyModelCommand } from "./commands/tinyModel.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { dataCommand } from "./commands/data.js";
 import { serveCommand } from "./commands/serve.js";
+import { evalCommand } from "./commands/eval.js";
 import { packageVersion } from "../packageInfo.js";
 
 await yargs(hideBin(process.argv))
@@ -21,6 +22,7 @@ await yargs(hideBin(process.argv))
   .command(inspectCommand)
   .command(dataCommand)
   .command(serveCommand)
+  .command(evalCommand)
   .demandCommand(1, "Name a command; `spogw-native --help` lists them.")
   .recommendCommands()
   .strict()

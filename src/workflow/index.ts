@@ -25,3 +25,4 @@ export {
 } from "./sandbox/runWorkflow.js";
 export { dryRunWorkflow, ToyExecutor, TOY_PROBLEMS, type DryRunOptions } from "./dryRun.js";
 export { evaluateWorkflow, RULE_BASED_PROTOCOL, type EvaluateOptions, type RunScore, type WorkflowEvaluation } from "./evaluate.js";
+export { baselineWorkflow, BASELINE_NAMES, BASELINE_DESCRIPTIONS, isBaselineName, type BaselineName } from "./baselines.js";
