@@ -2,8 +2,10 @@
 // the benchmarks' rule-based scorers; a run that fails (error, deadline, hostile code) scores 0 and
 // keeps its reason. Problems run concurrently, bounded, and one failure never stops the others.
 import type { Problem } from "../benchmarks/problem.js";
-import { scoreAnswer, type ScoreOptions } from "../benchmarks/scoring/scoreAnswer.js";
+import type { ScoreOptions } from "../benchmarks/scoring/scoreAnswer.js";
+import type { Executor } from "../executor/types.js";
 import { runWorkflow, type RunWorkflowOptions } from "./sandbox/runWorkflow.js";
+import { PROTOCOL_DESCRIPTIONS, scoreWithProtocol, type ScoringProtocol } from "./scoringProtocols.js";
 
 export interface RunScore {
   problemId: string;
@@ -25,6 +27,9 @@ export interface EvaluateOptions extends RunWorkflowOptions {
   /** Workflow runs in flight at once (default 4). */
   concurrency?: number;
   scoreOptions?: ScoreOptions;
+  /** Default "rule"; "extract" and "judge" call `judge` (default: the executor). */
+  protocol?: ScoringProtocol;
+  judge?: Executor;
   /** Called as each run is scored (progress output). */
   onRun?: (score: RunScore) => void;
 }
@@ -36,8 +41,6 @@ export interface WorkflowEvaluation {
   /** Which scoring protocol produced the numbers; always printed beside them. */
   protocol: string;
 }
-
-export const RULE_BASED_PROTOCOL = "rule-based scorers (code: hidden tests in the Python sandbox; math: boxed answer equivalence; gsm8k: last number; qa: token F1)";
 
 export async function evaluateWorkflow(code: string, problems: readonly Problem[], options: EvaluateOptions): Promise<WorkflowEvaluation> {
   const runs = options.runs ?? 1;
@@ -58,7 +61,7 @@ export async function evaluateWorkflow(code: string, problems: readonly Problem[
     return mine.reduce((sum, r) => sum + r.score, 0) / mine.length;
   });
   const meanScore = perProblem.length ? perProblem.reduce((a, b) => a + b, 0) / perProblem.length : 0;
-  return { runs: results, meanScore, protocol: RULE_BASED_PROTOCOL };
+  return { runs: results, meanScore, protocol: PROTOCOL_DESCRIPTIONS[options.protocol ?? "rule"] };
 }
 
 async function scoreOneRun(code: string, problem: Problem, run: number, options: EvaluateOptions): Promise<RunScore> {
@@ -66,7 +69,11 @@ async function scoreOneRun(code: string, problem: Problem, run: number, options:
   const base = { problemId: problem.id, run, output: result.output, error: result.error, calls: result.calls, executorCalls: result.executorCalls, durationMs: result.durationMs };
   if (result.output === null) return { ...base, score: 0, detail: `workflow failed: ${result.error}` };
   try {
-    const scored = await scoreAnswer(problem, result.output, options.scoreOptions);
+    const scored = await scoreWithProtocol(problem, result.output, {
+      protocol: options.protocol ?? "rule",
+      judge: options.judge ?? options.executor,
+      ...(options.scoreOptions ? { scoreOptions: options.scoreOptions } : {}),
+    });
     return { ...base, score: scored.score, detail: scored.detail };
   } catch (error) {
     return { ...base, score: 0, detail: `scoring failed: ${(error as Error).message}` };

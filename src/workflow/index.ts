@@ -24,5 +24,14 @@ export {
   type WorkflowRunResult,
 } from "./sandbox/runWorkflow.js";
 export { dryRunWorkflow, ToyExecutor, TOY_PROBLEMS, type DryRunOptions } from "./dryRun.js";
-export { evaluateWorkflow, RULE_BASED_PROTOCOL, type EvaluateOptions, type RunScore, type WorkflowEvaluation } from "./evaluate.js";
+export { evaluateWorkflow, type EvaluateOptions, type RunScore, type WorkflowEvaluation } from "./evaluate.js";
+export {
+  scoreWithProtocol,
+  extractionPrompt,
+  judgePrompt,
+  SCORING_PROTOCOLS,
+  PROTOCOL_DESCRIPTIONS,
+  type ScoringProtocol,
+  type ProtocolOptions,
+} from "./scoringProtocols.js";
 export { baselineWorkflow, BASELINE_NAMES, BASELINE_DESCRIPTIONS, isBaselineName, type BaselineName } from "./baselines.js";

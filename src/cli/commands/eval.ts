@@ -6,7 +6,7 @@ import type { CommandModule } from "yargs";
 import { benchmarkNames, loadBenchmark, type BenchmarkName, type Split } from "../../benchmarks/index.js";
 import { CachingExecutor, OpenAIExecutor, openAIExecutorOptionsFromEnv, ResponseCache, type Executor } from "../../executor/index.js";
 import type { TaskFamily } from "../../benchmarks/problem.js";
-import { BASELINE_NAMES, baselineWorkflow, evaluateWorkflow, isBaselineName, parseWorkflow } from "../../workflow/index.js";
+import { BASELINE_NAMES, baselineWorkflow, evaluateWorkflow, isBaselineName, parseWorkflow, SCORING_PROTOCOLS, type ScoringProtocol } from "../../workflow/index.js";
 
 interface EvalOptions {
   workflow: string;
@@ -23,6 +23,7 @@ interface EvalOptions {
   concurrency: number;
   cache?: string;
   "wall-ms": number;
+  scoring: ScoringProtocol;
 }
 
 /** A baseline by name, or a workflow program from a file (checked for shape and banned constructs). */
@@ -54,7 +55,12 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
       .option("timeout-ms", { type: "number", default: 60_000, describe: "per executor call" })
       .option("concurrency", { type: "number", default: 4, describe: "workflow runs at once" })
       .option("cache", { type: "string", describe: "SQLite file caching executor responses" })
-      .option("wall-ms", { type: "number", default: 240_000, describe: "deadline per workflow run" }),
+      .option("wall-ms", { type: "number", default: 240_000, describe: "deadline per workflow run" })
+      .option("scoring", {
+        choices: SCORING_PROTOCOLS,
+        default: "rule" as const,
+        describe: "rule: rule-based scorers; extract: LLM answer extraction first; judge: extraction + LLM judge (ScoreFlow); the executor is the LLM",
+      }),
   handler: async (argv) => {
     if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || argv.limit < 1)) throw new Error(`--limit must be a positive whole number, got ${argv.limit}`);
     const all = await loadBenchmark(argv.benchmark, argv.split, argv["data-dir"] ? { dataDir: argv["data-dir"] } : {});
@@ -80,6 +86,7 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
         runs: argv.runs,
         concurrency: argv.concurrency,
         limits: { wallMs: argv["wall-ms"] },
+        protocol: argv.scoring,
         onRun: (r) => out(`  ${r.problemId} run ${r.run + 1}: score ${r.score.toFixed(3)}  ${r.detail}`),
       });
       const s = executor.stats();
