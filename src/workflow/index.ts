@@ -35,3 +35,4 @@ export {
   type ProtocolOptions,
 } from "./scoringProtocols.js";
 export { baselineWorkflow, BASELINE_NAMES, BASELINE_DESCRIPTIONS, isBaselineName, type BaselineName } from "./baselines.js";
+export { workflowGrammar } from "./grammar.js";
