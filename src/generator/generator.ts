@@ -11,6 +11,7 @@ import type { GgufHeader } from "../gguf/types.js";
 import { checkThreads, getLlamaRuntime, withLlamaReason } from "./llamaRuntime.js";
 import { probeInChildProcess } from "./crashProbe.js";
 import { evictCachedLoraAdapter } from "./loraCache.js";
+import { sampleInLockstep, type Completion, type FinishReason } from "./lockstepSampling.js";
 import { resolveSampleOptions, type SampleOptions } from "./sampleOptions.js";
 import { StopStringMatcher } from "./stopStrings.js";
 
@@ -38,26 +39,8 @@ export interface GeneratorOptions {
   crashProbe?: boolean;
 }
 
-export type { SampleOptions };
+export type { SampleOptions, Completion, FinishReason };
 
-/** Why a completion ended: a stop string appeared, the model emitted an end-of-generation token, or maxTokens. */
-export type FinishReason = "stop" | "eog" | "length";
-
-export interface Completion {
-  index: number;
-  seed: number;
-  /** The exact token ids the model was conditioned on. */
-  promptTokens: number[];
-  /** The sampled token ids, including a final end-of-generation token when finishReason is "eog". */
-  tokens: number[];
-  /**
-   * generator.detokenize(tokens): control tokens (such as the end-of-generation token) render as nothing;
-   * a stop string is included, with whatever its last token carried after it.
-   */
-  text: string;
-  finishReason: FinishReason;
-  stopString?: string;
-}
 
 const DEFAULT_SEQUENCES = 8;
 const MAX_DEFAULT_CONTEXT = 4096;
@@ -241,69 +224,7 @@ export class Generator {
     if (promptTokens.length + settings.maxTokens > this.contextSize) {
       throw new Error(`prompt (${promptTokens.length} tokens) + maxTokens (${settings.maxTokens}) exceed the context size ${this.contextSize}`);
     }
-    const stopMatcher = new StopStringMatcher(settings.stop);
-    const sequences = this.requireSequences();
-    // Each free sequence takes the next completion, so one long completion does not hold up the others.
-    // Completion i always uses seed + i, so results do not depend on which sequence ran it.
-    const completions: Completion[] = new Array(settings.m);
-    let nextIndex = 0;
-    const worker = async (sequence: LlamaContextSequence) => {
-      while (nextIndex < settings.m) {
-        const index = nextIndex++;
-        completions[index] = await this.sampleOne(sequence, promptTokens, index, settings, stopMatcher);
-      }
-    };
-    await Promise.all(sequences.slice(0, Math.min(sequences.length, settings.m)).map(worker));
-    return completions;
-  }
-
-  private async sampleOne(
-    sequence: LlamaContextSequence,
-    promptTokens: number[],
-    index: number,
-    settings: Required<SampleOptions>,
-    stopMatcher: StopStringMatcher,
-  ): Promise<Completion> {
-    const seed = settings.seed + index;
-    const tokens: number[] = [];
-    let finishReason: FinishReason = "length";
-    let stopString: string | undefined;
-    try {
-      const stream = sequence.evaluate(promptTokens as Token[], {
-        temperature: settings.temperature,
-        topK: settings.topK,
-        topP: settings.topP,
-        minP: 0,
-        seed,
-        yieldEogToken: true,
-      });
-      for await (const token of stream) {
-        tokens.push(token);
-        if (this.model.isEogToken(token)) {
-          finishReason = "eog";
-          break;
-        }
-        if (stopMatcher.stopStrings.length > 0) {
-          stopString = stopMatcher.find(this.detokenize(tokens.slice(-stopMatcher.tailTokens)));
-          if (stopString !== undefined) {
-            finishReason = "stop";
-            break;
-          }
-        }
-        if (tokens.length >= settings.maxTokens) break;
-      }
-    } finally {
-      await sequence.clearHistory();
-    }
-    return {
-      index,
-      seed,
-      promptTokens: [...promptTokens],
-      tokens,
-      text: this.detokenize(tokens),
-      finishReason,
-      ...(stopString !== undefined ? { stopString } : {}),
-    };
+    return sampleInLockstep(this.requireSequences(), promptTokens, settings, new StopStringMatcher(settings.stop), this);
   }
 
   private requireSequences(): LlamaContextSequence[] {

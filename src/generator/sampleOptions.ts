@@ -13,7 +13,11 @@ export interface SampleOptions {
   maxTokens?: number;
   /** Generation stops once the completion text contains one of these (control tokens have no text: use finishReason "eog" for them). */
   stop?: string[];
-  /** Completion i is sampled with seed + i, so the same seed gives the same completions (default 0). */
+  /**
+   * Completion i is sampled with seed + i (default 0). The same seed, m, model, adapter and generator
+   * settings give the same completions; a different m or sequence count changes llama.cpp's batches
+   * and so may change the floating-point details that decide a sample.
+   */
   seed?: number;
 }
 
