@@ -2,9 +2,11 @@
 // shapes), plus the input validation every entry point runs first. The plain reference is beside this
 // file in grpo_loss_reference.cc.
 //
-// Where the time goes: the two GEMMs (4 T d V flop) dominate; the row pass streams each [rows x V]
-// tile three times (max; exp + sum, storing the exponentials in place; scale into dlogits), so it is
-// memory-bound and costs a few percent. Row passes use parallel_for; the GEMMs use BLAS's own threads
+// Where the time goes (docs/benchmarks.md): the two GEMMs (4 T d V flop) dominate. Tiling costs about
+// 20 / rows of their time, because BLAS streams and repacks all of lmHead once per tile and GEMM (the
+// reason for the tile budget in grpo_loss.h). The row pass sweeps each row three times (max; exp + sum,
+// storing the exponentials in place; scale into dlogits); a row of V floats stays in L2 across the
+// sweeps, and the pass measures under 1%. Row passes use parallel_for; the GEMMs use BLAS's own threads
 // and are never called from inside parallel_for.
 #include "spogw/grpo_loss.h"
 
