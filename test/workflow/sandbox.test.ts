@@ -99,4 +99,23 @@ describe("runWorkflow", () => {
     const big = await runWorkflow(`async function workflow(ops) { return "x".repeat(2000); }`, mathProblem, { executor, limits: { maxOutputChars: 1000 } });
     expect(big.error).toBe("output of 2000 characters exceeds the limit of 1000");
   });
+
+  it("shares nothing between runs: each run gets a fresh engine, also when its worker thread is reused", async () => {
+    const executor = new ScriptedExecutor();
+    const writer = `async function workflow(ops) { globalThis.left = "from run 1"; Math.max = () => 99; Array.prototype.join = () => "x"; await ops.custom("a"); return "wrote"; }`;
+    const reader = `async function workflow(ops) { await ops.custom("b"); return typeof globalThis.left + " " + Math.max(1, 2) + " " + [1, 2].join("-"); }`;
+    for (let i = 0; i < 3; i++) {
+      expect((await runWorkflow(writer, mathProblem, { executor })).output).toBe("wrote");
+      expect((await runWorkflow(reader, mathProblem, { executor })).output).toBe("undefined 2 1-2");
+    }
+  });
+
+  it("keeps working after runs that were cut off at their deadline", async () => {
+    const executor = new ScriptedExecutor();
+    const stuck = `async function workflow(ops) { const a = []; for (;;) a.push("x".repeat(1 << 20)); }`;
+    const results = await Promise.all([1, 2, 3].map(() => runWorkflow(stuck, mathProblem, { executor, limits: { wallMs: 500, maxComputeMs: 10_000 } })));
+    for (const r of results) expect(r.error).toMatch(/deadline of 500 ms exceeded|memory limit/);
+    const ok = await runWorkflow(`async function workflow(ops) { return await ops.custom("x"); }`, mathProblem, { executor });
+    expect(ok).toMatchObject({ output: "The answer is 42.", error: null });
+  });
 });

@@ -1,18 +1,17 @@
-// Runs one workflow program in the sandbox: a fresh QuickJS engine (WebAssembly) inside its own worker
-// thread with an empty environment. The engine has no host objects at all; the operators are its only
-// way out, and they run here, on the host thread. The worker is terminated at the deadline, so a
-// workflow spinning inside the engine can neither outlive its deadline nor stall other workflows.
+// Runs one workflow program in the sandbox: a fresh QuickJS engine (WebAssembly) inside a worker
+// thread with an empty environment (workers are pooled; engines never are). The engine has no host
+// objects at all; the operators are its only way out, and they run here, on the host thread. The
+// worker is terminated at the deadline, so a workflow spinning inside the engine can neither outlive
+// its deadline nor stall other workflows.
 // A run ends with an output string or with the reason it failed; it never throws for anything the
 // workflow does.
-import { createRequire } from "node:module";
-import { Worker } from "node:worker_threads";
 import { operatorsFor } from "../operators/catalog.js";
 import { OperatorHost, type OperatorServices } from "../operators/hostOperators.js";
 import type { OperatorName } from "../operators/catalog.js";
 import type { WorkflowProblem } from "../problem.js";
-import { sandboxWorkerMain } from "./guestEngine.js";
 import { guestPrelude, seedFromText } from "./guestPrelude.js";
-import type { HostToWorker, WorkerStart, WorkerToHost } from "./workerProtocol.js";
+import { acquireWorker, releaseWorker } from "./workerPool.js";
+import type { HostToWorker, RunRequest, WorkerToHost } from "./workerProtocol.js";
 
 export interface WorkflowLimits {
   /** Wall-clock deadline for the whole run, operator calls included. */
@@ -57,54 +56,36 @@ export interface WorkflowRunResult {
   durationMs: number;
 }
 
-const resolvePackage = createRequire(import.meta.url).resolve;
-const PACKAGE_PATHS = {
-  corePath: resolvePackage("quickjs-emscripten-core"),
-  variantPath: resolvePackage("@jitl/quickjs-wasmfile-release-sync"),
-};
-
-// The worker evaluates the engine function's own source (no separate file to build or locate); a
-// no-op __name covers bundlers that wrap named functions with that helper.
-const WORKER_SOURCE = `"use strict";
-const __name = (fn) => fn;
-const { workerData, parentPort } = require("node:worker_threads");
-(${sandboxWorkerMain.toString()})(require, workerData, parentPort);`;
-
-/** The worker's own JS heap; the engine's memory is bounded separately by `memoryMb`. */
-const WORKER_RESOURCE_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
+let nextRunId = 0;
 
 export function runWorkflow(code: string, problem: WorkflowProblem, options: RunWorkflowOptions): Promise<WorkflowRunResult> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const startedAt = Date.now();
   const abort = new AbortController();
   const host = new OperatorHost(problem, options, abort.signal);
-  const start: WorkerStart = {
-    ...PACKAGE_PATHS,
+  const request: RunRequest = {
     code,
     prelude: guestPrelude(seedFromText(problem.id)),
     operators: operatorsFor(problem.family).map(({ name, parameters }) => ({ name, parameters })),
     limits,
   };
+  const runId = nextRunId++;
 
   return new Promise((resolve) => {
     let calls = 0;
     let finished = false;
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: start,
-      env: {}, // nothing secret reaches the worker thread, even though the engine could not read it
-      resourceLimits: WORKER_RESOURCE_LIMITS,
-      stdout: true, // the engine's own diagnostics stay out of the host's output
-      stderr: true,
-    });
-    const timer = setTimeout(() => finish(null, `deadline of ${limits.wallMs} ms exceeded`), limits.wallMs);
+    const worker = acquireWorker();
+    const timer = setTimeout(() => finish(null, `deadline of ${limits.wallMs} ms exceeded`, false), limits.wallMs);
 
-    function finish(output: string | null, error: string | null): void {
+    /** `reusable`: the worker reported the run's end itself, so no guest code is left running. */
+    function finish(output: string | null, error: string | null, reusable: boolean): void {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
       abort.abort(); // operator calls still in flight are cancelled
-      void worker.terminate();
+      worker.off("error", onError);
+      worker.off("exit", onExit);
+      releaseWorker(worker, reusable);
       resolve({ output, error, calls, executorCalls: host.executorCalls, durationMs: Date.now() - startedAt });
     }
 
@@ -112,21 +93,25 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
       if (!finished) worker.postMessage(message);
     }
 
+    const onError = (error: Error) => finish(null, `sandbox failure: ${errorMessage(error)}`, false);
+    const onExit = (exitCode: number) => finish(null, `sandbox worker exited (code ${exitCode}) before the workflow finished`, false);
+    worker.on("error", onError);
+    worker.on("exit", onExit);
     worker.on("message", (message: WorkerToHost) => {
+      if (message.runId !== runId) return;
       if (message.type === "done") {
         calls = Math.max(calls, message.calls);
-        return finish(message.output, message.error);
+        return finish(message.output, message.error, true);
       }
       // The worker enforces the cap; checking again here means a compromised engine still cannot
       // make the host call the executor more often than allowed.
-      if (++calls > limits.maxCalls) return finish(null, `more than ${limits.maxCalls} operator calls`);
+      if (++calls > limits.maxCalls) return finish(null, `more than ${limits.maxCalls} operator calls`, false);
       host.call(message.name as OperatorName, message.args).then(
-        (text) => reply({ type: "result", id: message.id, text }),
-        (error: unknown) => reply({ type: "failure", id: message.id, message: `ops.${message.name} failed: ${errorMessage(error)}` }),
+        (text) => reply({ type: "result", runId, id: message.id, text }),
+        (error: unknown) => reply({ type: "failure", runId, id: message.id, message: `ops.${message.name} failed: ${errorMessage(error)}` }),
       );
     });
-    worker.on("error", (error) => finish(null, `sandbox failure: ${errorMessage(error)}`));
-    worker.on("exit", (exitCode) => finish(null, `sandbox worker exited (code ${exitCode}) before the workflow finished`));
+    worker.postMessage({ type: "start", runId, run: request } satisfies HostToWorker);
   });
 }
 

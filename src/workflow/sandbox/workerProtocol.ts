@@ -1,4 +1,6 @@
-// Messages between runWorkflow (host thread) and the sandbox worker that runs the QuickJS engine.
+// Messages between runWorkflow (host thread) and a sandbox worker. A worker runs one workflow at a
+// time, each in a fresh QuickJS engine; every message names the run it belongs to, so a late answer
+// for a finished run is recognised and dropped.
 import type { ArgumentKind } from "../operators/catalog.js";
 
 export interface GuestOperator {
@@ -15,11 +17,15 @@ export interface GuestLimits {
   maxComputeMs: number;
 }
 
-/** What the worker gets at start. */
-export interface WorkerStart {
+/** What a worker gets once, at creation. */
+export interface WorkerSetup {
   /** Absolute paths of the QuickJS packages (the worker is eval'd, so it cannot resolve names itself). */
   corePath: string;
   variantPath: string;
+}
+
+/** One workflow run. */
+export interface RunRequest {
   code: string;
   prelude: string;
   operators: GuestOperator[];
@@ -27,7 +33,10 @@ export interface WorkerStart {
 }
 
 export type WorkerToHost =
-  | { type: "call"; id: number; name: string; args: Array<string | string[]> }
-  | { type: "done"; output: string | null; error: string | null; calls: number };
+  | { type: "call"; runId: number; id: number; name: string; args: Array<string | string[]> }
+  | { type: "done"; runId: number; output: string | null; error: string | null; calls: number };
 
-export type HostToWorker = { type: "result"; id: number; text: string } | { type: "failure"; id: number; message: string };
+export type HostToWorker =
+  | { type: "start"; runId: number; run: RunRequest }
+  | { type: "result"; runId: number; id: number; text: string }
+  | { type: "failure"; runId: number; id: number; message: string };
