@@ -37,6 +37,20 @@ async function workflowCode(spec: string, family: TaskFamily): Promise<string> {
   return parsed.code;
 }
 
+/** The URL as printed: user and password parts (if someone put a key there) are masked. */
+function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username || parsed.password) {
+      parsed.username = "***";
+      parsed.password = "";
+    }
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
 export const evalCommand: CommandModule<object, EvalOptions> = {
   command: "eval",
   describe: "Score a workflow (baseline or file) on a benchmark with an OpenAI-compatible executor",
@@ -79,7 +93,7 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
     const executor: Executor = cache ? new CachingExecutor(remote, cache, remote.defaultTemperature) : remote;
     const out = (line: string) => process.stdout.write(`${line}\n`);
     out(`workflow: ${argv.workflow} (${family}); benchmark: ${argv.benchmark} ${argv.split}, ${problems.length} of ${all.length} problems, ${argv.runs} run(s) each`);
-    out(`executor: ${remote.model} at ${remote.baseURL}${cache ? `; cache ${cache.path}` : ""}`);
+    out(`executor: ${remote.model} at ${withoutCredentials(remote.baseURL)}${cache ? `; cache ${cache.path}` : ""}`);
     try {
       const evaluation = await evaluateWorkflow(code, problems, {
         executor,
