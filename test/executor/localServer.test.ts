@@ -68,8 +68,9 @@ describe("the OpenAI-compatible server", () => {
     }
   });
 
-  it("`npx spogw-native serve` starts, serves the openai client and stops on SIGINT", async () => {
-    const child = spawn(join(process.cwd(), "node_modules/.bin/vite-node"), ["src/cli/cli.ts", "serve", "--model", modelPath, "--port", "0", "--sequences", "1"], { stdio: "pipe" });
+  it("`npx spogw-native serve` starts, serves the openai client with the injected faults it was given, and stops on SIGINT", async () => {
+    const args = ["src/cli/cli.ts", "serve", "--model", modelPath, "--port", "0", "--sequences", "1", "--error-rate", "0.5", "--fault-seed", "3"];
+    const child = spawn(join(process.cwd(), "node_modules/.bin/vite-node"), args, { stdio: "pipe" });
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     try {
       const url = await new Promise<string>((resolve, reject) => {
@@ -82,8 +83,18 @@ describe("the OpenAI-compatible server", () => {
         child.on("exit", (code) => reject(new Error(`serve exited early (${code}): ${out}`)));
       });
       const client = new OpenAI({ baseURL: url, apiKey: "unused", maxRetries: 0 });
-      const reply = await client.chat.completions.create({ model: "any", messages: [{ role: "user", content: "Hi" }], max_tokens: 4 });
-      expect(reply.choices).toHaveLength(1);
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          client.chat.completions.create({ model: "any", messages: [{ role: "user", content: "Hi" }], max_tokens: 4 }).then(
+            (reply) => (reply.choices.length === 1 ? "ok" : "malformed"),
+            (error: { status?: number }) => error.status ?? "no status",
+          ),
+        ),
+      );
+      const failures = outcomes.filter((o) => o !== "ok");
+      expect(failures.length).toBeGreaterThanOrEqual(3); // about half of 20
+      expect(failures.length).toBeLessThanOrEqual(17);
+      for (const status of failures) expect([429, 500, 503]).toContain(status);
     } finally {
       child.kill("SIGINT");
     }
