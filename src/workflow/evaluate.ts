@@ -51,7 +51,7 @@ export async function evaluateWorkflow(code: string, problems: readonly Problem[
     while (next < jobs.length) {
       const index = next++;
       const { problem, run } = jobs[index]!;
-      results[index] = await scoreOneRun(code, problem, run, options);
+      results[index] = await runAndScore(code, problem, run, options);
       options.onRun?.(results[index]);
     }
   };
@@ -64,7 +64,8 @@ export async function evaluateWorkflow(code: string, problems: readonly Problem[
   return { runs: results, meanScore, protocol: PROTOCOL_DESCRIPTIONS[options.protocol ?? "rule"] };
 }
 
-async function scoreOneRun(code: string, problem: Problem, run: number, options: EvaluateOptions): Promise<RunScore> {
+/** One run of a workflow on a problem, scored under the chosen protocol; never throws for the workflow. */
+export async function runAndScore(code: string, problem: Problem, run: number, options: Omit<EvaluateOptions, "runs" | "concurrency" | "onRun">): Promise<RunScore> {
   const result = await runWorkflow(code, problem, options);
   const base = { problemId: problem.id, run, output: result.output, error: result.error, calls: result.calls, executorCalls: result.executorCalls, durationMs: result.durationMs };
   if (result.output === null) return { ...base, score: 0, detail: `workflow failed: ${result.error}` };

@@ -24,7 +24,7 @@ export {
   type WorkflowRunResult,
 } from "./sandbox/runWorkflow.js";
 export { dryRunWorkflow, ToyExecutor, TOY_PROBLEMS, type DryRunOptions } from "./dryRun.js";
-export { evaluateWorkflow, type EvaluateOptions, type RunScore, type WorkflowEvaluation } from "./evaluate.js";
+export { evaluateWorkflow, runAndScore, type EvaluateOptions, type RunScore, type WorkflowEvaluation } from "./evaluate.js";
 export {
   scoreWithProtocol,
   extractionPrompt,
