@@ -48,6 +48,14 @@ export function bfloat16BitsToFloat32(bits: number): number {
   return scratchFloat[0]!;
 }
 
+/** Rounds a number to the nearest BF16 (ties to even, as ggml converts) and returns its 16-bit pattern. */
+export function float32ToBfloat16Bits(value: number): number {
+  scratchFloat[0] = value;
+  const bits = scratchBits[0]!;
+  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 0x40) & 0xffff; // NaN stays a quiet NaN
+  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
 export function float32ArrayToFloat16Bits(values: Float32Array): Uint16Array {
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = float32ToFloat16Bits(values[i]!);

@@ -13,6 +13,7 @@ export {
   resolveTinyModelConfig,
   TINY_MODEL_DEFAULTS,
   type TinyModelArch,
+  type TinyModelDtype,
   type TinyModelConfig,
   type TinyModelOptions,
 } from "./tinyModel.js";

@@ -21,7 +21,8 @@
 //   blk.N.ffn_up.weight        [embd, ff]          N(0, 1/embd)
 //   blk.N.ffn_down.weight      [ff, embd]          N(0, 1/ff)
 //
-// With dtype f16 the 2-D weights are F16; 1-D tensors stay F32 because llama.cpp aborts on F16 norms.
+// With dtype f16, bf16 or q8_0 the 2-D weights have that type; 1-D tensors stay F32 because llama.cpp
+// aborts on F16 norms. q8_0 needs embd and ff to be multiples of 32 (the block size).
 // How llama.cpp runs these files (checked position by position by test/generator/referenceForward.ts):
 // RoPE over the whole head, llama rotating adjacent pairs (2i, 2i+1), qwen2 rotating (i, i + hd/2);
 // query head h uses key/value head floor(h / (heads / kvHeads)); SwiGLU MLP; RMSNorm with the eps below.
@@ -33,6 +34,10 @@ import { buildTinyVocab, CHATML_TEMPLATE } from "./tinyVocab.js";
 import type { GgufMetadata, GgufWritableTensorType } from "./types.js";
 
 export type TinyModelArch = "llama" | "qwen2";
+export type TinyModelDtype = "f32" | "f16" | "bf16" | "q8_0";
+const MATRIX_TYPES: Record<TinyModelDtype, GgufWritableTensorType> = { f32: "F32", f16: "F16", bf16: "BF16", q8_0: "Q8_0" };
+// llama_ftype values: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q8_0 = 7, MOSTLY_BF16 = 32.
+const FILE_TYPES: Record<TinyModelDtype, number> = { f32: 0, f16: 1, bf16: 32, q8_0: 7 };
 
 export interface TinyModelOptions {
   arch: TinyModelArch;
@@ -44,7 +49,7 @@ export interface TinyModelOptions {
   kvHeads?: number;
   ff?: number;
   ctx?: number;
-  dtype?: "f32" | "f16";
+  dtype?: TinyModelDtype;
   /** Share token_embd as the output matrix (no output.weight). */
   tied?: boolean;
 }
@@ -65,7 +70,8 @@ export function resolveTinyModelConfig(options: TinyModelOptions): TinyModelConf
   const config = { ...TINY_MODEL_DEFAULTS, ...dropUndefined(options), arch: options.arch };
   const kvHeads = options.kvHeads ?? config.heads;
   if (config.arch !== "llama" && config.arch !== "qwen2") throw new Error(`arch must be llama or qwen2, got ${String(config.arch)}`);
-  if (config.dtype !== "f32" && config.dtype !== "f16") throw new Error(`dtype must be f32 or f16, got ${String(config.dtype)}`);
+  if (!(config.dtype in MATRIX_TYPES)) throw new Error(`dtype must be f32, f16, bf16 or q8_0, got ${String(config.dtype)}`);
+  if (config.dtype === "q8_0" && (config.embd % 32 !== 0 || config.ff % 32 !== 0)) throw new Error(`dtype q8_0 needs embd and ff to be multiples of 32, got ${config.embd} and ${config.ff}`);
   for (const [name, value] of Object.entries({ layers: config.layers, embd: config.embd, heads: config.heads, kvHeads, ff: config.ff, ctx: config.ctx })) {
     if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number, got ${value}`);
   }
@@ -85,7 +91,7 @@ export function resolveTinyModelConfig(options: TinyModelOptions): TinyModelConf
 export function buildTinyModel(options: TinyModelOptions): GgufFileToWrite & { config: TinyModelConfig } {
   const config = resolveTinyModelConfig(options);
   const { embd, heads, kvHeads, headDim, ff, vocabSize, seed } = config;
-  const matrixType: GgufWritableTensorType = config.dtype === "f16" ? "F16" : "F32";
+  const matrixType = MATRIX_TYPES[config.dtype];
   const tensors: GgufTensorToWrite[] = [];
   const add = (name: string, dims: number[], values: (random: SeededRandom, count: number) => Float32Array, type: GgufWritableTensorType) => {
     const count = dims.reduce((a, b) => a * b, 1);
@@ -125,7 +131,7 @@ function tinyModelMetadata(config: TinyModelConfig): GgufMetadata {
   return new Map([
     ["general.architecture", gguf.string(arch)],
     ["general.name", gguf.string(`spogw tiny ${arch} seed ${config.seed}`)],
-    ["general.file_type", gguf.uint32(config.dtype === "f16" ? 1 : 0)], // llama_ftype: ALL_F32 = 0, MOSTLY_F16 = 1
+    ["general.file_type", gguf.uint32(FILE_TYPES[config.dtype])],
     [`${arch}.context_length`, gguf.uint32(config.ctx)],
     [`${arch}.embedding_length`, gguf.uint32(config.embd)],
     [`${arch}.block_count`, gguf.uint32(config.layers)],

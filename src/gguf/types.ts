@@ -92,7 +92,7 @@ export const GGML_TYPES_BY_CODE: ReadonlyMap<number, GgmlTypeInfo> = new Map(GGM
 export const GGML_TYPES_BY_NAME: ReadonlyMap<string, GgmlTypeInfo> = new Map(GGML_TYPE_LIST.map((t) => [t.name, t]));
 
 /** Types the writer can produce from Float32Array data. */
-export type GgufWritableTensorType = "F32" | "F16";
+export type GgufWritableTensorType = "F32" | "F16" | "BF16" | "Q8_0";
 
 /** One tensor as described in the file's tensor-info section. */
 export interface GgufTensorInfo {

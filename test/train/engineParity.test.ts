@@ -54,6 +54,8 @@ const variants: Array<{ options: TinyModelOptions; tolerance: number }> = [
   { options: { arch: "qwen2", kvHeads: 2, tied: false, dtype: "f32" }, tolerance: 1e-4 },
   { options: { arch: "qwen2", kvHeads: 1, tied: true, dtype: "f32" }, tolerance: 1e-4 },
   { options: { arch: "qwen2", kvHeads: 2, tied: true, dtype: "f16" }, tolerance: 5e-4 },
+  { options: { arch: "llama", kvHeads: 2, tied: false, dtype: "q8_0" }, tolerance: 1e-4 },
+  { options: { arch: "qwen2", kvHeads: 2, tied: false, dtype: "bf16" }, tolerance: 1e-4 },
 ];
 
 describe("engine parity with llama.cpp", () => {
