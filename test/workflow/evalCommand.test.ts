@@ -14,10 +14,11 @@ import { testDataDir } from "../benchmarks/dataDir.js";
 let dir: string;
 let generator: Generator;
 let server: RunningServer;
+let modelPath: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "spogw-eval-"));
-  const modelPath = join(dir, "tiny.gguf");
+  modelPath = join(dir, "tiny.gguf");
   await writeTinyModel(modelPath, { arch: "llama", seed: 3, ctx: 4096 });
   generator = await Generator.load({ modelPath, threads: 1, sequences: 2 });
   server = await startOpenAIServer({ generator, modelName: "tiny" });
@@ -65,6 +66,13 @@ describe("spogw-native eval", () => {
     expect(again).toMatch(/^executor: 0 calls, 3 cache hits/m);
     expect(again.split("\n").filter((l) => /run 1: score/.test(l)).sort()).toEqual(runLines.sort());
   }, 240_000);
+
+  it("runs a baseline with a local GGUF model in-process (--executor gguf:FILE)", async () => {
+    const output = await runEval(["eval", "--workflow", "io", "--benchmark", "gsm8k", "--executor", `gguf:${modelPath}`, "--limit", "2", "--data-dir", testDataDir, "--max-tokens", "8"]);
+    expect(output).toMatch(/^executor: .*tiny\.gguf in-process \(node-llama-cpp, chatml prompts\)$/m);
+    expect(output.split("\n").filter((l) => /run 1: score [01]\.000 /.test(l))).toHaveLength(2);
+    expect(output).toMatch(/^executor: 2 calls, 0 cache hits/m);
+  });
 
   it("refuses an unknown workflow and a bad --limit with a clear message", async () => {
     const base = ["eval", "--benchmark", "humaneval", "--executor", server.url, "--data-dir", testDataDir];

@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import type { CommandModule } from "yargs";
 import { benchmarkNames, loadBenchmark, type BenchmarkName, type Split } from "../../benchmarks/index.js";
-import { CachingExecutor, OpenAIExecutor, openAIExecutorOptionsFromEnv, ResponseCache, type Executor } from "../../executor/index.js";
+import { CachingExecutor, EmbeddedExecutor, OpenAIExecutor, openAIExecutorOptionsFromEnv, ResponseCache, type Executor } from "../../executor/index.js";
 import type { TaskFamily } from "../../benchmarks/problem.js";
 import { BASELINE_NAMES, baselineWorkflow, evaluateWorkflow, isBaselineName, parseWorkflow, SCORING_PROTOCOLS, type ScoringProtocol } from "../../workflow/index.js";
 
@@ -37,6 +37,22 @@ async function workflowCode(spec: string, family: TaskFamily): Promise<string> {
   return parsed.code;
 }
 
+/** The executor named by the flags: `gguf:FILE` runs a local model in-process, anything else is an API URL. */
+async function openExecutor(argv: EvalOptions): Promise<{ executor: Executor & { defaultTemperature: number }; label: string }> {
+  if (argv.executor?.startsWith("gguf:")) {
+    const modelPath = argv.executor.slice("gguf:".length);
+    const executor = await EmbeddedExecutor.load({ modelPath, threads: 1, sequences: Math.max(1, argv.concurrency), maxTokens: argv["max-tokens"] });
+    return { executor, label: `${modelPath} in-process (node-llama-cpp, ${executor.chatFormat} prompts)` };
+  }
+  const settings = openAIExecutorOptionsFromEnv({
+    ...(argv.executor ? { baseURL: argv.executor } : {}),
+    ...(argv["executor-model"] ? { model: argv["executor-model"] } : {}),
+    ...(argv["executor-key"] ? { apiKey: argv["executor-key"] } : {}),
+  });
+  const executor = new OpenAIExecutor({ ...settings, maxTokens: argv["max-tokens"], timeoutMs: argv["timeout-ms"], concurrency: Math.max(argv.concurrency, 1) * 2 });
+  return { executor, label: `${executor.model} at ${withoutCredentials(executor.baseURL)}` };
+}
+
 /** The URL as printed: user and password parts (if someone put a key there) are masked. */
 function withoutCredentials(url: string): string {
   try {
@@ -53,7 +69,7 @@ function withoutCredentials(url: string): string {
 
 export const evalCommand: CommandModule<object, EvalOptions> = {
   command: "eval",
-  describe: "Score a workflow (baseline or file) on a benchmark with an OpenAI-compatible executor",
+  describe: "Score a workflow (baseline or file) on a benchmark with an OpenAI-compatible or local GGUF executor",
   builder: (y) =>
     y
       .option("workflow", { type: "string", demandOption: true, describe: `a baseline (${BASELINE_NAMES.join(", ")}) or a file with a workflow` })
@@ -62,7 +78,7 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
       .option("limit", { type: "number", describe: "only the first K problems" })
       .option("runs", { type: "number", default: 1, describe: "runs per problem, averaged (the paper uses 3)" })
       .option("data-dir", { type: "string", describe: "folder with the benchmark files (default $SPOGW_DATA_DIR)" })
-      .option("executor", { type: "string", describe: "base URL of the OpenAI-compatible API (default $SPOGW_EXECUTOR_URL)" })
+      .option("executor", { type: "string", describe: "base URL of the OpenAI-compatible API (default $SPOGW_EXECUTOR_URL), or gguf:FILE for a local model in-process" })
       .option("executor-model", { type: "string", describe: "model name sent to the API (default $SPOGW_EXECUTOR_MODEL or gpt-4o-mini)" })
       .option("executor-key", { type: "string", describe: "API key (prefer $SPOGW_EXECUTOR_KEY: flags end up in shell history)" })
       .option("max-tokens", { type: "number", default: 1024, describe: "completion length per executor call" })
@@ -83,17 +99,12 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
     const family = problems[0]!.family;
     const code = await workflowCode(argv.workflow, family);
 
-    const settings = openAIExecutorOptionsFromEnv({
-      ...(argv.executor ? { baseURL: argv.executor } : {}),
-      ...(argv["executor-model"] ? { model: argv["executor-model"] } : {}),
-      ...(argv["executor-key"] ? { apiKey: argv["executor-key"] } : {}),
-    });
-    const remote = new OpenAIExecutor({ ...settings, maxTokens: argv["max-tokens"], timeoutMs: argv["timeout-ms"], concurrency: Math.max(argv.concurrency, 1) * 2 });
+    const { executor: model, label } = await openExecutor(argv);
     const cache = argv.cache ? new ResponseCache(argv.cache) : undefined;
-    const executor: Executor = cache ? new CachingExecutor(remote, cache, remote.defaultTemperature) : remote;
+    const executor: Executor = cache ? new CachingExecutor(model, cache, model.defaultTemperature) : model;
     const out = (line: string) => process.stdout.write(`${line}\n`);
     out(`workflow: ${argv.workflow} (${family}); benchmark: ${argv.benchmark} ${argv.split}, ${problems.length} of ${all.length} problems, ${argv.runs} run(s) each`);
-    out(`executor: ${remote.model} at ${withoutCredentials(remote.baseURL)}${cache ? `; cache ${cache.path}` : ""}`);
+    out(`executor: ${label}${cache ? `; cache ${cache.path}` : ""}`);
     try {
       const evaluation = await evaluateWorkflow(code, problems, {
         executor,
@@ -109,6 +120,7 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
       out(`executor: ${s.calls} calls, ${s.cacheHits} cache hits, ${s.retries} retries, ${s.failures} failed calls, ${s.promptTokens} prompt + ${s.completionTokens} completion tokens, $${s.costUsd.toFixed(4)}`);
     } finally {
       cache?.close();
+      await executor.close();
     }
   },
 };
