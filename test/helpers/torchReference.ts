@@ -33,18 +33,31 @@ export interface ReferenceConfig {
   beta: number;
   temperature: number;
   klMask: "advantage" | "all";
+  /** Override the rotary layout: "neox" (halves, Hugging Face) or "norm" (interleaved pairs, GGUF llama). */
+  ropeMode?: "neox" | "norm";
 }
 
-export function runTorchReference(modelPath: string, adapter: LoraAdapter, config: ReferenceConfig, batch: ReferenceBatchItem[]) {
+/** A GGUF model's tensors as row-major float32 arrays with PyTorch shapes. */
+export function readModelTensors(modelPath: string): Map<string, { shape: number[]; data: Float32Array }> {
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  const file = GgufFile.open(modelPath);
+  try {
+    for (const t of file.header.tensors) tensors.set(t.name, { shape: [...t.dims].reverse(), data: file.tensorFloat32(t) });
+  } finally {
+    file.close();
+  }
+  return tensors;
+}
+
+export function runTorchReference(
+  model: string | Map<string, { shape: number[]; data: Float32Array }>,
+  adapter: LoraAdapter,
+  config: ReferenceConfig,
+  batch: ReferenceBatchItem[],
+) {
   const work = mkdtempSync(join(tmpdir(), "spogw-ref-"));
   try {
-    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-    const file = GgufFile.open(modelPath);
-    try {
-      for (const t of file.header.tensors) tensors.set(t.name, { shape: [...t.dims].reverse(), data: file.tensorFloat32(t) });
-    } finally {
-      file.close();
-    }
+    const tensors = new Map(typeof model === "string" ? readModelTensors(model) : model);
     for (const p of adapter.pairs) {
       tensors.set(`lora.${p.target}.a`, { shape: [adapter.rank, p.nIn], data: p.a });
       tensors.set(`lora.${p.target}.b`, { shape: [p.nOut, adapter.rank], data: p.b });

@@ -69,7 +69,8 @@ def forward(cfg, W, lora, tokens):
     d, H, KV = cfg["d"], cfg["heads"], cfg["kvHeads"]
     hd = d // H
     s = cfg["alpha"] / cfg["rank"] if cfg["rank"] else 0.0
-    mode = "neox" if cfg["arch"] == "qwen2" else "norm"
+    # GGUF llama checkpoints rotate interleaved pairs; Hugging Face layouts (and qwen2) rotate halves.
+    mode = cfg.get("ropeMode") or ("neox" if cfg["arch"] == "qwen2" else "norm")
 
     def lin(x, name, bias=None):
         y = x @ W[name].T
