@@ -111,6 +111,30 @@ describe("CachingExecutor", () => {
     reopened.close();
   });
 
+  it("lets one caller of a shared request give up without failing the others; the call is cancelled only when all have", async () => {
+    const cache = new ResponseCache(join(dir, "shared-abort.sqlite"));
+    const inner = new ScriptedExecutor({ delayMs: 300, answer: () => "slow answer" });
+    const executor = new CachingExecutor(inner, cache);
+    const first = new AbortController();
+    const a = executor.complete(request, { signal: first.signal });
+    const b = executor.complete(request, { signal: new AbortController().signal });
+    setTimeout(() => first.abort(), 50);
+    await expect(a).rejects.toMatchObject({ reason: "aborted" });
+    await expect(b).resolves.toMatchObject({ text: "slow answer", cached: true });
+    expect(inner.requests).toHaveLength(1);
+
+    const other = { messages: [{ role: "user" as const, content: "Another question" }] };
+    const c1 = new AbortController();
+    const c2 = new AbortController();
+    const both = [executor.complete(other, { signal: c1.signal }), executor.complete(other, { signal: c2.signal })];
+    setTimeout(() => { c1.abort(); c2.abort(); }, 50);
+    for (const p of both) await expect(p).rejects.toMatchObject({ reason: "aborted" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(inner.inFlight).toBe(0); // the shared call itself was cancelled
+    expect(cache.get(requestCacheKey("scripted", other, 0))).toBeUndefined();
+    cache.close();
+  });
+
   it("does not cache failures", async () => {
     const cache = new ResponseCache(join(dir, "failures.sqlite"));
     let fail = true;
