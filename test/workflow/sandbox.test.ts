@@ -118,4 +118,20 @@ describe("runWorkflow", () => {
     const ok = await runWorkflow(`async function workflow(ops) { return await ops.custom("x"); }`, mathProblem, { executor });
     expect(ok).toMatchObject({ output: "The answer is 42.", error: null });
   });
+
+  it("drops answers that arrive after their run ended, even when the worker already runs the next workflow", async () => {
+    // Ignores cancellation (as a local model mid-generation does): the first run's answers do arrive late.
+    const executor = new ScriptedExecutor({ answer: (p) => `answer to ${p.split("\n")[0]}` });
+    const slowComplete = executor.complete.bind(executor);
+    executor.complete = async (request) => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return slowComplete(request);
+    };
+    const abandons = `async function workflow(ops) { ops.custom("first run"); ops.custom("first run again"); throw new Error("left early"); }`;
+    const early = await runWorkflow(abandons, mathProblem, { executor });
+    expect(early.error).toMatch(/left early/);
+    const next = await runWorkflow(`async function workflow(ops) { return await ops.custom("second run"); }`, mathProblem, { executor });
+    expect(next).toMatchObject({ output: "answer to second run", error: null, calls: 1 });
+    expect(executor.requests.map((r) => r.messages[0]!.content.split("\n")[0])).toEqual(["first run", "first run again", "second run"]);
+  });
 });
