@@ -10,6 +10,12 @@ import { inspectCommand } from "./commands/inspect.js";
 import { dataCommand } from "./commands/data.js";
 import { serveCommand } from "./commands/serve.js";
 import { evalCommand } from "./commands/eval.js";
+import { trainCommand } from "./commands/train.js";
+import { collectCommand } from "./commands/collect.js";
+import { datasetCommand } from "./commands/dataset.js";
+import { updateCommand } from "./commands/update.js";
+import { statusCommand } from "./commands/status.js";
+import { demoCommand } from "./commands/demo.js";
 import { packageVersion } from "../packageInfo.js";
 
 await yargs(hideBin(process.argv))
@@ -21,6 +27,12 @@ await yargs(hideBin(process.argv))
   .command(tinyModelCommand)
   .command(inspectCommand)
   .command(dataCommand)
+  .command(trainCommand)
+  .command(collectCommand)
+  .command(datasetCommand)
+  .command(updateCommand)
+  .command(statusCommand)
+  .command(demoCommand)
   .command(serveCommand)
   .command(evalCommand)
   .demandCommand(1, "Name a command; `spogw-native --help` lists them.")

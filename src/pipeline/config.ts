@@ -15,6 +15,8 @@ export interface RunConfig {
   limit: number | null;
   /** Queries of the simulated family (only for task "simulated"). */
   simulatedQueries: number;
+  /** Latency of one simulated execution in milliseconds, as a real executor would take (only for task "simulated"). */
+  simulatedLatencyMs: number;
   /** GGUF file of the generator (the base model every adapter is trained on). */
   generator: string;
   /** OpenAI-compatible executor base URL (benchmark tasks), e.g. http://127.0.0.1:8080/v1. */
@@ -102,6 +104,7 @@ export const DEFAULT_CONFIG: Omit<RunConfig, "task" | "generator"> = {
   dataDir: null,
   limit: null,
   simulatedQueries: 8,
+  simulatedLatencyMs: 0,
   executorUrl: null,
   executorModel: "executor",
   iterations: 3,
@@ -168,6 +171,7 @@ const CHECKS: Record<keyof RunConfig, FieldCheck> = {
   dataDir: nullable(text),
   limit: nullable(wholeNumber(1)),
   simulatedQueries: wholeNumber(1),
+  simulatedLatencyMs: wholeNumber(0),
   generator: text,
   executorUrl: nullable((v) => (typeof v === "string" && /^https?:\/\/\S+$/.test(v) ? null : "must be an http(s) URL")),
   executorModel: text,

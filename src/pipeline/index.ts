@@ -7,7 +7,7 @@ export type { TaskQuery, WorkflowTask, ParsedCompletion, ExecutionResult } from 
 export { runCollect, workflowScores, type CollectSummary } from "./collect.js";
 export { runDataset, type DatasetSummary } from "./datasetPhase.js";
 export { runUpdate, stepPlan, type UpdateSummary } from "./update.js";
-export { openRun, runIteration, runTrain, isRunDirectory, type IterationSummary, type TrainSummary, type OpenRunOptions } from "./train.js";
+export { openRun, runIteration, runTrain, isRunDirectory, storedConfig, type IterationSummary, type TrainSummary, type OpenRunOptions } from "./train.js";
 export { runStatus, type RunStatus, type IterationStatus } from "./status.js";
 export {
   createSimulatedTask,
@@ -21,3 +21,6 @@ export {
   REVIEW_BREAK,
   type SimulatedTaskOptions,
 } from "./simulatedTask.js";
+export { runDemo, DEMO_SETTINGS, DEMO_MODEL, type DemoOptions } from "./demo.js";
+export { createTask } from "./tasks.js";
+export { preflight, checkGeneratorModel, checkExecutorReachable, PreflightError } from "./preflight.js";

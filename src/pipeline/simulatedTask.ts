@@ -28,6 +28,8 @@ type SimulatedOperator = (typeof OPERATOR_BY_RESIDUE)[number];
 export interface SimulatedTaskOptions {
   queries: number;
   seed: number;
+  /** Milliseconds each execution takes (default 0), like a real executor's latency. */
+  latencyMs?: number;
 }
 
 export function simulatedDifficulty(position: number, queries: number): number {
@@ -84,6 +86,7 @@ export function createSimulatedTask(options: SimulatedTaskOptions): WorkflowTask
       return { ok: true, workflow: renderSimulatedWorkflow(decodeSimulatedWorkflow(tokens)) };
     },
     async execute(workflow: string, query: TaskQuery, run: number): Promise<ExecutionResult> {
+      if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
       const steps = parseSimulatedWorkflow(workflow);
       const random = new SeededRandom(options.seed, `${query.id}\n${workflow}\n${run}`);
       return { score: simulateRun(steps, difficulty.get(query.id) ?? 0.5, random) ? 1 : 0, error: null };

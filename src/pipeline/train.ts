@@ -59,6 +59,18 @@ export function openRun(dir: string, config: RunConfig, task: WorkflowTask, opti
   return new RunContext(store, config, task, options.onProgress);
 }
 
+/** The configuration a run was started with, or undefined when `dir` holds no run. */
+export function storedConfig(dir: string): RunConfig | undefined {
+  if (!isRunDirectory(dir)) return undefined;
+  const store = RunStore.open(dir);
+  try {
+    const text = store.getMeta("config");
+    return text ? (JSON.parse(text) as RunConfig) : undefined;
+  } finally {
+    store.close();
+  }
+}
+
 /** True when `dir` holds a run store. */
 export function isRunDirectory(dir: string): boolean {
   return existsSync(join(dir, RUN_DATABASE));

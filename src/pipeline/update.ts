@@ -3,8 +3,8 @@
 // E epochs over the groups in seeded order, AdamW on the LoRA parameters; the adapter and optimizer
 // state are checkpointed after every step so a killed update resumes at the step it was on with the
 // same numbers; the next adapter is written in GGUF (node-llama-cpp) and PEFT (Hugging Face) form.
-import { mkdirSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { SeededRandom } from "../gguf/seededRandom.js";
 import type { BackwardItem, Engine } from "../train/index.js";
 import type { RunContext } from "./context.js";
@@ -39,7 +39,11 @@ export function stepPlan(groupCount: number, epochs: number, groupsPerStep: numb
 
 export async function runUpdate(ctx: RunContext, iteration: number): Promise<UpdateSummary> {
   const done = ctx.store.phaseSummary<UpdateSummary>(iteration, "update");
-  if (done) return done;
+  if (done) {
+    // A run killed after recording the adapter but before this cleanup left its checkpoints behind.
+    rmSync(ctx.path(`checkpoints/iter-${iteration}`), { recursive: true, force: true });
+    return done;
+  }
   if (!ctx.store.phaseSummary(iteration, "dataset")) throw new Error(`update of iteration ${iteration} needs its dataset phase to finish first`);
   const { config, store } = ctx;
   const engine = await ctx.trainingEngine();
@@ -74,6 +78,8 @@ export async function runUpdate(ctx: RunContext, iteration: number): Promise<Upd
 
   const adapter = { iteration: iteration + 1, gguf: `adapters/iter-${iteration + 1}.gguf`, peft: `adapters/iter-${iteration + 1}-peft` };
   mkdirSync(ctx.path("adapters"), { recursive: true });
+  removeUnfinishedWrites(ctx.path("adapters"));
+  removeUnfinishedWrites(ctx.path(adapter.peft));
   await engine.saveLora(ctx.path(adapter.gguf));
   await engine.saveLora(ctx.path(adapter.peft), { format: "peft" });
   const steps = store.updateSteps(iteration);
@@ -163,6 +169,12 @@ function stepBatch(groups: GroupRecord[], samples: Map<string, SampleRecord>, lo
     });
   }
   return batch;
+}
+
+/** Temporary files of atomic writes a killed run did not get to rename (they are never read). */
+function removeUnfinishedWrites(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) if (name.startsWith(".") && name.endsWith(".tmp")) rmSync(join(dir, name), { force: true });
 }
 
 function checkpointPath(iteration: number, step: number): string {
