@@ -134,4 +134,12 @@ describe("runWorkflow", () => {
     expect(next).toMatchObject({ output: "answer to second run", error: null, calls: 1 });
     expect(executor.requests.map((r) => r.messages[0]!.content.split("\n")[0])).toEqual(["first run", "first run again", "second run"]);
   });
+
+  it("refuses nonsense limits before running anything", () => {
+    const executor = new ScriptedExecutor();
+    const code = `async function workflow(ops) { return "x"; }`;
+    expect(() => runWorkflow(code, mathProblem, { executor, limits: { memoryMb: 0 } })).toThrow(/memoryMb must be a positive number, got 0/);
+    expect(() => runWorkflow(code, mathProblem, { executor, limits: { wallMs: Number.NaN } })).toThrow(/wallMs must be a positive number/);
+    expect(executor.requests).toHaveLength(0);
+  });
 });

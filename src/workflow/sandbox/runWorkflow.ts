@@ -58,8 +58,22 @@ export interface WorkflowRunResult {
 
 let nextRunId = 0;
 
+/** Fills in defaults; a limit that is not a positive number is the caller's mistake and throws. */
+export function resolveLimits(limits: WorkflowLimits = {}): Required<WorkflowLimits> {
+  const resolved = { ...DEFAULT_LIMITS, ...stripUndefined(limits) };
+  for (const [name, value] of Object.entries(resolved)) {
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) throw new RangeError(`workflow limit ${name} must be a positive number, got ${value}`);
+  }
+  return resolved;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Never rejects for anything the workflow does; throws only for invalid limits. */
 export function runWorkflow(code: string, problem: WorkflowProblem, options: RunWorkflowOptions): Promise<WorkflowRunResult> {
-  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const limits = resolveLimits(options.limits);
   const startedAt = Date.now();
   const abort = new AbortController();
   const host = new OperatorHost(problem, options, abort.signal);
