@@ -12,3 +12,5 @@ export * from "./dataset/index.js";
 export * from "./executor/index.js";
 export * from "./server/index.js";
 export * from "./pipeline/index.js";
+export * from "./evaluation/index.js";
+export * from "./report/index.js";

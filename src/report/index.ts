@@ -1,0 +1,3 @@
+// The run report (one self-contained HTML file) and the data it is drawn from.
+export { loadRunReportData, medianInterval, type IterationData, type RunReportData, type SampleWorkflow, type UpdateStepData } from "./runData.js";
+export { renderRunReport, reportCharts, histogram, chartLibrarySource, escapeHtml, type ReportChart } from "./html.js";

@@ -1,0 +1,195 @@
+// Everything the run report and the tables show, read from a run directory: the configuration, each
+// iteration's workflow scores, the kept groups (after screening and sharpening) beside randomly drawn
+// groups of the same size (the paper's Figure 2 comparison), the update steps, and the stored
+// evaluations. Reading is separate from rendering so that the HTML is a pure function of this data.
+import { basename, resolve } from "node:path";
+import { buildGroupDataset, populationVariance } from "../dataset/index.js";
+import { evaluationsIn, openRunDatabase, type EvaluationRecord } from "../evaluation/evaluationStore.js";
+import type { RunConfig } from "../pipeline/config.js";
+import { RunStore, sampleKey, type SampleRecord } from "../pipeline/runStore.js";
+
+export interface SampleWorkflow {
+  queryId: string;
+  sampleIndex: number;
+  /** Mean execution score. */
+  score: number;
+  /** The parsed workflow, or null when it was invalid. */
+  workflow: string | null;
+  invalidReason: string | null;
+}
+
+export interface IterationData {
+  iteration: number;
+  /** Mean execution score of every workflow sampled in this iteration. */
+  workflowScores: number[];
+  invalidWorkflows: number;
+  /** Kept groups (after screening and sharpening): variance of the scores a group trains on. */
+  keptVariances: number[];
+  /** Kept groups: gap between the two middle scores (the paper's median interval length). */
+  keptMedianIntervals: number[];
+  /** Groups of the same size drawn at random from the same scores, without filtering (the paper's D_RS). */
+  randomVariances: number[];
+  randomMedianIntervals: number[];
+  /** A few workflows with their scores: the best, a middle one and the worst valid, plus an invalid one if any. */
+  samples: SampleWorkflow[];
+}
+
+export interface UpdateStepData {
+  iteration: number;
+  /** Step number over the whole run (iteration after iteration). */
+  globalStep: number;
+  loss: number;
+  kl: number;
+  clipFraction: number;
+  gradNorm: number;
+}
+
+export interface RunReportData {
+  /** The run directory's name. */
+  name: string;
+  dir: string;
+  task: string;
+  simulated: boolean;
+  config: Partial<RunConfig>;
+  iterations: IterationData[];
+  updateSteps: UpdateStepData[];
+  evaluations: EvaluationRecord[];
+}
+
+/** Reads run directory `dir`; a missing or unreadable run gives an error that names it. */
+export function loadRunReportData(dir: string): RunReportData {
+  const db = openRunDatabase(dir);
+  let configText: string | undefined;
+  let evaluations: EvaluationRecord[];
+  try {
+    const meta = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+    if (!meta) throw new Error(`${dir} holds a database without a run in it (no meta table)`);
+    configText = (db.prepare("SELECT value FROM meta WHERE key = 'config'").get() as { value: string } | undefined)?.value;
+    evaluations = evaluationsIn(db);
+  } finally {
+    db.close();
+  }
+  if (!configText) throw new Error(`${dir}: the run store has no configuration (the run was never started)`);
+  let config: Partial<RunConfig>;
+  try {
+    config = JSON.parse(configText) as Partial<RunConfig>;
+  } catch {
+    throw new Error(`${dir}: the stored configuration is not valid JSON`);
+  }
+
+  const store = RunStore.open(dir);
+  try {
+    const iterationNumbers = store.counts().map((c) => c.iteration);
+    const iterations = iterationNumbers.map((iteration) => iterationData(store, config, iteration));
+    const updateSteps: UpdateStepData[] = [];
+    for (const iteration of iterationNumbers) {
+      for (const s of store.updateSteps(iteration)) {
+        updateSteps.push({
+          iteration,
+          globalStep: updateSteps.length,
+          loss: s.loss,
+          kl: s.stats.klMean ?? 0,
+          clipFraction: (s.stats.clipFractionLow ?? 0) + (s.stats.clipFractionHigh ?? 0),
+          gradNorm: s.gradNorm,
+        });
+      }
+    }
+    return {
+      name: basename(resolve(dir)),
+      dir,
+      task: config.task ?? "unknown",
+      simulated: config.task === "simulated",
+      config,
+      iterations,
+      updateSteps,
+      evaluations,
+    };
+  } finally {
+    store.close();
+  }
+}
+
+/** Gap between the two middle scores of an ascending, even-sized group (0 for odd sizes, which have one middle). */
+export function medianInterval(ascendingScores: readonly number[]): number {
+  const n = ascendingScores.length;
+  if (n === 0 || n % 2 === 1) return 0;
+  return ascendingScores[n / 2]! - ascendingScores[n / 2 - 1]!;
+}
+
+function iterationData(store: RunStore, config: Partial<RunConfig>, iteration: number): IterationData {
+  const samples = store.samples(iteration);
+  const sums = new Map<string, { total: number; runs: number }>();
+  for (const e of store.executions(iteration)) {
+    const key = sampleKey(e.queryId, e.sampleIndex);
+    const entry = sums.get(key) ?? { total: 0, runs: 0 };
+    entry.total += e.score;
+    entry.runs += 1;
+    sums.set(key, entry);
+  }
+  const scoreOf = (s: SampleRecord) => {
+    const entry = sums.get(sampleKey(s.queryId, s.sampleIndex));
+    return entry ? entry.total / entry.runs : null;
+  };
+  const scored = samples.flatMap((s) => {
+    const score = scoreOf(s);
+    return score === null ? [] : [{ sample: s, score }];
+  });
+  const kept = store.groups(iteration);
+  const random = randomGroups(scored, config, iteration, kept.length);
+  return {
+    iteration,
+    workflowScores: scored.map((x) => x.score),
+    invalidWorkflows: samples.filter((s) => s.workflow === null).length,
+    keptVariances: kept.map((g) => populationVariance(g.scores)),
+    keptMedianIntervals: kept.map((g) => medianInterval(g.scores)),
+    randomVariances: random.map((scores) => populationVariance(scores)),
+    randomMedianIntervals: random.map((scores) => medianInterval(scores)),
+    samples: pickSamples(scored),
+  };
+}
+
+/**
+ * As many groups as were kept (at least one per query), of the size the update trains on (2t, or n
+ * without sharpening), drawn at random from the same per-query scores with no filtering: the paper's
+ * D_RS, against which Figure 2 shows what screening and sharpening change.
+ */
+function randomGroups(scored: Array<{ sample: SampleRecord; score: number }>, config: Partial<RunConfig>, iteration: number, keptCount: number): number[][] {
+  const byQuery = new Map<string, number[]>();
+  for (const { sample, score } of scored) {
+    const scores = byQuery.get(sample.queryId) ?? [];
+    scores[sample.sampleIndex] = score;
+    byQuery.set(sample.queryId, scores);
+  }
+  const queries = [...byQuery].map(([queryId, scores]) => ({ queryId, scores: Array.from(scores, (s) => s ?? 0) }));
+  if (queries.length === 0) return [];
+  const m = Math.min(...queries.map((q) => q.scores.length));
+  const keep = config.keep ?? 0;
+  const size = Math.min(keep > 0 ? 2 * keep : (config.groupSize ?? m), m);
+  if (size < 2) return [];
+  const groups = buildGroupDataset(queries, {
+    groupSize: size,
+    keep: 0,
+    topN: Math.max(keptCount, queries.length),
+    selection: "random",
+    dropZeroVariance: false,
+    maxCombinations: 200,
+    seed: (config.seed ?? 0) + iteration,
+  });
+  const scoresOf = new Map(queries.map((q) => [q.queryId, q.scores]));
+  return groups.map((g) => g.members.map((i) => scoresOf.get(g.queryId)![i]!));
+}
+
+/** The best, a middle and the worst valid workflow by score, and the first invalid one, if any. */
+function pickSamples(scored: Array<{ sample: SampleRecord; score: number }>): SampleWorkflow[] {
+  const valid = scored.filter((x) => x.sample.workflow !== null).sort((a, b) => b.score - a.score);
+  const picks = valid.length <= 3 ? valid : [valid[0]!, valid[Math.floor(valid.length / 2)]!, valid[valid.length - 1]!];
+  const invalid = scored.find((x) => x.sample.workflow === null);
+  if (invalid) picks.push(invalid);
+  return picks.map(({ sample, score }) => ({
+    queryId: sample.queryId,
+    sampleIndex: sample.sampleIndex,
+    score,
+    workflow: sample.workflow,
+    invalidReason: sample.invalidReason,
+  }));
+}

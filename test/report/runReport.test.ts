@@ -1,0 +1,144 @@
+// The HTML run report of a real demo run (tiny model, simulated task family, 3 iterations), opened in
+// Debian's headless chromium: no console errors, no request leaves the file, every chart is drawn with
+// its data points, and the numbers drawn are the ones in the run's SQLite file (read here with plain
+// SQL, independently of the report's own reading code). A screenshot is kept under test-artifacts/.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { putEvaluation, generatorMethod, type EvaluationRecord } from "../../src/evaluation/index.js";
+import { runDemo } from "../../src/pipeline/index.js";
+import { histogram, loadRunReportData, medianInterval, renderRunReport, type RunReportData } from "../../src/report/index.js";
+import { openInChromium, type PageReport } from "./browser.js";
+
+const artifacts = resolve("test-artifacts/report");
+let dir: string;
+let page: PageReport;
+let db: Database.Database;
+
+function evaluation(method: string, runSolveRates: number[]): EvaluationRecord {
+  const mean = runSolveRates.reduce((a, b) => a + b, 0) / runSolveRates.length;
+  return {
+    method, benchmark: "humaneval", split: "test", problems: 4, protocol: "rule", protocolDescription: "rule-based scorers",
+    runSolveRates, solveRate: mean, std: 0, executor: "tiny at http://127.0.0.1:1/v1", evaluatedAt: "2026-01-01T00:00:00.000Z",
+  };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "spogw-report-"));
+  await runDemo(dir, { settings: { seed: 0 } });
+  // Two stored evaluations as input for the solve-rate chart (the eval command's own tests store real ones).
+  putEvaluation(dir, evaluation("cot", [0.5, 0.25, 0.25]));
+  putEvaluation(dir, evaluation(generatorMethod(3), [0.75, 0.75, 0.5]));
+  mkdirSync(artifacts, { recursive: true });
+  const htmlFile = join(artifacts, "demo-report.html");
+  writeFileSync(htmlFile, renderRunReport(loadRunReportData(dir)));
+  page = await openInChromium(htmlFile, join(artifacts, "demo-report.png"));
+  db = new Database(join(dir, "run.sqlite"), { readonly: true });
+}, 300_000);
+
+afterAll(() => {
+  db?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("run report of the demo run in headless chromium", () => {
+  it("loads offline with no console or page errors and draws every chart", () => {
+    expect(page.consoleErrors).toEqual([]);
+    expect(page.pageErrors).toEqual([]);
+    expect(page.outsideRequests).toEqual([]);
+    expect(page.charts.map((c) => c.id)).toEqual([
+      "scores-per-iteration", "group-variance", "median-interval",
+      "update-loss", "update-kl", "update-clip-fraction", "update-grad-norm", "solve-rate-humaneval",
+    ]);
+    expect(page.chartsDrawn).toBe(String(page.charts.length));
+    for (const chart of page.charts) {
+      expect(chart.paintedPixels, chart.id).toBeGreaterThan(2000);
+      expect(chart.datasets.length, chart.id).toBeGreaterThan(0);
+      for (const d of chart.datasets) {
+        expect(d.data.length, `${chart.id} / ${d.label}`).toBeGreaterThan(0);
+        expect(d.elements, `${chart.id} / ${d.label}`).toBe(d.data.length);
+        expect(d.elementsInArea, `${chart.id} / ${d.label}`).toBe(d.data.length);
+      }
+    }
+    expect(page.text).toMatch(/SIMULATED task family/);
+  });
+
+  it("draws the mean workflow score of every iteration as stored", () => {
+    const rows = db.prepare(`SELECT iteration, AVG(score) AS mean FROM (SELECT iteration, query_id, sample_index, AVG(score) AS score FROM executions GROUP BY 1, 2, 3) GROUP BY iteration ORDER BY iteration`).all() as Array<{ iteration: number; mean: number }>;
+    expect(rows.map((r) => r.iteration)).toEqual([0, 1, 2, 3]);
+    const drawn = page.charts.find((c) => c.id === "scores-per-iteration")!.datasets.find((d) => d.label === "mean score")!.data as number[];
+    expect(drawn.length).toBe(4);
+    drawn.forEach((value, i) => expect(value).toBeCloseTo(rows[i]!.mean, 12));
+  });
+
+  it("draws loss and gradient norm of every update step as stored, one line per iteration", () => {
+    const steps = db.prepare("SELECT iteration, loss, grad_norm FROM update_steps ORDER BY iteration, step").all() as Array<{ iteration: number; loss: number; grad_norm: number }>;
+    expect(steps.length).toBeGreaterThan(10);
+    for (const [id, column] of [["update-loss", "loss"], ["update-grad-norm", "grad_norm"]] as const) {
+      const chart = page.charts.find((c) => c.id === id)!;
+      expect(chart.datasets.map((d) => d.label)).toEqual(["update of iteration 0", "update of iteration 1", "update of iteration 2"]);
+      const points = chart.datasets.flatMap((d) => d.data as Array<{ x: number; y: number }>);
+      expect(points.map((p) => p.x)).toEqual(steps.map((_, i) => i));
+      expect(points.map((p) => p.y)).toEqual(steps.map((s) => s[column]));
+    }
+  });
+
+  it("shows the kept groups of each iteration in the Figure 2 histograms, as shares summing to 1", () => {
+    const counts = db.prepare("SELECT iteration, COUNT(*) AS n FROM groups GROUP BY iteration ORDER BY iteration").all() as Array<{ iteration: number; n: number }>;
+    for (const id of ["group-variance", "median-interval"]) {
+      const chart = page.charts.find((c) => c.id === id)!;
+      const kept = chart.datasets.filter((d) => /screened \+ sharpened/.test(d.label));
+      expect(kept.map((d) => d.label)).toEqual(counts.map((c) => `iteration ${c.iteration}: screened + sharpened (${c.n} groups)`));
+      for (const d of chart.datasets) expect((d.data as number[]).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    }
+  });
+
+  it("draws the stored solve rates of the generator and the baselines", () => {
+    const chart = page.charts.find((c) => c.id === "solve-rate-humaneval")!;
+    expect(chart.datasets.map((d) => d.label)).toEqual(["generator, per iteration [rule-based]", "CoT 33.3 ± 0.0 [rule-based]"]);
+    expect(chart.datasets[0]!.data).toEqual([(2 / 3) * 100]);
+    expect(chart.datasets[1]!.data).toEqual([(1 / 3) * 100]);
+  });
+});
+
+describe("report data and rendering", () => {
+  it("names a missing, empty or corrupt run directory in its error", () => {
+    const scratch = mkdtempSync(join(tmpdir(), "spogw-report-bad-"));
+    try {
+      const missing = join(scratch, "nope");
+      expect(() => loadRunReportData(missing)).toThrow(`run directory ${missing} does not exist`);
+      expect(() => loadRunReportData(scratch)).toThrow(`${scratch} is not a run directory (no run.sqlite)`);
+      writeFileSync(join(scratch, "run.sqlite"), "this is not an SQLite file, just text long enough to have a header..........");
+      expect(() => loadRunReportData(scratch)).toThrow(new RegExp(`${join(scratch, "run.sqlite").replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} cannot be read as a run database`));
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it("bins shares over fixed ranges and measures the gap between the two middle scores", () => {
+    expect(histogram([0.01, 0.06, 0.11, 0.25, 0.3], 0.25, 5)).toEqual([0.2, 0.2, 0.2, 0, 0.4]);
+    expect(histogram([], 1, 2)).toEqual([0, 0]);
+    expect(medianInterval([0, 0, 0.25, 1])).toBe(0.25);
+    expect(medianInterval([0, 1 / 3, 2 / 3, 1, 1, 1])).toBeCloseTo(1 / 3, 15);
+    expect(medianInterval([0.2, 0.5, 0.9])).toBe(0);
+  });
+
+  it("keeps hostile workflow text and names inert (escaped, never closing a script element)", () => {
+    const hostile = `</script><script>alert("x")</script><img src=x onerror=alert(1)>`;
+    const data: RunReportData = {
+      name: hostile, dir: "/tmp/x", task: "humaneval", simulated: false, config: {},
+      iterations: [{
+        iteration: 0, workflowScores: [0.5], invalidWorkflows: 0, keptVariances: [], keptMedianIntervals: [], randomVariances: [], randomMedianIntervals: [],
+        samples: [{ queryId: hostile, sampleIndex: 0, score: 0.5, workflow: hostile, invalidReason: null }],
+      }],
+      updateSteps: [],
+      evaluations: [{ ...evaluation("cot", [0.5]), executor: hostile }],
+    };
+    const html = renderRunReport(data, { chartLibrary: "/* chart library left out */" });
+    expect(html.match(/<script/g)?.length).toBe(3);
+    expect(html).not.toContain("<img");
+    expect(html).toContain("&lt;/script&gt;&lt;script&gt;alert(&quot;x&quot;)");
+  });
+});
