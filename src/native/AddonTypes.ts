@@ -117,4 +117,4 @@ export interface NativeGrpoLossResult {
 }
 
 /** Must equal kAbiVersion in native/src/napi/info.cc. */
-export const EXPECTED_ABI_VERSION = 1;
+export const EXPECTED_ABI_VERSION = 2;

@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <functional>
+#include <mutex>
 #include <vector>
 
 namespace spogw::napi {
@@ -27,6 +28,11 @@ class PromiseWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
+    // One native computation at a time: each already uses every core (BLAS threads, parallel_for),
+    // so overlapping them only adds contention, and concurrent calls into OpenBLAS are not a
+    // guarantee we want to depend on.
+    static std::mutex compute_mutex;
+    std::lock_guard<std::mutex> lock(compute_mutex);
     try {
       work_();
     } catch (const std::exception& e) {

@@ -20,7 +20,7 @@ namespace spogw::napi {
 namespace {
 
 // Bumped whenever the JS-visible surface of the addon changes; the loader refuses other versions.
-constexpr int kAbiVersion = 1;
+constexpr int kAbiVersion = 2;
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
