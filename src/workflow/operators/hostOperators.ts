@@ -53,7 +53,7 @@ export class OperatorHost {
     return this.executorCallCount;
   }
 
-  call(name: OperatorName, args: OperatorArgument[]): Promise<string> {
+  async call(name: OperatorName, args: OperatorArgument[]): Promise<string> {
     const str = (i: number): string => args[i] as string;
     switch (name) {
       case "custom":
@@ -70,6 +70,8 @@ export class OperatorHost {
         return this.codeGenerate(str(0));
       case "test":
         return this.test(str(0));
+      default:
+        throw new Error(`unknown operator ${JSON.stringify(name)}`);
     }
   }
 

@@ -5,9 +5,8 @@
 // its deadline nor stall other workflows.
 // A run ends with an output string or with the reason it failed; it never throws for anything the
 // workflow does.
-import { operatorsFor } from "../operators/catalog.js";
+import { operatorsFor, type OperatorName } from "../operators/catalog.js";
 import { OperatorHost, type OperatorServices } from "../operators/hostOperators.js";
-import type { OperatorName } from "../operators/catalog.js";
 import type { WorkflowProblem } from "../problem.js";
 import { guestPrelude, seedFromText } from "./guestPrelude.js";
 import { acquireWorker, releaseWorker } from "./workerPool.js";
@@ -30,7 +29,7 @@ export interface WorkflowLimits {
   maxComputeMs?: number;
 }
 
-export const DEFAULT_LIMITS: Required<WorkflowLimits> = {
+export const DEFAULT_LIMITS: Readonly<Required<WorkflowLimits>> = {
   wallMs: 120_000,
   memoryMb: 64,
   maxCalls: 20,
@@ -117,15 +116,28 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
         calls = Math.max(calls, message.calls);
         return finish(message.output, message.error, true);
       }
-      // The worker enforces the cap; checking again here means a compromised engine still cannot
-      // make the host call the executor more often than allowed.
+      // The worker enforces the cap and the argument kinds; checking again here means a compromised
+      // engine still cannot make the host call the executor more often, or with anything else.
       if (++calls > limits.maxCalls) return finish(null, `more than ${limits.maxCalls} operator calls`, false);
+      if (!wellFormedCall(message, request, limits)) return finish(null, "sandbox protocol violation: malformed operator call", false);
       host.call(message.name as OperatorName, message.args).then(
         (text) => reply({ type: "result", runId, id: message.id, text }),
         (error: unknown) => reply({ type: "failure", runId, id: message.id, message: `ops.${message.name} failed: ${errorMessage(error)}` }),
       );
     });
     worker.postMessage({ type: "start", runId, run: request } satisfies HostToWorker);
+  });
+}
+
+/** The operator exists for this run and its arguments have the kinds and sizes the worker promised. */
+function wellFormedCall(message: { name: string; args: unknown }, request: RunRequest, limits: Required<WorkflowLimits>): boolean {
+  const op = request.operators.find((o) => o.name === message.name);
+  const args: unknown = message.args;
+  if (!op || !Array.isArray(args) || args.length !== op.parameters.length) return false;
+  const isText = (v: unknown) => typeof v === "string" && v.length <= limits.maxArgumentChars;
+  return op.parameters.every((p, i) => {
+    const arg: unknown = args[i];
+    return p.kind === "string" ? isText(arg) : Array.isArray(arg) && arg.length <= limits.maxArrayLength && arg.every(isText);
   });
 }
 
