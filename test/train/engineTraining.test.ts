@@ -43,14 +43,14 @@ describe("engine training", () => {
     }
   });
 
-  it("raises the mean reward of sampled responses over a few ioGRPO iterations (seed 7, from < 0.2 to > 0.4)", async () => {
+  it("raises the mean reward of sampled responses over ioGRPO iterations (seed 7, from < 0.2 to > 0.4), sampling from each new adapter", async () => {
     // Reward: the fraction of completion tokens in REWARDED (30 of the 275 tokens: about 0.11 at random).
     const REWARDED = new Set(Array.from({ length: 30 }, (_, i) => 100 + i));
     const reward = (tokens: number[]) => (tokens.length === 0 ? 0 : tokens.filter((t) => REWARDED.has(t)).length / tokens.length);
     const modelPath = join(work, "learn.gguf");
     await writeTinyModel(modelPath, { arch: "llama", seed: 7, kvHeads: 2 });
     const engine = await Engine.load(modelPath);
-    const generator = await Generator.load({ modelPath, threads: 1, sequences: 8, contextSize: 64 });
+    const generator = await Generator.load({ modelPath, threads: 1, sequences: 8, contextSize: 64, exactKvCache: true });
     const prompt = [1, 40, 41, 42];
     const sampleRewards = async (seed: number, m: number) => {
       const completions = await generator.sample(prompt, { m, temperature: 1, maxTokens: 8, seed });
@@ -60,8 +60,8 @@ describe("engine training", () => {
     try {
       engine.initLora({ rank: 8, alpha: 16, init: "zeros", seed: 2 });
       const startReward = mean((await sampleRewards(1000, 32)).rewards);
-      for (let iteration = 0; iteration < 6; iteration++) {
-        const { completions, rewards } = await sampleRewards(iteration * 100, 16);
+      for (let iteration = 0; iteration < 8; iteration++) {
+        const { completions, rewards } = await sampleRewards(iteration * 100, 32);
         const mu = mean(rewards);
         const sd = Math.sqrt(mean(rewards.map((r) => (r - mu) ** 2)));
         if (sd === 0) continue;
@@ -80,6 +80,16 @@ describe("engine training", () => {
         const adapterPath = join(work, `adapter-${iteration}.gguf`);
         await engine.saveLora(adapterPath);
         await generator.setAdapter({ path: adapterPath });
+        // The generator now samples from exactly the policy the engine holds.
+        const probe = [...prompt, 110, 111];
+        const sampled = await generator.nextTokenDistributions(probe);
+        const logits = await engine.logits(Int32Array.from(probe));
+        const vocab = engine.config.vocabSize;
+        const last = logits.subarray((probe.length - 1) * vocab);
+        const max = Math.max(...last);
+        const z = last.reduce((acc, v) => acc + Math.exp(v - max), 0);
+        const gap = Math.max(...Array.from(last, (v, t) => Math.abs(Math.exp(v - max) / z - sampled[probe.length - 1]![t]!)));
+        expect(gap, `iteration ${iteration}: generator vs engine`).toBeLessThan(1e-4);
       }
       const endReward = mean((await sampleRewards(2000, 32)).rewards);
       expect(startReward).toBeLessThan(0.2);
