@@ -1,6 +1,7 @@
 // The OpenAI-compatible local server on a tiny model, driven by the real `openai` client over
-// loopback HTTP: its API surface, 100 workflow executions under injected errors and hangs, and a
-// batch run twice through the response cache.
+// loopback HTTP: its API surface (in-process), the `serve` command in its own process with injected
+// faults, 100 workflow executions against `serve` under injected errors and hangs, and a batch run
+// twice through the response cache.
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -38,6 +39,42 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+interface ServeProcess {
+  url: string;
+  /** Sends SIGINT; resolves with the exit code and everything the command printed. */
+  stop(): Promise<{ exitCode: number | null; output: string }>;
+}
+
+/** `spogw-native serve ...` in its own process (run from source), once it says where it listens. */
+async function startServeCli(extraArgs: string[]): Promise<ServeProcess> {
+  const args = ["src/cli/cli.ts", "serve", "--model", modelPath, "--port", "0", ...extraArgs];
+  const child = spawn(join(process.cwd(), "node_modules/.bin/vite-node"), args, { stdio: "pipe" });
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    const poll = setInterval(() => {
+      const match = /at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(output);
+      if (match) {
+        clearInterval(poll);
+        resolve(match[1]!);
+      }
+    }, 20);
+    void exited.then((code) => {
+      clearInterval(poll);
+      reject(new Error(`serve exited early (${code}): ${output}`));
+    });
+  });
+  return {
+    url,
+    stop: async () => {
+      child.kill("SIGINT");
+      return { exitCode: await exited, output };
+    },
+  };
+}
+
 describe("the OpenAI-compatible server", () => {
   it("answers chat and text completions and lists its model; bad requests get 400 with a reason", async () => {
     const server = await startOpenAIServer({ generator, modelName: "tiny" });
@@ -69,21 +106,11 @@ describe("the OpenAI-compatible server", () => {
   });
 
   it("`npx spogw-native serve` starts, serves the openai client with the injected faults it was given, and stops on SIGINT", async () => {
-    const args = ["src/cli/cli.ts", "serve", "--model", modelPath, "--port", "0", "--sequences", "1", "--error-rate", "0.5", "--fault-seed", "3"];
-    const child = spawn(join(process.cwd(), "node_modules/.bin/vite-node"), args, { stdio: "pipe" });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const serve = await startServeCli(["--sequences", "1", "--error-rate", "0.5", "--fault-seed", "3"]);
+    let outcomes: Array<string | number>;
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => {
-          out += d.toString();
-          const match = /at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(out);
-          if (match) resolve(match[1]!);
-        });
-        child.on("exit", (code) => reject(new Error(`serve exited early (${code}): ${out}`)));
-      });
-      const client = new OpenAI({ baseURL: url, apiKey: "unused", maxRetries: 0 });
-      const outcomes = await Promise.all(
+      const client = new OpenAI({ baseURL: serve.url, apiKey: "unused", maxRetries: 0 });
+      outcomes = await Promise.all(
         Array.from({ length: 20 }, () =>
           client.chat.completions.create({ model: "any", messages: [{ role: "user", content: "Hi" }], max_tokens: 4 }).then(
             (reply) => (reply.choices.length === 1 ? "ok" : "malformed"),
@@ -91,24 +118,27 @@ describe("the OpenAI-compatible server", () => {
           ),
         ),
       );
-      const failures = outcomes.filter((o) => o !== "ok");
-      expect(failures.length).toBeGreaterThanOrEqual(3); // about half of 20
-      expect(failures.length).toBeLessThanOrEqual(17);
-      for (const status of failures) expect([429, 500, 503]).toContain(status);
-    } finally {
-      child.kill("SIGINT");
+    } catch (error) {
+      await serve.stop();
+      throw error;
     }
-    expect(await exited).toBe(0);
+    const stopped = await serve.stop();
+    const failures = outcomes.filter((o) => o !== "ok");
+    expect(failures.length).toBeGreaterThanOrEqual(3); // about half of 20
+    expect(failures.length).toBeLessThanOrEqual(17);
+    for (const status of failures) expect([429, 500, 503]).toContain(status);
+    expect(stopped.exitCode).toBe(0);
+    expect(stopped.output).toContain(`served 20 completion requests: ${20 - failures.length} answered, ${failures.length} injected errors, 0 injected hangs`);
   }, 60_000);
 });
 
 describe("workflows against the server with 30% errors and 5% hangs injected", () => {
-  it("finish all 100 executions within their deadlines; every failure is retried or recorded; no unhandled rejection", async () => {
+  it("`serve` with --error-rate 0.3 --hang-rate 0.05: 100 executions finish within their deadlines; every failure is retried or recorded; no unhandled rejection", async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on("unhandledRejection", onUnhandled);
-    const server = await startOpenAIServer({ generator, modelName: "tiny", faults: { errorRate: 0.3, hangRate: 0.05, seed: 7 } });
-    const executor = new OpenAIExecutor({ baseURL: server.url, model: "tiny", timeoutMs: 3_000, maxRetries: 3, backoffMs: 20, maxBackoffMs: 200, concurrency: 8, maxTokens: 12 });
+    const serve = await startServeCli(["--sequences", "4", "--error-rate", "0.3", "--hang-rate", "0.05", "--fault-seed", "7"]);
+    const executor = new OpenAIExecutor({ baseURL: serve.url, model: "tiny", timeoutMs: 3_000, maxRetries: 3, backoffMs: 20, maxBackoffMs: 200, concurrency: 8, maxTokens: 12 });
     const code = `async function workflow(ops) {
       const drafts = await Promise.all([ops.custom("Solve step by step."), ops.custom("Solve it another way.")]);
       return await ops.scEnsemble(drafts);
@@ -126,10 +156,17 @@ describe("workflows against the server with 30% errors and 5% hangs injected", (
           }
         }),
       );
+    } catch (error) {
+      await serve.stop();
+      throw error;
     } finally {
-      await server.close();
       process.off("unhandledRejection", onUnhandled);
     }
+    const stopped = await serve.stop();
+    expect(stopped.exitCode).toBe(0);
+    const summary = /served (\d+) completion requests: (\d+) answered, (\d+) injected errors, (\d+) injected hangs/.exec(stopped.output);
+    expect(summary, stopped.output).not.toBeNull();
+    const [requests, answered, injectedErrors, injectedHangs] = summary!.slice(1).map(Number) as [number, number, number, number];
     expect(results).toHaveLength(100);
     for (const r of results) {
       expect(r.durationMs).toBeLessThanOrEqual(wallMs + 2_000);
@@ -138,14 +175,13 @@ describe("workflows against the server with 30% errors and 5% hangs injected", (
       if (r.error !== null) expect(r.error).toMatch(/ops\.(custom|scEnsemble) failed: (HTTP (429|500|503)|no response within 3000 ms).*\(after 4 attempts\)|^deadline of 30000 ms exceeded$/);
     }
     const stats = executor.stats();
-    const { injectedErrors, injectedHangs, answered } = server.counters;
     expect(injectedErrors).toBeGreaterThan(50);
     expect(injectedHangs).toBeGreaterThan(5);
     // Every injected fault reached the executor as a failed attempt, which it either retried or gave up
     // on (recorded as the workflow's error). A slow genuine answer can also time out (the model serves
     // one batch at a time), so failed attempts may exceed the faults; every attempt reached the server.
     expect(stats.retries + stats.failures).toBeGreaterThanOrEqual(injectedErrors + injectedHangs);
-    expect(stats.calls).toBe(server.counters.requests);
+    expect(stats.calls).toBe(requests);
     expect(stats.calls - stats.retries - stats.failures).toBeLessThanOrEqual(answered);
     expect(results.filter((r) => r.error !== null)).toHaveLength(results.length - results.filter((r) => r.output !== null).length);
     expect(results.filter((r) => r.output !== null).length).toBeGreaterThan(80);

@@ -63,5 +63,10 @@ export const serveCommand: CommandModule<object, ServeOptions> = {
     });
     await server.close();
     await generator.dispose();
+    const c = server.counters;
+    process.stdout.write(
+      `served ${c.requests} completion requests: ${c.answered} answered, ${c.injectedErrors} injected errors, ` +
+        `${c.injectedHangs} injected hangs, ${c.badRequests} bad requests\n`,
+    );
   },
 };
