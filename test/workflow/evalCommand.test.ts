@@ -1,7 +1,8 @@
 // `spogw-native eval --workflow cot --benchmark humaneval --executor <local server> --limit 3`, end to
-// end: real HumanEval problems, the local OpenAI-compatible server on a tiny model, the real openai
-// client, the sandbox and the Python scorer. The tiny model's score is whatever it is; the plumbing
+// end: the command in its own process, real HumanEval problems, the local OpenAI-compatible server on a
+// tiny model, the real openai client, the sandbox and the Python scorer. The tiny model's score is whatever it is; the plumbing
 // (three runs scored, mean, protocol, executor accounting) is what is checked.
+import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,11 +47,24 @@ async function runEval(args: string[]): Promise<string> {
   return printed.join("");
 }
 
+/** The real command line in its own process (run from source); resolves with stdout once it exits 0. */
+function runEvalCli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(process.cwd(), "node_modules/.bin/vite-node"), ["src/cli/cli.ts", ...args], { stdio: "pipe" });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`eval exited ${code}: ${stderr}`))));
+  });
+}
+
 describe("spogw-native eval", () => {
-  it("runs cot on the first 3 HumanEval test problems against the local server and prints scores, protocol and accounting", async () => {
+  it("`eval --workflow cot --benchmark humaneval --executor <local server> --limit 3` runs end to end and prints scores, protocol and accounting", async () => {
     const cache = join(dir, "eval-cache.sqlite");
     const args = ["eval", "--workflow", "cot", "--benchmark", "humaneval", "--executor", server.url, "--limit", "3", "--data-dir", testDataDir, "--max-tokens", "24", "--cache", cache];
-    const output = await runEval(args);
+    const output = await runEvalCli(args);
     const firstThree = (await loadBenchmark("humaneval", "test", { dataDir: testDataDir })).slice(0, 3).map((p) => p.id);
     const runLines = output.split("\n").filter((l) => /^ {2}\S+ run 1: score /.test(l));
     expect(runLines.map((l) => l.trim().split(" ")[0]).sort()).toEqual([...firstThree].sort());
@@ -62,7 +76,7 @@ describe("spogw-native eval", () => {
     expect(output).toMatch(/^executor: 3 calls, 0 cache hits, 0 retries, 0 failed calls, \d+ prompt \+ \d+ completion tokens/m);
 
     // Run again: the cache answers every call, and the scores are the same.
-    const again = await runEval(args);
+    const again = await runEvalCli(args);
     expect(again).toMatch(/^executor: 0 calls, 3 cache hits/m);
     expect(again.split("\n").filter((l) => /run 1: score/.test(l)).sort()).toEqual(runLines.sort());
   }, 240_000);
