@@ -24,3 +24,4 @@ export {
 export { runDemo, DEMO_SETTINGS, DEMO_MODEL, type DemoOptions } from "./demo.js";
 export { createTask } from "./tasks.js";
 export { preflight, checkGeneratorModel, checkExecutorReachable, PreflightError } from "./preflight.js";
+export { createBenchmarkTask, isBenchmarkName, EXECUTOR_CACHE } from "./benchmarkTask.js";

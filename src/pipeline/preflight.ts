@@ -26,8 +26,9 @@ export async function checkExecutorReachable(url: string, timeoutMs = 5_000): Pr
   try {
     await fetch(target, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-    throw new PreflightError(`executorUrl: the executor at ${url} is unreachable (${cause}). Start one (e.g. \`spogw-native serve --model FILE\`) or fix --executor`);
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+    throw new PreflightError(`executorUrl: the executor at ${url} is unreachable (${reason}). Start one (e.g. \`spogw-native serve --model FILE\`) or fix --executor`);
   }
 }
 

@@ -25,7 +25,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     // An existing run's own settings come first, so `train RUN` alone resumes it.
     const config = configFromArgv(argv, storedConfig(argv.run) ?? {});
     await preflight(config);
-    const ctx = openRun(argv.run, config, await createTask(config), { onProgress: progressPrinter() });
+    const ctx = openRun(argv.run, config, await createTask(config, argv.run), { onProgress: progressPrinter() });
     try {
       printTrainSummary(await runTrain(ctx), argv.json);
     } finally {

@@ -6,7 +6,7 @@ export async function openStoredRun(dir: string): Promise<RunContext> {
   const config = storedConfig(dir);
   if (!config) throw new Error(`${dir} is not a run directory; start a run with \`spogw-native train ${dir} ...\``);
   await preflight(config);
-  return openRun(dir, config, await createTask(config), { onProgress: progressPrinter() });
+  return openRun(dir, config, await createTask(config, dir), { onProgress: progressPrinter() });
 }
 
 /** The iteration a phase command works on: the one given, or the first whose phase is not done. */
