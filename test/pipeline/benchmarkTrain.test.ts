@@ -5,8 +5,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import yargs, { type CommandModule } from "yargs";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { CommandModule } from "yargs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCommand } from "./runCommand.js";
 import { statusCommand } from "../../src/cli/commands/status.js";
 import { trainCommand } from "../../src/cli/commands/train.js";
 import { loadBenchmark } from "../../src/benchmarks/index.js";
@@ -24,18 +25,7 @@ let server: RunningServer;
 let serverGenerator: Generator;
 
 async function run(command: CommandModule<object, any>, args: string[]): Promise<string> {
-  const out: string[] = [];
-  const spyOut = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
-  const spyErr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  try {
-    await yargs(args).command(command).strict().exitProcess(false).fail((message, error) => {
-      throw error ?? new Error(message);
-    }).parseAsync();
-  } finally {
-    spyOut.mockRestore();
-    spyErr.mockRestore();
-  }
-  return out.join("");
+  return (await runCommand(command, args)).stdout;
 }
 
 /** A port nothing listens on: bound, then released. */

@@ -3,29 +3,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import yargs, { type CommandModule } from "yargs";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCommand as run } from "./runCommand.js";
 import { demoCommand } from "../../src/cli/commands/demo.js";
 import { statusCommand } from "../../src/cli/commands/status.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-demo-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-async function run(command: CommandModule<object, any>, args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const spyOut = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
-  const spyErr = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
-  try {
-    await yargs(args).command(command).strict().exitProcess(false).fail((message, error) => {
-      throw error ?? new Error(message);
-    }).parseAsync();
-  } finally {
-    spyOut.mockRestore();
-    spyErr.mockRestore();
-  }
-  return { stdout: out.join(""), stderr: err.join("") };
-}
 
 describe("spogw-native demo", () => {
   it("raises the mean workflow score over 3 iterations (seed 0: final - iteration 0 >= 0.15) within 10 minutes", async () => {
