@@ -142,9 +142,13 @@ export const DEFAULT_CONFIG: Omit<RunConfig, "task" | "generator"> = {
   engineThreads: 2,
 };
 
-/** Fields that may change when a run is resumed (they do not change what the run computes). */
+/**
+ * Fields that may change when a run is resumed: they do not change what the run computes (the data
+ * directory may move: the queries themselves are checked to be the same). The generator may not: a
+ * different base model would silently invalidate every stored log-prob and adapter.
+ */
 export const RESUMABLE_FIELDS: ReadonlySet<keyof RunConfig> = new Set<keyof RunConfig>([
-  "iterations", "executionConcurrency", "generatorThreads", "engineThreads", "executorUrl", "dataDir", "generator",
+  "iterations", "executionConcurrency", "generatorThreads", "engineThreads", "executorUrl", "dataDir",
 ]);
 
 export class ConfigError extends Error {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { RunStore, type SampleRecord } from "../../src/pipeline/index.js";
+import { createSimulatedTask, openRun, resolveConfig, RunStore, type SampleRecord } from "../../src/pipeline/index.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-store-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -56,5 +56,19 @@ describe("run store", () => {
     expect(() => store.markPhaseDone(0, "collect", {})).not.toThrow();
     expect(() => store.markPhaseDone(0, "collect", {})).toThrow(/UNIQUE/);
     store.close();
+  });
+});
+
+describe("reopening a run", () => {
+  it("accepts the run's own settings (and more iterations) but refuses other settings or other queries", async () => {
+    const dir = join(work, "c");
+    const config = resolveConfig({ task: "simulated", generator: "m.gguf", simulatedQueries: 3 });
+    const task = () => createSimulatedTask({ queries: config.simulatedQueries, seed: config.seed });
+    await openRun(dir, config, task()).close();
+    await openRun(dir, { ...config, iterations: 5, engineThreads: 1 }, task()).close();
+    expect(() => openRun(dir, { ...config, beta: 0, klMask: "all" }, task())).toThrow(
+      /was started with other settings[\s\S]*beta: the run has 0\.1, this invocation asks for 0[\s\S]*klMask: the run has "advantage", this invocation asks for "all"/,
+    );
+    expect(() => openRun(dir, config, createSimulatedTask({ queries: 4, seed: 0 }))).toThrow(/started on 3 other queries than the 4/);
   });
 });
