@@ -10,6 +10,8 @@ import { inspectCommand } from "./commands/inspect.js";
 import { dataCommand } from "./commands/data.js";
 import { serveCommand } from "./commands/serve.js";
 import { evalCommand } from "./commands/eval.js";
+import { reportCommand } from "./commands/report.js";
+import { tableCommand } from "./commands/table.js";
 import { trainCommand } from "./commands/train.js";
 import { collectCommand } from "./commands/collect.js";
 import { datasetCommand } from "./commands/dataset.js";
@@ -35,6 +37,8 @@ await yargs(hideBin(process.argv))
   .command(demoCommand)
   .command(serveCommand)
   .command(evalCommand)
+  .command(reportCommand)
+  .command(tableCommand)
   .demandCommand(1, "Name a command; `spogw-native --help` lists them.")
   .recommendCommands()
   .strict()

@@ -1,3 +1,17 @@
 // The run report (one self-contained HTML file) and the data it is drawn from.
 export { loadRunReportData, medianInterval, type IterationData, type RunReportData, type SampleWorkflow, type UpdateStepData } from "./runData.js";
 export { renderRunReport, reportCharts, histogram, chartLibrarySource, escapeHtml, type ReportChart } from "./html.js";
+export { loadRunEvaluations, type RunEvaluations } from "./runData.js";
+export {
+  mainTable,
+  klAblationTable,
+  dataAblationTable,
+  paperTables,
+  klSettings,
+  dataSettings,
+  tableToMarkdown,
+  tableToCsv,
+  type PaperTable,
+  type TableColumn,
+  type TableRow,
+} from "./tables.js";

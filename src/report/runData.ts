@@ -56,8 +56,16 @@ export interface RunReportData {
   evaluations: EvaluationRecord[];
 }
 
-/** Reads run directory `dir`; a missing or unreadable run gives an error that names it. */
-export function loadRunReportData(dir: string): RunReportData {
+/** A run's name, configuration and stored evaluations: what the tables need. */
+export interface RunEvaluations {
+  name: string;
+  dir: string;
+  config: Partial<RunConfig>;
+  evaluations: EvaluationRecord[];
+}
+
+/** Reads a run's configuration and evaluations; a missing or unreadable run gives an error that names it. */
+export function loadRunEvaluations(dir: string): RunEvaluations {
   const db = openRunDatabase(dir);
   let configText: string | undefined;
   let evaluations: EvaluationRecord[];
@@ -70,13 +78,16 @@ export function loadRunReportData(dir: string): RunReportData {
     db.close();
   }
   if (!configText) throw new Error(`${dir}: the run store has no configuration (the run was never started)`);
-  let config: Partial<RunConfig>;
   try {
-    config = JSON.parse(configText) as Partial<RunConfig>;
+    return { name: basename(resolve(dir)), dir, config: JSON.parse(configText) as Partial<RunConfig>, evaluations };
   } catch {
     throw new Error(`${dir}: the stored configuration is not valid JSON`);
   }
+}
 
+/** Reads run directory `dir`; a missing or unreadable run gives an error that names it. */
+export function loadRunReportData(dir: string): RunReportData {
+  const { name, config, evaluations } = loadRunEvaluations(dir);
   const store = RunStore.open(dir);
   try {
     const iterationNumbers = store.counts().map((c) => c.iteration);
@@ -95,7 +106,7 @@ export function loadRunReportData(dir: string): RunReportData {
       }
     }
     return {
-      name: basename(resolve(dir)),
+      name,
       dir,
       task: config.task ?? "unknown",
       simulated: config.task === "simulated",

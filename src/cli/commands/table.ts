@@ -1,0 +1,28 @@
+// `spogw-native table RUN...`: the paper's Table 1 (methods x benchmarks, average column) from the
+// evaluations stored in the runs, and Tables 3 and 4 when the runs differ in those settings.
+import { writeFileSync } from "node:fs";
+import type { CommandModule } from "yargs";
+import { loadRunEvaluations, paperTables, tableToCsv, tableToMarkdown } from "../../report/index.js";
+
+interface TableArgs {
+  runs: string[];
+  format: "markdown" | "csv";
+  out?: string;
+}
+
+export const tableCommand: CommandModule<object, TableArgs> = {
+  command: "table <runs..>",
+  describe: "Print the paper's tables (Table 1; Tables 3 and 4 when the ablation runs exist) from stored evaluations",
+  builder: (y) =>
+    y
+      .positional("runs", { type: "string", array: true, demandOption: true, describe: "run directories with evaluations (from eval --run)" })
+      .option("format", { choices: ["markdown", "csv"] as const, default: "markdown" as const })
+      .option("out", { type: "string", describe: "write to this file instead of standard output" }),
+  handler: (argv) => {
+    const runs = argv.runs.map((dir) => loadRunEvaluations(String(dir)));
+    const tables = paperTables(runs);
+    const text = `${tables.map(argv.format === "csv" ? tableToCsv : tableToMarkdown).join("\n\n")}\n`;
+    if (argv.out) writeFileSync(argv.out, text);
+    else process.stdout.write(text);
+  },
+};

@@ -1,0 +1,166 @@
+// The paper's tables from stored evaluations: Table 1 (methods x benchmarks with an average column),
+// Table 3 (KL configurations) and Table 4 (data processing), as Markdown or CSV. A cell is the stored
+// solve rate written by the same formatter `eval` prints with, so the two always agree digit for digit.
+import { formatSolveRate, methodLabel, methodOrder, percent, protocolTag } from "../evaluation/format.js";
+import { generatorIteration, type EvaluationRecord } from "../evaluation/evaluationStore.js";
+import { DEFAULT_CONFIG } from "../pipeline/config.js";
+import type { RunEvaluations } from "./runData.js";
+
+const BENCHMARK_LABELS: Readonly<Record<string, string>> = {
+  math: "MATH", humaneval: "HumanEval", mbpp: "MBPP", hotpotqa: "HotpotQA", drop: "DROP", gsm8k: "GSM8K",
+};
+// Table 1's column order: math, coding, question answering (GSM8K last; the paper does not report it).
+const BENCHMARK_ORDER = ["math", "humaneval", "mbpp", "hotpotqa", "drop", "gsm8k"];
+
+/** A column: evaluations on the same problems under the same protocol, so its numbers compare. */
+export interface TableColumn {
+  key: string;
+  benchmark: string;
+  split: string;
+  problems: number;
+  protocol: string;
+  label: string;
+}
+
+export interface TableRow {
+  label: string;
+  /** Leading cells before the benchmark columns (the ablation tables' settings). */
+  settings: string[];
+  cells: Array<EvaluationRecord | null>;
+  /** Mean solve rate over the columns, when the row has every column. */
+  average: number | null;
+}
+
+export interface PaperTable {
+  title: string;
+  settingHeaders: string[];
+  columns: TableColumn[];
+  rows: TableRow[];
+}
+
+function columnKey(e: EvaluationRecord): string {
+  return `${e.benchmark}\t${e.split}\t${e.problems}\t${e.protocol}`;
+}
+
+function columnsOf(evaluations: readonly EvaluationRecord[]): TableColumn[] {
+  const byKey = new Map<string, TableColumn>();
+  for (const e of evaluations) {
+    const label = `${BENCHMARK_LABELS[e.benchmark] ?? e.benchmark} (${e.split}, ${e.problems} problems, ${protocolTag(e.protocol)})`;
+    byKey.set(columnKey(e), { key: columnKey(e), benchmark: e.benchmark, split: e.split, problems: e.problems, protocol: e.protocol, label });
+  }
+  const order = (b: string) => (BENCHMARK_ORDER.includes(b) ? BENCHMARK_ORDER.indexOf(b) : BENCHMARK_ORDER.length);
+  return [...byKey.values()].sort((a, b) => order(a.benchmark) - order(b.benchmark) || a.benchmark.localeCompare(b.benchmark) ||
+    a.split.localeCompare(b.split) || b.problems - a.problems || a.protocol.localeCompare(b.protocol));
+}
+
+function row(label: string, settings: string[], evaluations: readonly EvaluationRecord[], columns: readonly TableColumn[]): TableRow {
+  const cells = columns.map((c) => evaluations.find((e) => columnKey(e) === c.key) ?? null);
+  const complete = cells.every((c) => c !== null);
+  const average = complete && cells.length > 0 ? cells.reduce((s, c) => s + c!.solveRate, 0) / cells.length : null;
+  return { label, settings, cells, average };
+}
+
+/** Table 1: every method evaluated in the given runs; generator rows name their run when there are several. */
+export function mainTable(runs: readonly RunEvaluations[]): PaperTable {
+  const columns = columnsOf(runs.flatMap((r) => r.evaluations));
+  const baselineRuns = new Map<string, number>();
+  for (const r of runs) for (const m of new Set(r.evaluations.map((e) => e.method))) if (generatorIteration(m) === null) baselineRuns.set(m, (baselineRuns.get(m) ?? 0) + 1);
+  const entries = runs.flatMap((r) => [...new Set(r.evaluations.map((e) => e.method))].map((method) => ({ run: r, method })));
+  entries.sort((a, b) => methodOrder(a.method) - methodOrder(b.method) || a.run.name.localeCompare(b.run.name));
+  const rows = entries.map(({ run, method }) => {
+    const named = generatorIteration(method) !== null ? runs.length > 1 : (baselineRuns.get(method) ?? 0) > 1;
+    const label = named ? `${methodLabel(method)} [${run.name}]` : methodLabel(method);
+    return row(label, [], run.evaluations.filter((e) => e.method === method), columns);
+  });
+  return { title: "Table 1: solve rate (%) per method and benchmark, mean ± std over runs", settingHeaders: [], columns, rows };
+}
+
+/** The evaluations of a run's most trained generator that was evaluated (highest iteration), per column. */
+function latestGenerator(run: RunEvaluations): EvaluationRecord[] {
+  const iterations = run.evaluations.map((e) => generatorIteration(e.method)).filter((i): i is number => i !== null);
+  if (iterations.length === 0) return [];
+  const latest = Math.max(...iterations);
+  return run.evaluations.filter((e) => generatorIteration(e.method) === latest);
+}
+
+/** Table 3 settings of a run (settings it does not store are the defaults): the objective, the reference model and the KL mask. */
+export function klSettings(run: RunEvaluations): string[] {
+  const c = { ...DEFAULT_CONFIG, ...run.config };
+  if (c.beta === 0) return ["w/o KL term", "None", "-"];
+  const reference = c.reference === "base" ? "Initial base model" : "Previous iteration's checkpoint";
+  return ["w/ KL term", reference, c.klMask === "all" ? "no" : "yes"];
+}
+
+/** Table 4 settings of a run: the dataset name, how groups are chosen and whether zero-variance groups are filtered first. */
+export function dataSettings(run: RunEvaluations): string[] {
+  const c = { ...DEFAULT_CONFIG, ...run.config };
+  const filtering = c.dropZeroVariance;
+  if (c.selection === "random") return filtering ? ["D_RSF", "Random sampling", "yes"] : ["D_RS", "Random sampling", "no"];
+  return c.keep > 0 ? ["D_SS", "Screening and sharpening", filtering ? "yes" : "no"] : ["D_S", "Only screening", filtering ? "yes" : "no"];
+}
+
+// The paper varies one axis at a time with the other at SPOGW's own setting: Table 3 is trained on
+// screened and sharpened data, Table 4 with the masked KL term to the previous checkpoint.
+const SPOGW_KL = "w/ KL term\tPrevious iteration's checkpoint\tyes";
+const SPOGW_DATA = "D_SS\tScreening and sharpening\tyes";
+
+/**
+ * An ablation table over the runs that differ from SPOGW only along one axis (`settingsOf`; the other
+ * axis, `fixedOf`, at SPOGW's setting); each run contributes its most trained evaluated generator.
+ * Null unless at least two such runs have different settings.
+ */
+function ablationTable(
+  runs: readonly RunEvaluations[], title: string, settingHeaders: string[], settingsOf: (r: RunEvaluations) => string[], fixedOf: (r: RunEvaluations) => string[], fixed: string,
+): PaperTable | null {
+  const evaluated = runs.filter((r) => latestGenerator(r).length > 0 && fixedOf(r).join("\t") === fixed);
+  if (new Set(evaluated.map((r) => settingsOf(r).join("\t"))).size < 2) return null;
+  const columns = columnsOf(evaluated.flatMap(latestGenerator));
+  const rows = evaluated.map((r) => {
+    const latest = latestGenerator(r);
+    return row(`${r.name} (${methodLabel(latest[0]!.method)})`, settingsOf(r), latest, columns);
+  });
+  return { title, settingHeaders, columns, rows };
+}
+
+export function klAblationTable(runs: readonly RunEvaluations[]): PaperTable | null {
+  return ablationTable(runs, "Table 3: KL restriction configurations", ["Objective function", "Reference model", "KL mask"], klSettings, dataSettings, SPOGW_DATA);
+}
+
+export function dataAblationTable(runs: readonly RunEvaluations[]): PaperTable | null {
+  return ablationTable(runs, "Table 4: data processing methods", ["Dataset", "Data processing", "Filtering first"], dataSettings, klSettings, SPOGW_KL);
+}
+
+/** Table 1, then Tables 3 and 4 where the runs for them exist. */
+export function paperTables(runs: readonly RunEvaluations[]): PaperTable[] {
+  return [mainTable(runs), klAblationTable(runs), dataAblationTable(runs)].filter((t): t is PaperTable => t !== null);
+}
+
+function cellText(cell: EvaluationRecord | null): string {
+  return cell ? formatSolveRate(cell.solveRate, cell.std) : "-";
+}
+
+export function tableToMarkdown(table: PaperTable): string {
+  const header = ["Method", ...table.settingHeaders, ...table.columns.map((c) => c.label), "AVG"];
+  const escape = (text: string) => text.replace(/\|/g, "\\|");
+  const lines = [
+    `**${table.title}**`,
+    "",
+    `| ${header.map(escape).join(" | ")} |`,
+    `|${header.map((_, i) => (i === 0 || i <= table.settingHeaders.length ? " --- " : " ---: ")).join("|")}|`,
+    ...table.rows.map((r) => `| ${[r.label, ...r.settings, ...r.cells.map(cellText), r.average === null ? "-" : percent(r.average)].map(escape).join(" | ")} |`),
+  ];
+  if (table.rows.length === 0) lines.push("", "(no evaluations stored in these runs; run `spogw-native eval --run RUN ...` first)");
+  return lines.join("\n");
+}
+
+/** CSV with one column per number: a benchmark column holds the mean in percent, then its std and its number of runs (the protocol is in the column name). */
+export function tableToCsv(table: PaperTable): string {
+  const quote = (text: string) => (/[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
+  const header = ["table", "method", ...table.settingHeaders, ...table.columns.flatMap((c) => [c.label, `${c.label} std`, `${c.label} runs`]), "AVG"];
+  const lines = [header.map(quote).join(",")];
+  for (const r of table.rows) {
+    const cells = r.cells.flatMap((c) => (c ? [percent(c.solveRate), percent(c.std), String(c.runSolveRates.length)] : ["", "", ""]));
+    lines.push([table.title.split(":")[0]!, r.label, ...r.settings, ...cells, r.average === null ? "" : percent(r.average)].map(quote).join(","));
+  }
+  return lines.join("\n");
+}
