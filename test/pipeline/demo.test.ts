@@ -37,5 +37,6 @@ describe("spogw-native demo", () => {
     expect(status.next).toBe("done");
     expect(status.adapters).toEqual(["adapters/iter-1.gguf", "adapters/iter-2.gguf", "adapters/iter-3.gguf"]);
     expect(status.iterations).toHaveLength(4);
+    await expect(run(statusCommand, ["status", join(work, "absent")])).rejects.toThrow(/absent is not a run directory \(no run\.sqlite\)/);
   }, 600_000);
 });

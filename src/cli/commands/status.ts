@@ -14,7 +14,8 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     y
       .positional("run", { type: "string", demandOption: true, describe: "run directory" })
       .option("json", { type: "boolean", default: false, describe: "print the status as one JSON object" }),
-  handler: (argv) => {
+  // async: an error thrown here then reaches the CLI's failure handler (one line, no stack trace).
+  handler: async (argv) => {
     const status = runStatus(argv.run);
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(status)}\n`);
