@@ -14,7 +14,7 @@ export type { OperatorServices, PythonRunner } from "./operators/hostOperators.j
 export { TEMPLATE_WORKFLOWS } from "./templates.js";
 export { RULES_BY_FAMILY, type WorkflowRules } from "./rules.js";
 export { buildGeneratorPrompt, WORKFLOW_OPEN_TAG, WORKFLOW_CLOSE_TAG, type GeneratorPromptOptions } from "./generatorPrompt.js";
-export { parseWorkflow, validateWorkflow, type ParsedWorkflow, type WorkflowValidation } from "./parse/parseWorkflow.js";
+export { parseWorkflow, validateWorkflow, type ParsedWorkflow, type ValidationOptions, type WorkflowValidation } from "./parse/parseWorkflow.js";
 export { templateSimilarity } from "./parse/similarity.js";
 export {
   runWorkflow,

@@ -57,7 +57,7 @@ describe("corpus of completions: parse -> validate -> execute -> score", async (
 
   it.each(corpus)("$name", async ({ benchmark, completion, expected }) => {
     const problem = problems[benchmark]!;
-    const parsed = parseWorkflow(completion, problem.family);
+    const parsed = parseWorkflow(completion, problem.family, { question: problem.question });
     if (expected.kind === "invalid") {
       expect(parsed.ok).toBe(false);
       if (!parsed.ok) expect(parsed.reason).toMatch(expected.reason);

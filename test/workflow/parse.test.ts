@@ -114,6 +114,25 @@ describe("validation", () => {
   });
 });
 
+describe("problem-specific content", () => {
+  const question = "Carol and Jennifer are sisters from Los Angeles who love collecting signatures.";
+  const quoting = `async function workflow(ops) {
+  const a = await ops.custom("Count how many signatures Carol and Jennifer, the SISTERS from Los Angeles, need.");
+  const b = await ops.custom(\`Solve: sisters from los angeles who love collecting\`);
+  return await ops.scEnsemble([a, b, a]);
+}`;
+
+  it("rejects string literals that quote five or more consecutive words of the question", () => {
+    expect(parseWorkflow(quoting, "math", { question })).toEqual({ ok: false, reason: 'the workflow contains problem-specific text: "sisters from los angeles who"' });
+    expect(parseWorkflow(quoting, "math").ok).toBe(true); // without the question nothing is compared
+  });
+
+  it("accepts generic instructions that share only short phrases", () => {
+    const generic = quoting.replace(/"Count[^"]*"/, '"Count what is asked, step by step."').replace(/`Solve[^`]*`/, "`Solve it from the start.`");
+    expect(parseWorkflow(generic, "math", { question })).toMatchObject({ ok: true });
+  });
+});
+
 describe("generator prompt", () => {
   it("contains the template, every operator of the family, the question and the rules, and ends open", () => {
     const prompt = buildGeneratorPrompt("What is the sum of the first 10 primes?", "math");

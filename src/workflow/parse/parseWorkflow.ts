@@ -3,6 +3,7 @@ import type { TaskFamily } from "../family.js";
 import { RULES_BY_FAMILY, type WorkflowRules } from "../rules.js";
 import { TEMPLATE_WORKFLOWS } from "../templates.js";
 import { extractProgram } from "./extractProgram.js";
+import { quotedQuestion } from "./problemLeak.js";
 import { templateSimilarity } from "./similarity.js";
 import { checkProgram } from "./validateProgram.js";
 
@@ -18,8 +19,14 @@ export interface WorkflowValidation {
   estimatedCalls: number | null;
 }
 
+export interface ValidationOptions extends Partial<WorkflowRules> {
+  /** The question the workflow was generated for: its strings must not quote it (5 words in a row). */
+  question?: string;
+}
+
 /** Every check, with the measurements, for reports and regeneration loops. */
-export function validateWorkflow(completion: string, family: TaskFamily, rules: Partial<WorkflowRules> = {}): WorkflowValidation {
+export function validateWorkflow(completion: string, family: TaskFamily, options: ValidationOptions = {}): WorkflowValidation {
+  const { question, ...rules } = options;
   const effective = { ...RULES_BY_FAMILY[family], ...rules };
   const extracted = extractProgram(completion);
   if (extracted.ok === false) return { ok: false, code: "", reason: extracted.reason, similarity: null, estimatedCalls: null };
@@ -35,11 +42,14 @@ export function validateWorkflow(completion: string, family: TaskFamily, rules: 
     reason = `too similar to the template (${similarity.toFixed(2)} >= ${effective.maxTemplateSimilarity})`;
   } else if (calls < effective.minCalls || calls > effective.maxCalls) {
     reason = `the workflow makes ${calls} operator calls (counted statically); ${effective.minCalls} to ${effective.maxCalls} allowed`;
+  } else {
+    const quoted = question === undefined ? null : quotedQuestion(code, question);
+    if (quoted !== null) reason = `the workflow contains problem-specific text: "${quoted}"`;
   }
   return { ok: reason === null, code, reason, similarity, estimatedCalls: calls };
 }
 
-export function parseWorkflow(completion: string, family: TaskFamily, rules: Partial<WorkflowRules> = {}): ParsedWorkflow {
-  const v = validateWorkflow(completion, family, rules);
+export function parseWorkflow(completion: string, family: TaskFamily, options: ValidationOptions = {}): ParsedWorkflow {
+  const v = validateWorkflow(completion, family, options);
   return v.ok ? { ok: true, code: v.code } : { ok: false, reason: v.reason ?? "invalid workflow" };
 }

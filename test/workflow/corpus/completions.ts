@@ -134,6 +134,17 @@ export const corpus: CorpusEntry[] = [
     expected: { kind: "invalid", reason: /too similar to the template \(0\.9/ },
   },
   {
+    name: "problem-specific: quotes the question (the corpus's gsm8k problem)",
+    benchmark: "gsm8k",
+    completion: `async function workflow(ops) {
+  const a = await ops.custom("Carol and Jennifer are sisters from Los Angeles: add their signatures step by step.");
+  const b = await ops.review(a);
+  return await ops.scEnsemble([a, b]);
+}
+</workflow>`,
+    expected: { kind: "invalid", reason: /problem-specific text: "carol and jennifer are sisters"/ },
+  },
+  {
     name: "hostile: reads the environment",
     benchmark: "gsm8k",
     completion: `async function workflow(ops) {
