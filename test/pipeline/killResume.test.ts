@@ -17,9 +17,9 @@ const model = join(work, "model.gguf");
 const configPath = join(work, "run.yaml");
 
 // Small enough that one run takes seconds; two iterations so that a later iteration samples from a
-// trained adapter. One generator sequence: with parallel sequences, which tokens llama.cpp evaluates in
-// one batch depends on timing, and batch shape can change the last bits of the logits; one sequence
-// rules that out (repeated 8-sequence samplings gave identical tokens here, but that is not a promise).
+// trained adapter. One generator sequence: batch make-up changes llama.cpp's numbers, and although the
+// generator now samples parallel sequences in lockstep (batches depend on tokens, not timing), one
+// sequence keeps this test independent of that.
 // Executions take 3 ms each (simulated executor latency), so a kill can land inside that phase too.
 const CONFIG = `task: simulated
 generator: ${model}
