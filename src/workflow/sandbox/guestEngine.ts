@@ -97,7 +97,10 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
       return `the workflow failed: ${reason}`;
     }
 
-    /** Copies one argument out of the guest, checking kind and size without running guest code. */
+    /**
+     * Copies one argument out of the guest, checking kind and size. Values are read directly, never via
+     * toString/valueOf; an array element getter does run, under the same compute limit as other code.
+     */
     function readString(handle: QuickJSHandle, what: string): string {
       const kind = vm!.typeof(handle);
       if (kind !== "string") throw new Error(`${what} must be a string, got ${kind}`);
