@@ -34,6 +34,8 @@ export class RunContext {
     readonly config: RunConfig,
     readonly task: WorkflowTask,
     private readonly onProgress: ProgressListener = () => {},
+    /** Releases the run's lock (see runLock.ts). */
+    private readonly unlock: () => void = () => {},
   ) {}
 
   progress(event: ProgressEvent): void {
@@ -86,5 +88,7 @@ export class RunContext {
     await this.generator?.dispose();
     this.generator = undefined;
     await this.task.close();
+    this.store.close();
+    this.unlock();
   }
 }

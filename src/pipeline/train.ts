@@ -7,6 +7,7 @@ import { runCollect, type CollectSummary } from "./collect.js";
 import { conflictingFields, ConfigError, type RunConfig } from "./config.js";
 import { RunContext, type ProgressListener } from "./context.js";
 import { runDataset, type DatasetSummary } from "./datasetPhase.js";
+import { lockRun } from "./runLock.js";
 import { RUN_DATABASE, RunStore } from "./runStore.js";
 import type { WorkflowTask } from "./task.js";
 import { runUpdate, type UpdateSummary } from "./update.js";
@@ -38,7 +39,9 @@ export interface OpenRunOptions {
  */
 export function openRun(dir: string, config: RunConfig, task: WorkflowTask, options: OpenRunOptions = {}): RunContext {
   const store = RunStore.open(dir);
+  let unlock: (() => void) | undefined;
   try {
+    unlock = lockRun(dir);
     const stored = store.getMeta("config");
     if (stored === undefined) {
       store.setQueryIds(task.queries.map((q) => q.id));
@@ -53,10 +56,11 @@ export function openRun(dir: string, config: RunConfig, task: WorkflowTask, opti
       store.setMeta("config", JSON.stringify(config));
     }
   } catch (error) {
+    unlock?.();
     store.close();
     throw error;
   }
-  return new RunContext(store, config, task, options.onProgress);
+  return new RunContext(store, config, task, options.onProgress, unlock);
 }
 
 /** The configuration a run was started with, or undefined when `dir` holds no run. */
