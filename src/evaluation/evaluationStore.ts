@@ -3,6 +3,8 @@
 // `evaluations`, created when missing. One row per (method, benchmark, split, problems, protocol): a
 // later evaluation of the same thing replaces the earlier one. The row holds the solve rate of every
 // run as well as their mean and standard deviation, so `table` prints exactly what `eval` printed.
+// A generator's workflows for the test problems are kept too (`evaluation_workflows`): a second
+// evaluation reuses them instead of sampling again, and the report can show them.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -56,6 +58,10 @@ const SCHEMA = `
     protocol_description TEXT NOT NULL, run_solve_rates TEXT NOT NULL, solve_rate REAL NOT NULL, std REAL NOT NULL,
     executor TEXT NOT NULL, evaluated_at TEXT NOT NULL,
     PRIMARY KEY (method, benchmark, split, problems, protocol));
+  CREATE TABLE IF NOT EXISTS evaluation_workflows (
+    method TEXT NOT NULL, benchmark TEXT NOT NULL, split TEXT NOT NULL, problem_id TEXT NOT NULL,
+    workflow TEXT, invalid_reason TEXT, attempts INTEGER NOT NULL,
+    PRIMARY KEY (method, benchmark, split, problem_id));
 `;
 
 interface EvaluationRow {
@@ -89,6 +95,40 @@ export function putEvaluation(dir: string, record: EvaluationRecord): void {
       record.method, record.benchmark, record.split, record.problems, record.protocol, record.protocolDescription,
       JSON.stringify(record.runSolveRates), record.solveRate, record.std, record.executor, record.evaluatedAt,
     );
+  } finally {
+    db.close();
+  }
+}
+
+export interface StoredWorkflow {
+  problemId: string;
+  workflow: string | null;
+  invalidReason: string | null;
+  attempts: number;
+}
+
+/** Stores a generator's workflows for test problems (one per problem), replacing earlier ones. */
+export function putEvaluationWorkflows(dir: string, key: { method: string; benchmark: string; split: string }, workflows: readonly StoredWorkflow[]): void {
+  const db = openRunDatabase(dir);
+  try {
+    db.exec(SCHEMA);
+    const insert = db.prepare(`INSERT OR REPLACE INTO evaluation_workflows (method, benchmark, split, problem_id, workflow, invalid_reason, attempts) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    db.transaction(() => {
+      for (const w of workflows) insert.run(key.method, key.benchmark, key.split, w.problemId, w.workflow, w.invalidReason, w.attempts);
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+/** The stored workflows of a generator method on a benchmark split, keyed by problem id. */
+export function readEvaluationWorkflows(dir: string, key: { method: string; benchmark: string; split: string }): Map<string, StoredWorkflow> {
+  const db = openRunDatabase(dir);
+  try {
+    db.exec(SCHEMA);
+    const rows = db.prepare("SELECT problem_id, workflow, invalid_reason, attempts FROM evaluation_workflows WHERE method = ? AND benchmark = ? AND split = ?")
+      .all(key.method, key.benchmark, key.split) as Array<{ problem_id: string; workflow: string | null; invalid_reason: string | null; attempts: number }>;
+    return new Map(rows.map((r) => [r.problem_id, { problemId: r.problem_id, workflow: r.workflow, invalidReason: r.invalid_reason, attempts: r.attempts }]));
   } finally {
     db.close();
   }

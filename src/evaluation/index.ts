@@ -5,8 +5,14 @@ export {
   generatorMethod,
   openRunDatabase,
   putEvaluation,
+  putEvaluationWorkflows,
   readEvaluations,
+  readEvaluationWorkflows,
   summarizeRuns,
   type EvaluationRecord,
+  type StoredWorkflow,
 } from "./evaluationStore.js";
+export { measureSolveRate, type ProblemWorkflow, type SolveRateOptions, type SolveRateResult } from "./solveRate.js";
+export { generateWorkflows, type GeneratedWorkflow, type GenerationSettings } from "./generatedWorkflows.js";
 export { formatSolveRate, methodLabel, methodOrder, percent, protocolTag } from "./format.js";
+export { evaluationExecutors, runCacheModel, type EvaluationExecutors } from "./runExecutors.js";
