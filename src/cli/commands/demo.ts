@@ -26,7 +26,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("iterations", { type: "number", default: 3, describe: "SPOGW iterations" }),
   handler: async (argv) => {
     const dir = argv.run ?? mkdtempSync(join(tmpdir(), "spogw-demo-"));
-    process.stderr.write(`${SIMULATED_NOTICE}\nrun directory: ${dir}\n`);
+    process.stderr.write(`${SIMULATED_NOTICE}\n[SIMULATED] run directory: ${dir}\n`);
     const summary = await runDemo(dir, { settings: { seed: argv.seed, iterations: argv.iterations }, onProgress: progressPrinter(process.stderr, "[SIMULATED] ") });
     printTrainSummary(summary, argv.json);
   },
