@@ -23,6 +23,6 @@ export {
 } from "./simulatedTask.js";
 export { runDemo, DEMO_SETTINGS, DEMO_MODEL, type DemoOptions } from "./demo.js";
 export { createTask } from "./tasks.js";
-export { preflight, checkGeneratorModel, checkExecutorReachable, PreflightError } from "./preflight.js";
+export { preflight, checkGeneratorModel, checkExecutorReachable, unreadableByTrainer, TRAINER_TENSOR_TYPES, PreflightError } from "./preflight.js";
 export { createBenchmarkTask, isBenchmarkName, EXECUTOR_CACHE } from "./benchmarkTask.js";
 export { lockRun, RUN_LOCK } from "./runLock.js";

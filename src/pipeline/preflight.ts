@@ -1,6 +1,6 @@
 // Checks made before a run does any work: every file and service it will need is there and usable, so
 // a mistake costs seconds, not a half-finished iteration. Each failure says what to fix.
-import { checkLlamaCppModel, readGgufHeader } from "../gguf/index.js";
+import { checkLlamaCppModel, readGgufHeader, type GgufHeader } from "../gguf/index.js";
 import { ConfigError, type RunConfig } from "./config.js";
 
 export class PreflightError extends Error {
@@ -10,13 +10,31 @@ export class PreflightError extends Error {
   }
 }
 
+/** Weight types the training engine reads (native/src/engine/gguf_reader.cc); llama.cpp reads more. */
+export const TRAINER_TENSOR_TYPES: ReadonlySet<string> = new Set(["F32", "F16", "BF16", "Q8_0"]);
+
+/** The first tensor the trainer cannot read, as "name (TYPE)", or null. */
+export function unreadableByTrainer(header: Pick<GgufHeader, "tensors">): string | null {
+  const tensor = header.tensors.find((t) => !TRAINER_TENSOR_TYPES.has(t.type.name));
+  return tensor ? `${tensor.name} (${tensor.type.name})` : null;
+}
+
+/** The model must load in node-llama-cpp (sampling) and in the training engine (updates). */
 export function checkGeneratorModel(path: string): void {
+  let header: GgufHeader;
   try {
-    checkLlamaCppModel(readGgufHeader(path), path);
+    header = readGgufHeader(path);
+    checkLlamaCppModel(header, path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (error as Error).message;
     throw new PreflightError(`generator: cannot use ${path}: ${reason}. Give a readable GGUF model (llama or qwen2), e.g. one written by \`spogw-native tiny-model\``);
+  }
+  const unreadable = unreadableByTrainer(header);
+  if (unreadable) {
+    throw new PreflightError(
+      `generator: ${path} has weights the trainer cannot read: ${unreadable}. Convert it to F32, F16, BF16 or Q8_0 (e.g. llama-quantize --allow-requantize MODEL OUT F16)`,
+    );
   }
 }
 

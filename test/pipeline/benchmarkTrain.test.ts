@@ -12,9 +12,9 @@ import { statusCommand } from "../../src/cli/commands/status.js";
 import { trainCommand } from "../../src/cli/commands/train.js";
 import { loadBenchmark } from "../../src/benchmarks/index.js";
 import { Generator } from "../../src/generator/index.js";
-import { createBenchmarkTask, EXECUTOR_CACHE, resolveConfig } from "../../src/pipeline/index.js";
+import { createBenchmarkTask, EXECUTOR_CACHE, resolveConfig, unreadableByTrainer } from "../../src/pipeline/index.js";
 import { baselineWorkflow } from "../../src/workflow/index.js";
-import { writeTinyModel } from "../../src/gguf/index.js";
+import { readGgufHeader, writeTinyModel } from "../../src/gguf/index.js";
 import { startOpenAIServer, type RunningServer } from "../../src/server/index.js";
 import { runState } from "./runState.js";
 import { testDataDir } from "../benchmarks/dataDir.js";
@@ -116,4 +116,11 @@ describe("train on a benchmark", () => {
     await expect(attempt(["--benchmark", "humaneva1", "--data-dir", testDataDir, "--generator", model, "--executor", server.url])).rejects.toThrow(/task: "humaneva1" is neither a benchmark \(humaneval, mbpp/);
     expect(existsSync(dir)).toBe(false);
   }, 120_000);
+
+  it("refuses, before any work, a model whose weight types the trainer cannot read", () => {
+    expect(unreadableByTrainer(readGgufHeader(model))).toBeNull();
+    const header = readGgufHeader(model);
+    const quantised = { tensors: header.tensors.map((t, i) => (i === 3 ? { ...t, type: { ...t.type, name: "Q4_K" } } : t)) };
+    expect(unreadableByTrainer(quantised)).toBe(`${header.tensors[3]!.name} (Q4_K)`);
+  });
 });
