@@ -32,7 +32,13 @@ export async function generateWorkflows(generator: Generator, problems: readonly
     let result: GeneratedWorkflow = { problemId: problem.id, workflow: null, invalidReason: "not generated", attempts: 0 };
     for (let attempt = 0; attempt < settings.maxAttempts; attempt++) {
       const seed = Math.floor(new SeededRandom(settings.seed, `eval:${problem.id}:${attempt}`).next() * 2 ** 31);
-      const [completion] = await generator.sample(prompt, { m: 1, temperature: settings.temperature, topP: settings.topP, maxTokens: settings.maxTokens, stop: [WORKFLOW_CLOSE_TAG], seed });
+      let completion;
+      try {
+        [completion] = await generator.sample(prompt, { m: 1, temperature: settings.temperature, topP: settings.topP, maxTokens: settings.maxTokens, stop: [WORKFLOW_CLOSE_TAG], seed });
+      } catch (error) {
+        // A generator that cannot take the prompt at all (e.g. too small a context) fails every problem alike: stop with the reason.
+        throw new Error(`the generator cannot write a workflow for ${problem.id}: ${(error as Error).message}`);
+      }
       const parsed = parseWorkflow(completion!.text, problem.family);
       result = parsed.ok
         ? { problemId: problem.id, workflow: parsed.code, invalidReason: null, attempts: attempt + 1 }

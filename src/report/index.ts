@@ -1,7 +1,7 @@
 // The run report (one self-contained HTML file) and the data it is drawn from.
 export { loadRunReportData, medianInterval, type IterationData, type RunReportData, type SampleWorkflow, type UpdateStepData } from "./runData.js";
 export { renderRunReport, reportCharts, histogram, chartLibrarySource, escapeHtml, type ReportChart } from "./html.js";
-export { loadRunEvaluations, type RunEvaluations } from "./runData.js";
+export { loadRunEvaluations, type RunEvaluations, type TrainingIteration } from "./runData.js";
 export {
   mainTable,
   klAblationTable,
@@ -11,6 +11,7 @@ export {
   dataSettings,
   tableToMarkdown,
   tableToCsv,
+  trainingTable,
   type PaperTable,
   type TableColumn,
   type TableRow,

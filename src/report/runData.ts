@@ -3,6 +3,7 @@
 // groups of the same size (the paper's Figure 2 comparison), the update steps, and the stored
 // evaluations. Reading is separate from rendering so that the HTML is a pure function of this data.
 import { basename, resolve } from "node:path";
+import type Database from "better-sqlite3";
 import { buildGroupDataset, populationVariance } from "../dataset/index.js";
 import { evaluationsIn, openRunDatabase, type EvaluationRecord } from "../evaluation/evaluationStore.js";
 import type { RunConfig } from "../pipeline/config.js";
@@ -56,11 +57,22 @@ export interface RunReportData {
   evaluations: EvaluationRecord[];
 }
 
-/** A run's name, configuration and stored evaluations: what the tables need. */
+/** What the run's phases reported for one iteration (null where that phase is not done). */
+export interface TrainingIteration {
+  iteration: number;
+  /** Mean score of the workflows sampled in this iteration (the collect phase's summary). */
+  meanScore: number | null;
+  groups: number | null;
+  /** Mean loss of this iteration's update. */
+  loss: number | null;
+}
+
+/** A run's name, configuration, training progress and stored evaluations: what the tables need. */
 export interface RunEvaluations {
   name: string;
   dir: string;
   config: Partial<RunConfig>;
+  training: TrainingIteration[];
   evaluations: EvaluationRecord[];
 }
 
@@ -69,20 +81,45 @@ export function loadRunEvaluations(dir: string): RunEvaluations {
   const db = openRunDatabase(dir);
   let configText: string | undefined;
   let evaluations: EvaluationRecord[];
+  let training: TrainingIteration[];
   try {
     const meta = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
     if (!meta) throw new Error(`${dir} holds a database without a run in it (no meta table)`);
     configText = (db.prepare("SELECT value FROM meta WHERE key = 'config'").get() as { value: string } | undefined)?.value;
     evaluations = evaluationsIn(db);
+    training = trainingIn(db, dir);
   } finally {
     db.close();
   }
   if (!configText) throw new Error(`${dir}: the run store has no configuration (the run was never started)`);
   try {
-    return { name: basename(resolve(dir)), dir, config: JSON.parse(configText) as Partial<RunConfig>, evaluations };
+    return { name: basename(resolve(dir)), dir, config: JSON.parse(configText) as Partial<RunConfig>, training, evaluations };
   } catch {
     throw new Error(`${dir}: the stored configuration is not valid JSON`);
   }
+}
+
+/** The numbers each finished phase recorded (the same ones `train` and `demo` print), per iteration. */
+function trainingIn(db: Database.Database, dir: string): TrainingIteration[] {
+  const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'phases'").get();
+  if (!table) return [];
+  const rows = db.prepare("SELECT iteration, phase, summary FROM phases ORDER BY iteration").all() as Array<{ iteration: number; phase: string; summary: string }>;
+  const byIteration = new Map<number, TrainingIteration>();
+  for (const row of rows) {
+    let summary: Record<string, unknown>;
+    try {
+      summary = JSON.parse(row.summary) as Record<string, unknown>;
+    } catch {
+      throw new Error(`${dir}: the ${row.phase} summary of iteration ${row.iteration} is not valid JSON`);
+    }
+    const entry = byIteration.get(row.iteration) ?? { iteration: row.iteration, meanScore: null, groups: null, loss: null };
+    const number = (key: string) => (typeof summary[key] === "number" ? (summary[key] as number) : null);
+    if (row.phase === "collect") entry.meanScore = number("meanScore");
+    if (row.phase === "dataset") entry.groups = number("groups");
+    if (row.phase === "update") entry.loss = number("meanLoss");
+    byIteration.set(row.iteration, entry);
+  }
+  return [...byIteration.values()];
 }
 
 /** Reads run directory `dir`; a missing or unreadable run gives an error that names it. */

@@ -135,6 +135,11 @@ export function paperTables(runs: readonly RunEvaluations[]): PaperTable[] {
   return [mainTable(runs), klAblationTable(runs), dataAblationTable(runs)].filter((t): t is PaperTable => t !== null);
 }
 
+/** A CSV field, quoted when it holds a comma, quote or newline. */
+function quote(text: string): string {
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
 function cellText(cell: EvaluationRecord | null): string {
   return cell ? formatSolveRate(cell.solveRate, cell.std) : "-";
 }
@@ -155,7 +160,6 @@ export function tableToMarkdown(table: PaperTable): string {
 
 /** CSV with one column per number: a benchmark column holds the mean in percent, then its std and its number of runs (the protocol is in the column name). */
 export function tableToCsv(table: PaperTable): string {
-  const quote = (text: string) => (/[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
   const header = ["table", "method", ...table.settingHeaders, ...table.columns.flatMap((c) => [c.label, `${c.label} std`, `${c.label} runs`]), "AVG"];
   const lines = [header.map(quote).join(",")];
   for (const r of table.rows) {
@@ -163,4 +167,24 @@ export function tableToCsv(table: PaperTable): string {
     lines.push([table.title.split(":")[0]!, r.label, ...r.settings, ...cells, r.average === null ? "" : percent(r.average)].map(quote).join(","));
   }
   return lines.join("\n");
+}
+
+/** The runs' training progress: per iteration the mean workflow score, groups and update loss, as `train`/`demo` print them. */
+export function trainingTable(runs: readonly RunEvaluations[], format: "markdown" | "csv"): string | null {
+  const rows = runs.flatMap((run) => run.training.map((t) => {
+    const planned = run.config.iterations ?? Number.POSITIVE_INFINITY;
+    const label = t.iteration >= planned ? `final (adapter ${t.iteration})` : String(t.iteration);
+    const simulated = run.config.task === "simulated" ? "simulated (not an LLM executor)" : (run.config.task ?? "?");
+    return [run.name, simulated, label, t.meanScore === null ? "-" : t.meanScore.toFixed(3), t.groups === null ? "-" : String(t.groups), t.loss === null ? "-" : t.loss.toFixed(4)];
+  }));
+  if (rows.length === 0) return null;
+  const header = ["Run", "Task", "Iteration", "Mean workflow score", "Groups", "Update loss"];
+  if (format === "csv") return [["table", ...header], ...rows.map((r) => ["Training", ...r])].map((r) => r.map(quote).join(",")).join("\n");
+  return [
+    "**Training: mean score of the workflows sampled in each iteration, groups kept, mean update loss**",
+    "",
+    `| ${header.join(" | ")} |`,
+    `|${header.map((_, i) => (i < 3 ? " --- " : " ---: ")).join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
 }

@@ -1,21 +1,32 @@
-// The HTML run report of a real demo run (tiny model, simulated task family, 3 iterations), opened in
-// Debian's headless chromium: no console errors, no request leaves the file, every chart is drawn with
-// its data points, and the numbers drawn are the ones in the run's SQLite file (read here with plain
-// SQL, independently of the report's own reading code). A screenshot is kept under test-artifacts/.
+// The "Done when" of the report on the demo run: `demo` (tiny model, simulated task family, 3
+// iterations), two baselines evaluated into the run with `eval` against the local server on a tiny
+// model, then `report` writes the HTML, which Debian's headless chromium opens: no console errors, no
+// request leaves the file, every chart drawn with its data points, and the numbers drawn are the ones
+// in the run's SQLite file (read here with plain SQL, independently of the report's reading code). A
+// screenshot is kept under test-artifacts/. `table` prints the demo's numbers.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { putEvaluation, generatorMethod, type EvaluationRecord } from "../../src/evaluation/index.js";
-import { runDemo } from "../../src/pipeline/index.js";
+import { demoCommand } from "../../src/cli/commands/demo.js";
+import { evalCommand } from "../../src/cli/commands/eval.js";
+import { reportCommand } from "../../src/cli/commands/report.js";
+import { tableCommand } from "../../src/cli/commands/table.js";
+import { formatSolveRate, generatorMethod, readEvaluations, type EvaluationRecord } from "../../src/evaluation/index.js";
+import { Generator } from "../../src/generator/index.js";
+import { writeTinyModel } from "../../src/gguf/index.js";
 import { histogram, loadRunReportData, medianInterval, renderRunReport, type RunReportData } from "../../src/report/index.js";
+import { startOpenAIServer } from "../../src/server/index.js";
+import { testDataDir } from "../benchmarks/dataDir.js";
+import { runCommand } from "../pipeline/runCommand.js";
 import { openInChromium, type PageReport } from "./browser.js";
 
 const artifacts = resolve("test-artifacts/report");
 let dir: string;
 let page: PageReport;
 let db: Database.Database;
+let demo: { iterations: Array<{ iteration: number; meanScore: number; groups: number; loss: number }>; final: { meanScore: number } };
 
 function evaluation(method: string, runSolveRates: number[]): EvaluationRecord {
   const mean = runSolveRates.reduce((a, b) => a + b, 0) / runSolveRates.length;
@@ -27,16 +38,27 @@ function evaluation(method: string, runSolveRates: number[]): EvaluationRecord {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "spogw-report-"));
-  await runDemo(dir, { settings: { seed: 0 } });
-  // Two stored evaluations as input for the solve-rate chart (the eval command's own tests store real ones).
-  putEvaluation(dir, evaluation("cot", [0.5, 0.25, 0.25]));
-  putEvaluation(dir, evaluation(generatorMethod(3), [0.75, 0.75, 0.5]));
+  const printed = (await runCommand(demoCommand, ["demo", "--run", dir, "--json"])).stdout;
+  demo = JSON.parse(printed.trimEnd().split("\n").at(-1)!) as typeof demo;
+  // The executor: a tiny model with room for HumanEval prompts, behind the local OpenAI-compatible server.
+  const executorModel = join(dir, "executor.gguf");
+  await writeTinyModel(executorModel, { arch: "qwen2", seed: 3, kvHeads: 2, ctx: 4096 });
+  const generator = await Generator.load({ modelPath: executorModel, threads: 1, sequences: 2, contextSize: 4096 });
+  const server = await startOpenAIServer({ generator, modelName: "tiny", defaultMaxTokens: 16 });
+  try {
+    for (const baseline of ["io", "cot"]) {
+      await runCommand(evalCommand, ["eval", "--run", dir, "--workflow", baseline, "--benchmark", "humaneval", "--limit", "2", "--data-dir", testDataDir, "--executor", server.url, "--executor-model", "tiny", "--max-tokens", "16"]);
+    }
+  } finally {
+    await server.close();
+    await generator.dispose();
+  }
   mkdirSync(artifacts, { recursive: true });
   const htmlFile = join(artifacts, "demo-report.html");
-  writeFileSync(htmlFile, renderRunReport(loadRunReportData(dir)));
+  await runCommand(reportCommand, ["report", dir, "--out", htmlFile]);
   page = await openInChromium(htmlFile, join(artifacts, "demo-report.png"));
   db = new Database(join(dir, "run.sqlite"), { readonly: true });
-}, 300_000);
+}, 400_000);
 
 afterAll(() => {
   db?.close();
@@ -95,11 +117,28 @@ describe("run report of the demo run in headless chromium", () => {
     }
   });
 
-  it("draws the stored solve rates of the generator and the baselines", () => {
+  it("draws the solve rates the eval command stored, one line per baseline", () => {
+    const stored = readEvaluations(dir);
+    expect(stored.map((e) => e.method)).toEqual(["cot", "io"]);
     const chart = page.charts.find((c) => c.id === "solve-rate-humaneval")!;
-    expect(chart.datasets.map((d) => d.label)).toEqual(["generator, per iteration [rule-based]", "CoT 33.3 ± 0.0 [rule-based]"]);
-    expect(chart.datasets[0]!.data).toEqual([(2 / 3) * 100]);
-    expect(chart.datasets[1]!.data).toEqual([(1 / 3) * 100]);
+    expect(chart.datasets.map((d) => d.label)).toEqual([
+      `IO ${formatSolveRate(stored[1]!.solveRate, stored[1]!.std)} [rule-based]`,
+      `CoT ${formatSolveRate(stored[0]!.solveRate, stored[0]!.std)} [rule-based]`,
+    ]);
+    expect(chart.datasets.map((d) => d.data)).toEqual([[stored[1]!.solveRate * 100], [stored[0]!.solveRate * 100]]);
+  });
+
+  it("table prints the demo's numbers (as demo --json gave them) and the stored solve rates", async () => {
+    const lines = (await runCommand(tableCommand, ["table", dir])).stdout.split("\n");
+    const name = dir.split("/").at(-1)!;
+    const expected = [
+      ...demo.iterations.map((it) => `| ${name} | simulated (not an LLM executor) | ${it.iteration} | ${it.meanScore.toFixed(3)} | ${it.groups} | ${it.loss.toFixed(4)} |`),
+      `| ${name} | simulated (not an LLM executor) | final (adapter 3) | ${demo.final.meanScore.toFixed(3)} | - | - |`,
+    ];
+    expect(lines.filter((l) => l.startsWith(`| ${name} |`))).toEqual(expected);
+    for (const e of readEvaluations(dir)) {
+      expect(lines).toContain(`| ${e.method === "io" ? "IO" : "CoT"} | ${formatSolveRate(e.solveRate, e.std)} | ${(e.solveRate * 100).toFixed(1)} |`);
+    }
   });
 });
 
@@ -124,6 +163,31 @@ describe("report data and rendering", () => {
     expect(medianInterval([0, 1 / 3, 2 / 3, 1, 1, 1])).toBeCloseTo(1 / 3, 15);
     expect(medianInterval([0.2, 0.5, 0.9])).toBe(0);
   });
+
+  it("draws the generator's solve rate per evaluated iteration against a baseline (chromium, hand-made data)", async () => {
+    const data: RunReportData = {
+      name: "hand-made", dir: "/tmp/hand-made", task: "humaneval", simulated: false, config: {},
+      iterations: [0, 1].map((iteration) => ({
+        iteration, workflowScores: [0.25, 0.5 + iteration / 4], invalidWorkflows: 0, keptVariances: [], keptMedianIntervals: [], randomVariances: [], randomMedianIntervals: [], samples: [],
+      })),
+      updateSteps: [],
+      evaluations: [evaluation(generatorMethod(2), [0.75]), evaluation(generatorMethod(0), [0.25]), evaluation("io", [0.5])],
+    };
+    mkdirSync(artifacts, { recursive: true });
+    const htmlFile = join(artifacts, "hand-made-report.html");
+    writeFileSync(htmlFile, renderRunReport(data));
+    const handMade = await openInChromium(htmlFile, join(artifacts, "hand-made-report.png"));
+    expect([handMade.consoleErrors, handMade.pageErrors, handMade.outsideRequests]).toEqual([[], [], []]);
+    // Charts without data (no groups, no update steps) are left out, with a sentence saying so.
+    expect(handMade.charts.map((c) => c.id)).toEqual(["scores-per-iteration", "solve-rate-humaneval"]);
+    expect(handMade.text).toContain("No update steps stored yet.");
+    const solve = handMade.charts[1]!;
+    expect(solve.datasets.map((d) => [d.label, d.data, d.elementsInArea])).toEqual([
+      ["generator, per iteration [rule-based]", [25, 75], 2],
+      ["IO 50.0 ± 0.0 [rule-based]", [50, 50], 2],
+    ]);
+    expect(handMade.charts[0]!.datasets.find((d) => d.label === "mean score")!.data).toEqual([0.375, 0.5]);
+  }, 60_000);
 
   it("keeps hostile workflow text and names inert (escaped, never closing a script element)", () => {
     const hostile = `</script><script>alert("x")</script><img src=x onerror=alert(1)>`;

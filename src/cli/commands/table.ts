@@ -1,8 +1,9 @@
 // `spogw-native table RUN...`: the paper's Table 1 (methods x benchmarks, average column) from the
-// evaluations stored in the runs, and Tables 3 and 4 when the runs differ in those settings.
+// evaluations stored in the runs, Tables 3 and 4 when the runs differ in those settings, and each run's
+// training progress (the numbers `train` and `demo` print).
 import { writeFileSync } from "node:fs";
 import type { CommandModule } from "yargs";
-import { loadRunEvaluations, paperTables, tableToCsv, tableToMarkdown } from "../../report/index.js";
+import { loadRunEvaluations, paperTables, tableToCsv, tableToMarkdown, trainingTable } from "../../report/index.js";
 
 interface TableArgs {
   runs: string[];
@@ -21,7 +22,9 @@ export const tableCommand: CommandModule<object, TableArgs> = {
   handler: (argv) => {
     const runs = argv.runs.map((dir) => loadRunEvaluations(String(dir)));
     const tables = paperTables(runs);
-    const text = `${tables.map(argv.format === "csv" ? tableToCsv : tableToMarkdown).join("\n\n")}\n`;
+    const training = trainingTable(runs, argv.format);
+    const sections = [...tables.map(argv.format === "csv" ? tableToCsv : tableToMarkdown), ...(training === null ? [] : [training])];
+    const text = `${sections.join("\n\n")}\n`;
     if (argv.out) writeFileSync(argv.out, text);
     else process.stdout.write(text);
   },
