@@ -14,18 +14,8 @@ import { encodeSafetensors, readSafetensors } from "./safetensors.js";
 export const LORA_TARGETS = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
 
-export interface EngineConfig {
-  arch: string;
-  vocabSize: number;
-  hiddenSize: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  ffSize: number;
-  ropeTheta: number;
-  rmsEps: number;
-  tiedEmbeddings: boolean;
-}
+/** The model's shape as the engine read it from the GGUF file (the issue's `Engine.config`). */
+export type EngineConfig = Omit<NativeEngineConfig, "headDim" | "contextLength">;
 
 export interface LoraInitOptions {
   /** LoRA rank r. */
@@ -102,11 +92,7 @@ export class Engine {
     }
     if (opts.threads !== undefined) setThreads(opts.threads);
     const handle = await native().loadEngine(path);
-    const c: NativeEngineConfig = handle.config();
-    const config: EngineConfig = {
-      arch: c.arch, vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, layers: c.layers, heads: c.heads,
-      kvHeads: c.kvHeads, ffSize: c.ffSize, ropeTheta: c.ropeTheta, rmsEps: c.rmsEps, tiedEmbeddings: c.tiedEmbeddings,
-    };
+    const { headDim: _headDim, contextLength: _contextLength, ...config } = handle.config();
     return new Engine(handle, path, config);
   }
 
