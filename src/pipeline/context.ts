@@ -47,9 +47,14 @@ export class RunContext {
     return join(this.store.dir, relative);
   }
 
-  /** The generator with the adapter that samples iteration `iteration` (none for iteration 0). */
+  /**
+   * The generator with the adapter that samples iteration `iteration` (none for iteration 0). The
+   * training engine is released first: phases alternate, so only one copy of the model's weights is
+   * held at a time.
+   */
   async generatorFor(iteration: number): Promise<Generator> {
     const adapter = this.adapterPath(iteration);
+    this.releaseEngine();
     if (!this.generator) {
       this.generator = await Generator.load({
         modelPath: this.config.generator,
@@ -64,9 +69,22 @@ export class RunContext {
     return this.generator;
   }
 
+  /** The training engine (the generator is released first, see generatorFor). */
   async trainingEngine(): Promise<Engine> {
+    await this.releaseGenerator();
     this.engine ??= await Engine.load(this.config.generator, { threads: this.config.engineThreads });
     return this.engine;
+  }
+
+  private releaseEngine(): void {
+    this.engine?.dispose();
+    this.engine = undefined;
+  }
+
+  private async releaseGenerator(): Promise<void> {
+    await this.generator?.dispose();
+    this.generator = undefined;
+    this.generatorAdapter = null;
   }
 
   /** The GGUF adapter that samples iteration `iteration`, or null for the base model. */
@@ -83,10 +101,8 @@ export class RunContext {
   }
 
   async close(): Promise<void> {
-    this.engine?.dispose();
-    this.engine = undefined;
-    await this.generator?.dispose();
-    this.generator = undefined;
+    this.releaseEngine();
+    await this.releaseGenerator();
     await this.task.close();
     this.store.close();
     this.unlock();
