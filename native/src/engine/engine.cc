@@ -148,6 +148,13 @@ void Engine::layer_forward(int64_t l, const float* x, int64_t T, float* out, Lay
   linear_forward(a.n2.data(), T, d, F, W(Proj::kGate), nullptr, lora_ref(l, Proj::kGate, false), w.rounding[int(Proj::kGate)], sized(a.gate, T * F), xa(Proj::kGate), a.round_scratch);
   linear_forward(a.n2.data(), T, d, F, W(Proj::kUp), nullptr, lora_ref(l, Proj::kUp, false), w.rounding[int(Proj::kUp)], sized(a.up, T * F), xa(Proj::kUp), a.round_scratch);
   swiglu_forward(a.gate.data(), a.up.data(), T * F, sized(a.act, T * F));
+  if (out == nullptr) {
+    // Recomputation for the backward: the layer's output is not needed, only what the backward reads,
+    // which for the down projection is its LoRA input product x A^T.
+    const LoraRef down = lora_ref(l, Proj::kDown, false);
+    if (down.active()) gemm(false, true, T, down.r, F, 1.0f, a.act.data(), F, down.A, F, 0.0f, xa(Proj::kDown), down.r);
+    return;
+  }
   linear_forward(a.act.data(), T, F, d, W(Proj::kDown), nullptr, lora_ref(l, Proj::kDown, false), w.rounding[int(Proj::kDown)], out, xa(Proj::kDown), a.round_scratch);
   for (int64_t i = 0; i < T * d; i++) out[i] += h[i];
 }
@@ -202,8 +209,7 @@ void Engine::layer_backward(int64_t l, const float* x, const float* dout, int64_
   const auto xa = [&](Proj p) { return a.xa[int(p)].data(); };
 
   // Recompute this layer's activations from its saved input.
-  std::vector<float> out_unused(size_t(T * d));
-  layer_forward(l, x, T, out_unused.data(), a);
+  layer_forward(l, x, T, nullptr, a);
 
   // FFN half: out = h + down(swiglu(gate(n2), up(n2))).
   float* dh = sized(a.dh, T * d);
