@@ -145,6 +145,7 @@ function cellText(cell: EvaluationRecord | null): string {
 }
 
 export function tableToMarkdown(table: PaperTable): string {
+  if (table.rows.length === 0) return `**${table.title}**\n\n(no evaluations stored in these runs; run \`spogw-native eval --run RUN ...\` first)`;
   const header = ["Method", ...table.settingHeaders, ...table.columns.map((c) => c.label), "AVG"];
   const escape = (text: string) => text.replace(/\|/g, "\\|");
   const lines = [
@@ -154,7 +155,6 @@ export function tableToMarkdown(table: PaperTable): string {
     `|${header.map((_, i) => (i === 0 || i <= table.settingHeaders.length ? " --- " : " ---: ")).join("|")}|`,
     ...table.rows.map((r) => `| ${[r.label, ...r.settings, ...r.cells.map(cellText), r.average === null ? "-" : percent(r.average)].map(escape).join(" | ")} |`),
   ];
-  if (table.rows.length === 0) lines.push("", "(no evaluations stored in these runs; run `spogw-native eval --run RUN ...` first)");
   return lines.join("\n");
 }
 

@@ -16,7 +16,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     y
       .positional("run", { type: "string", demandOption: true, describe: "run directory (from train or demo)" })
       .option("out", { type: "string", describe: "HTML file to write (default RUN/report.html)" }),
-  handler: (argv) => {
+  handler: async (argv) => {
     const data = loadRunReportData(argv.run);
     const out = argv.out ?? join(argv.run, "report.html");
     try {

@@ -19,7 +19,7 @@ export const tableCommand: CommandModule<object, TableArgs> = {
       .positional("runs", { type: "string", array: true, demandOption: true, describe: "run directories with evaluations (from eval --run)" })
       .option("format", { choices: ["markdown", "csv"] as const, default: "markdown" as const })
       .option("out", { type: "string", describe: "write to this file instead of standard output" }),
-  handler: (argv) => {
+  handler: async (argv) => {
     const runs = argv.runs.map((dir) => loadRunEvaluations(String(dir)));
     const tables = paperTables(runs);
     const training = trainingTable(runs, argv.format);
