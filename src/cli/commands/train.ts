@@ -1,10 +1,10 @@
 // `spogw-native train RUN`: all SPOGW iterations (collect -> dataset -> update) and a final collect
 // scoring the last adapter. Rerunning it on the same RUN continues where it stopped.
 import type { CommandModule } from "yargs";
-import { createTask, openRun, preflight, runTrain, storedConfig } from "../../pipeline/index.js";
-import { progressPrinter } from "../utils/progressPrinter.js";
+import { runTrain } from "../../pipeline/index.js";
 import { printTrainSummary } from "../utils/runReport.js";
-import { configFromArgv, withRunFlags } from "../utils/runFlags.js";
+import { withRunFlags } from "../utils/runFlags.js";
+import { openRunFromArgv } from "../utils/storedRun.js";
 
 interface TrainArgs {
   run: string;
@@ -23,9 +23,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     ) as never,
   handler: async (argv) => {
     // An existing run's own settings come first, so `train RUN` alone resumes it.
-    const config = configFromArgv(argv, storedConfig(argv.run) ?? {});
-    await preflight(config);
-    const ctx = openRun(argv.run, config, await createTask(config, argv.run), { onProgress: progressPrinter() });
+    const ctx = await openRunFromArgv(argv.run, argv);
     try {
       printTrainSummary(await runTrain(ctx), argv.json);
     } finally {

@@ -2,12 +2,14 @@
 // the iteration, run the phase (it skips what is stored), print its summary.
 import type { CommandModule } from "yargs";
 import type { RunContext } from "../../pipeline/index.js";
-import { openStoredRun, pickIteration } from "./storedRun.js";
+import { withRunFlags } from "./runFlags.js";
+import { openRunFromArgv, pickIteration } from "./storedRun.js";
 
 export interface PhaseArgs {
   run: string;
   iteration?: number;
   json: boolean;
+  [flag: string]: unknown;
 }
 
 type Phase = "collect" | "dataset" | "update";
@@ -17,12 +19,14 @@ export function phaseCommand(phase: Phase, describe: string, runPhase: (ctx: Run
     command: `${phase} <run>`,
     describe,
     builder: (y) =>
-      y
-        .positional("run", { type: "string", demandOption: true, describe: "run directory (started by train)" })
-        .option("iteration", { type: "number", describe: `iteration (default: the first whose ${phase} is not done)` })
-        .option("json", { type: "boolean", default: false, describe: "print the phase summary as one JSON line" }),
+      withRunFlags(
+        y
+          .positional("run", { type: "string", demandOption: true, describe: "run directory (created from the settings when new; an existing one keeps its own)" })
+          .option("iteration", { type: "number", describe: `iteration (default: the first whose ${phase} is not done)` })
+          .option("json", { type: "boolean", default: false, describe: "print the phase summary as one JSON line" }),
+      ) as never,
     handler: async (argv) => {
-      const ctx = await openStoredRun(argv.run);
+      const ctx = await openRunFromArgv(argv.run, argv);
       try {
         const iteration = pickIteration(ctx, phase, argv.iteration);
         const summary = await runPhase(ctx, iteration);

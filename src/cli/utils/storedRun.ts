@@ -1,12 +1,14 @@
-// Opens an existing run with the settings it was started with, for the single-phase commands.
+// Opens a run for train and the single-phase commands: an existing run's own settings, overridden by
+// a --config file and flags (only those a resume may change), or a new run from them. Everything is
+// checked (settings, model, executor, data) before the run directory is touched.
 import { createTask, openRun, preflight, storedConfig, type RunContext } from "../../pipeline/index.js";
 import { progressPrinter } from "./progressPrinter.js";
+import { configFromArgv } from "./runFlags.js";
 
-export async function openStoredRun(dir: string): Promise<RunContext> {
-  const config = storedConfig(dir);
-  if (!config) throw new Error(`${dir} is not a run directory; start a run with \`spogw-native train ${dir} ...\``);
+export async function openRunFromArgv(dir: string, argv: Record<string, unknown>, prefix = ""): Promise<RunContext> {
+  const config = configFromArgv(argv, storedConfig(dir) ?? {});
   await preflight(config);
-  return openRun(dir, config, await createTask(config, dir), { onProgress: progressPrinter() });
+  return openRun(dir, config, await createTask(config, dir), { onProgress: progressPrinter(process.stderr, prefix) });
 }
 
 /** The iteration a phase command works on: the one given, or the first whose phase is not done. */
