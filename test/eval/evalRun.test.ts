@@ -66,6 +66,7 @@ beforeAll(async () => {
     "--limit", "2", "--iterations", "1", "-m", "2", "-n", "2", "-t", "0", "--max-tokens", "24", "--max-attempts", "2", "--score-runs", "1", "--generator-sequences", "2",
   ]);
   for (const baseline of BASELINE_NAMES) firstOutputs.set(baseline, await evaluate(["--workflow", baseline]));
+  firstOutputs.set("base", await evaluate(["--iteration", "0"]));
   firstOutputs.set("adapter", await evaluate(["--iteration", "1"]));
 }, 600_000);
 
@@ -89,6 +90,7 @@ describe("eval --run on the tiny model through the local server", () => {
       const mean = printed.runRates.reduce((a, b) => a + b, 0) / 3;
       expect(Number(printed.solveRate.split(" ± ")[0]), what).toBeCloseTo(mean, 1);
     }
+    expect(firstOutputs.get("base")).toMatch(/^generator: .*model\.gguf \(base model, no adapter\); writing 2 workflow\(s\)$/m);
     expect(firstOutputs.get("adapter")).toMatch(/^generator: .*model\.gguf \+ adapter .*adapters\/iter-1\.gguf; writing 2 workflow\(s\)$/m);
     // Without the cache answering earlier runs, every run calls the executor: IO is one call per problem and run.
     expect(parse(firstOutputs.get("io")!).calls).toBe(6);
@@ -97,12 +99,13 @@ describe("eval --run on the tiny model through the local server", () => {
 
   it("stores the numbers, and table prints exactly the stored numbers, which are the printed ones", async () => {
     const stored = readEvaluations(run);
-    expect(stored.map((e) => e.method).sort()).toEqual([...BASELINE_NAMES, generatorMethod(1)].sort());
+    expect(stored.map((e) => e.method).sort()).toEqual([...BASELINE_NAMES, generatorMethod(0), generatorMethod(1)].sort());
     const markdown = (await runCommand(tableCommand, ["table", run])).stdout.split("\n");
     expect(markdown).toContain("| Method | HumanEval (test, 2 problems, rule-based) | AVG |");
-    const labels: Record<string, string> = { io: "IO", cot: "CoT", "cot-sc": "CoT SC", medprompt: "MedPrompt", multipersona: "MultiPersona", "self-refine": "Self Refine", adapter: "SPOGW (adapter 1)" };
+    const labels: Record<string, string> = { io: "IO", cot: "CoT", "cot-sc": "CoT SC", medprompt: "MedPrompt", multipersona: "MultiPersona", "self-refine": "Self Refine", base: "Generator (base model)", adapter: "SPOGW (adapter 1)" };
     for (const [what, output] of firstOutputs) {
-      const record = stored.find((e) => e.method === (what === "adapter" ? generatorMethod(1) : what))!;
+      const method = what === "adapter" ? generatorMethod(1) : what === "base" ? generatorMethod(0) : what;
+      const record = stored.find((e) => e.method === method)!;
       expect(record.runSolveRates).toHaveLength(3);
       expect(record.protocol).toBe("rule");
       const printed = parse(output).solveRate;

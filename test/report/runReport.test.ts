@@ -128,6 +128,11 @@ describe("run report of the demo run in headless chromium", () => {
     expect(chart.datasets.map((d) => d.data)).toEqual([[stored[1]!.solveRate * 100], [stored[0]!.solveRate * 100]]);
   });
 
+  it("eval of the demo's adapter on a benchmark stops with the reason: the demo model's 256-token context cannot hold the prompt", async () => {
+    await expect(runCommand(evalCommand, ["eval", "--run", dir, "--iteration", "3", "--benchmark", "humaneval", "--limit", "1", "--data-dir", testDataDir, "--executor", "http://127.0.0.1:9/v1"]))
+      .rejects.toThrow(/^the generator cannot write a workflow for HumanEval\/\d+: prompt \(\d+ tokens\) \+ maxTokens \(\d+\) exceed the context size 256$/);
+  }, 60_000);
+
   it("table prints the demo's numbers (as demo --json gave them) and the stored solve rates", async () => {
     const lines = (await runCommand(tableCommand, ["table", dir])).stdout.split("\n");
     const name = dir.split("/").at(-1)!;
