@@ -3,6 +3,7 @@
 // together; each execution is stored as it finishes. A rerun continues where the last one stopped.
 import type { RunContext } from "./context.js";
 import { sampleKey, type SampleRecord } from "./runStore.js";
+import type { ParsedCompletion, TaskQuery, WorkflowTask } from "./task.js";
 
 export interface CollectSummary {
   iteration: number;
@@ -51,7 +52,7 @@ async function generateWorkflows(ctx: RunContext, iteration: number): Promise<vo
       const stillInvalid: number[] = [];
       pending.forEach((slot, j) => {
         const completion = completions[j]!;
-        const parsed = task.parse(completion, query);
+        const parsed = parseSafely(task, completion, query);
         slots[slot] = {
           iteration, queryId: query.id, sampleIndex: slot, attempts: attempt + 1, seed: completion.seed,
           promptTokens: Int32Array.from(completion.promptTokens), completionTokens: Int32Array.from(completion.tokens), text: completion.text,
@@ -64,6 +65,15 @@ async function generateWorkflows(ctx: RunContext, iteration: number): Promise<vo
     store.putQuerySamples(slots);
     doneCount += m;
     ctx.progress({ iteration, phase: "generate", done: doneCount, total, unit: "workflows", resumedFrom });
+  }
+}
+
+/** A parser that throws on some text marks that completion invalid rather than stopping the run. */
+function parseSafely(task: WorkflowTask, completion: { text: string; tokens: readonly number[]; finishReason: string }, query: TaskQuery): ParsedCompletion {
+  try {
+    return task.parse(completion, query);
+  } catch (error) {
+    return { ok: false, reason: `the parser failed: ${(error as Error).message}` };
   }
 }
 
