@@ -81,6 +81,7 @@ describe("eval --run on the tiny model through the local server", () => {
     for (const [what, output] of firstOutputs) {
       const printed = parse(output);
       expect(printed.runLines, what).toHaveLength(6);
+      for (const line of printed.runLines) expect(line, what).toMatch(/ \[scoring: rule-based\]$/);
       // Each run's solve rate is the mean of its 2 problems' scores, computed here from the printed run lines.
       for (let r = 1; r <= 3; r++) {
         const scores = printed.runLines.filter((l) => l.includes(` run ${r}: `)).map((l) => Number(/score ([\d.]+)/.exec(l)![1]));

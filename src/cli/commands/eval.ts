@@ -196,6 +196,7 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
     // With a cache, each run has its own cache namespace: three real executions the first time, all from the cache the next.
     const executors = evaluationExecutors(model, cache, model.defaultTemperature);
     out(`executor: ${label}${cache ? `; cache ${cache.path}` : ""}`);
+    const tag = `[scoring: ${protocolTag(argv.scoring)}]`;
     try {
       const result = await measureSolveRate(problems, workflowFor, {
         executor: executors.forRun(0),
@@ -204,10 +205,9 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
         concurrency: argv.concurrency,
         limits: { wallMs: argv["wall-ms"] },
         protocol: argv.scoring,
-        onRun: (r) => out(`  ${r.problemId} run ${r.run + 1}: score ${r.score.toFixed(3)}  ${r.detail}`),
+        onRun: (r) => out(`  ${r.problemId} run ${r.run + 1}: score ${r.score.toFixed(3)}  ${r.detail} ${tag}`),
       });
       const s = executors.stats();
-      const tag = `[scoring: ${protocolTag(argv.scoring)}]`;
       out(`mean score: ${result.solveRate.toFixed(4)} over ${problems.length} problems`);
       out(`solve rate: ${formatSolveRate(result.solveRate, result.std)} % (mean ± std over ${runs} run(s): ${result.runSolveRates.map(percent).join(", ")}) ${tag}`);
       out(`scoring protocol: ${result.protocolDescription}`);
