@@ -57,7 +57,7 @@ export function renderRunReport(data: RunReportData, options: { chartLibrary?: s
     iterationTable(data),
     chartSection(["scores-per-iteration"]),
     `<h2>Group-wise dataset (paper Figure 2)</h2>`,
-    `<p>Kept groups after filtering, screening and sharpening, beside groups of the same size drawn at random from the same scores with no filtering (the paper's D<sub>RS</sub>). Bars are the share of each iteration's groups in a bin. Median interval length is the gap between the two middle scores of a group.</p>`,
+    `<p>Bars: the groups each iteration kept (the run's own data processing; SPOGW's is filtering, screening and sharpening). Lines: the paper's other datasets built from the same scores with groups of the same size, over all iterations: D<sub>RS</sub> random groups, D<sub>RSF</sub> random groups after filtering out zero-variance ones, D<sub>S</sub> screening alone. Heights are shares of each set's groups. Median interval length is the gap between the two middle scores of a group.</p>`,
     chartSection(["group-variance", "median-interval"]) || `<p class="empty">No groups stored yet.</p>`,
     `<h2>Update steps</h2>`,
     chartSection(["update-loss", "update-kl", "update-clip-fraction", "update-grad-norm"]) || `<p class="empty">No update steps stored yet.</p>`,
@@ -112,13 +112,13 @@ export function reportCharts(data: RunReportData): ReportChart[] {
   if (scored.length > 0) charts.push(scoresChart(scored));
   const grouped = data.iterations.filter((it) => it.keptVariances.length > 0);
   if (grouped.length > 0) {
-    charts.push(histogramChart("group-variance", "Distribution of group variance (scores a group trains on)", grouped, "keptVariances", "randomVariances", 0.25, "variance"));
-    charts.push(histogramChart("median-interval", "Distribution of median interval length", grouped, "keptMedianIntervals", "randomMedianIntervals", 1, "median interval length"));
+    charts.push(histogramChart("group-variance", "Distribution of group variance (scores a group trains on)", grouped, "keptVariances", "variances", 0.25, "variance"));
+    charts.push(histogramChart("median-interval", "Distribution of median interval length", grouped, "keptMedianIntervals", "medianIntervals", 1, "median interval length"));
   }
   if (data.updateSteps.length > 0) {
     charts.push(stepChart("update-loss", "Loss (ioGRPO-mKL) per update step", data.updateSteps, (s) => s.loss));
-    charts.push(stepChart("update-kl", "KL to the reference policy (mean per token)", data.updateSteps, (s) => s.kl));
-    charts.push(stepChart("update-clip-fraction", "Clip fraction (ratio outside [1 - eps, 1 + eps_high])", data.updateSteps, (s) => s.clipFraction));
+    charts.push(stepChart("update-kl", "KL to the reference policy (k3 estimate, mean per token, before beta and the mask)", data.updateSteps, (s) => s.kl));
+    charts.push(stepChart("update-clip-fraction", "Clip fraction (tokens where the clipped branch of the surrogate won: r < 1 - eps with A < 0, or r > 1 + eps_high with A > 0)", data.updateSteps, (s) => s.clipFraction));
     charts.push(stepChart("update-grad-norm", "Gradient norm (before clipping)", data.updateSteps, (s) => s.gradNorm));
   }
   const benchmarks = [...new Set(data.evaluations.map((e) => e.benchmark))].sort();
@@ -173,7 +173,7 @@ function histogramChart(
   title: string,
   iterations: IterationData[],
   kept: "keptVariances" | "keptMedianIntervals",
-  random: "randomVariances" | "randomMedianIntervals",
+  compared: "variances" | "medianIntervals",
   top: number,
   axis: string,
 ): ReportChart {
@@ -185,16 +185,20 @@ function histogramChart(
     data: histogram(it[kept], top, bins),
     backgroundColor: color(i),
   }));
-  const pooled = iterations.flatMap((it) => it[random]);
-  datasets.push({
-    type: "line",
-    label: `random groups, no filtering (D_RS, ${pooled.length} groups)`,
-    data: histogram(pooled, top, bins),
-    borderColor: "#444",
-    backgroundColor: "#444",
-    borderDash: [6, 4],
-    pointRadius: 3,
-  });
+  const descriptions: Record<string, string> = { D_RS: "random groups", D_RSF: "random groups, filtered", D_S: "screening only" };
+  for (const [i, name] of (["D_RS", "D_RSF", "D_S"] as const).entries()) {
+    const pooled = iterations.flatMap((it) => it.comparison.find((c) => c.name === name)?.[compared] ?? []);
+    if (pooled.length === 0) continue;
+    datasets.push({
+      type: "line",
+      label: `${name}: ${descriptions[name]} (${pooled.length} groups)`,
+      data: histogram(pooled, top, bins),
+      borderColor: ["#444", "#8c564b", "#e377c2"][i],
+      backgroundColor: ["#444", "#8c564b", "#e377c2"][i],
+      borderDash: [6, 4],
+      pointRadius: 3,
+    });
+  }
   return {
     id,
     title,

@@ -1,6 +1,6 @@
 // Everything the run report and the tables show, read from a run directory: the configuration, each
-// iteration's workflow scores, the kept groups (after screening and sharpening) beside randomly drawn
-// groups of the same size (the paper's Figure 2 comparison), the update steps, and the stored
+// iteration's workflow scores, the kept groups (after screening and sharpening) beside the paper's
+// other datasets built from the same scores (the Figure 2 comparison), the update steps, and the stored
 // evaluations. Reading is separate from rendering so that the HTML is a pure function of this data.
 import { basename, resolve } from "node:path";
 import type Database from "better-sqlite3";
@@ -19,6 +19,13 @@ export interface SampleWorkflow {
   invalidReason: string | null;
 }
 
+export interface ComparisonDataset {
+  /** D_RS: random groups; D_RSF: random groups after dropping zero-variance ones; D_S: the highest-variance groups, not sharpened. */
+  name: "D_RS" | "D_RSF" | "D_S";
+  variances: number[];
+  medianIntervals: number[];
+}
+
 export interface IterationData {
   iteration: number;
   /** Mean execution score of every workflow sampled in this iteration. */
@@ -28,9 +35,8 @@ export interface IterationData {
   keptVariances: number[];
   /** Kept groups: gap between the two middle scores (the paper's median interval length). */
   keptMedianIntervals: number[];
-  /** Groups of the same size drawn at random from the same scores, without filtering (the paper's D_RS). */
-  randomVariances: number[];
-  randomMedianIntervals: number[];
+  /** The paper's other datasets built from the same scores, with groups of the training size (Figure 2). */
+  comparison: ComparisonDataset[];
   /** A few workflows with their scores: the best, a middle one and the worst valid, plus an invalid one if any. */
   samples: SampleWorkflow[];
 }
@@ -183,25 +189,26 @@ function iterationData(store: RunStore, config: Partial<RunConfig>, iteration: n
     return score === null ? [] : [{ sample: s, score }];
   });
   const kept = store.groups(iteration);
-  const random = randomGroups(scored, config, iteration, kept.length);
+  const comparison = comparisonDatasets(scored, config, iteration, kept.length);
   return {
     iteration,
     workflowScores: scored.map((x) => x.score),
     invalidWorkflows: samples.filter((s) => s.workflow === null).length,
     keptVariances: kept.map((g) => populationVariance(g.scores)),
     keptMedianIntervals: kept.map((g) => medianInterval(g.scores)),
-    randomVariances: random.map((scores) => populationVariance(scores)),
-    randomMedianIntervals: random.map((scores) => medianInterval(scores)),
+    comparison,
     samples: pickSamples(scored),
   };
 }
 
 /**
- * As many groups as were kept (at least one per query), of the size the update trains on (2t, or n
- * without sharpening), drawn at random from the same per-query scores with no filtering: the paper's
- * D_RS, against which Figure 2 shows what screening and sharpening change.
+ * The paper's Figure 2 datasets other than SPOGW's own, from the same per-query scores, with groups of
+ * the size the update trains on (2t, or n without sharpening) and as many groups as were kept (at
+ * least one per query): D_RS (random groups), D_RSF (random groups, zero-variance ones filtered out
+ * first) and D_S (screening alone: the highest-variance groups of that size). Per query at most 200
+ * combinations are considered (a seeded sample when there are more).
  */
-function randomGroups(scored: Array<{ sample: SampleRecord; score: number }>, config: Partial<RunConfig>, iteration: number, keptCount: number): number[][] {
+function comparisonDatasets(scored: Array<{ sample: SampleRecord; score: number }>, config: Partial<RunConfig>, iteration: number, keptCount: number): ComparisonDataset[] {
   const byQuery = new Map<string, number[]>();
   for (const { sample, score } of scored) {
     const scores = byQuery.get(sample.queryId) ?? [];
@@ -214,17 +221,15 @@ function randomGroups(scored: Array<{ sample: SampleRecord; score: number }>, co
   const keep = config.keep ?? 0;
   const size = Math.min(keep > 0 ? 2 * keep : (config.groupSize ?? m), m);
   if (size < 2) return [];
-  const groups = buildGroupDataset(queries, {
-    groupSize: size,
-    keep: 0,
-    topN: Math.max(keptCount, queries.length),
-    selection: "random",
-    dropZeroVariance: false,
-    maxCombinations: 200,
-    seed: (config.seed ?? 0) + iteration,
-  });
   const scoresOf = new Map(queries.map((q) => [q.queryId, q.scores]));
-  return groups.map((g) => g.members.map((i) => scoresOf.get(g.queryId)![i]!));
+  const build = (name: ComparisonDataset["name"], selection: "random" | "variance", dropZeroVariance: boolean): ComparisonDataset => {
+    const groups = buildGroupDataset(queries, {
+      groupSize: size, keep: 0, topN: Math.max(keptCount, queries.length), selection, dropZeroVariance, maxCombinations: 200, seed: (config.seed ?? 0) + iteration,
+    });
+    const groupScores = groups.map((g) => g.members.map((i) => scoresOf.get(g.queryId)![i]!));
+    return { name, variances: groupScores.map((s) => populationVariance(s)), medianIntervals: groupScores.map((s) => medianInterval(s)) };
+  };
+  return [build("D_RS", "random", false), build("D_RSF", "random", true), build("D_S", "variance", true)];
 }
 
 /** The best, a middle and the worst valid workflow by score, and the first invalid one, if any. */

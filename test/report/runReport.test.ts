@@ -114,6 +114,18 @@ describe("run report of the demo run in headless chromium", () => {
       const kept = chart.datasets.filter((d) => /screened \+ sharpened/.test(d.label));
       expect(kept.map((d) => d.label)).toEqual(counts.map((c) => `iteration ${c.iteration}: screened + sharpened (${c.n} groups)`));
       for (const d of chart.datasets) expect((d.data as number[]).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+      expect(chart.datasets.filter((d) => d.label.startsWith("D_")).map((d) => d.label.split(":")[0])).toEqual(["D_RS", "D_RSF", "D_S"]);
+    }
+  });
+
+  it("builds the Figure 2 comparison sets so that screening beats random sampling on variance and filtering removes flat groups", () => {
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    for (const it of loadRunReportData(dir).iterations) {
+      const [rs, rsf, s] = (["D_RS", "D_RSF", "D_S"] as const).map((name) => it.comparison.find((c) => c.name === name)!);
+      expect(rs!.variances.length).toBeGreaterThan(0);
+      expect(Math.min(...rsf!.variances)).toBeGreaterThan(0);
+      expect(mean(s!.variances)).toBeGreaterThanOrEqual(mean(rs!.variances));
+      expect(mean(s!.variances)).toBeGreaterThanOrEqual(mean(rsf!.variances));
     }
   });
 
@@ -173,7 +185,7 @@ describe("report data and rendering", () => {
     const data: RunReportData = {
       name: "hand-made", dir: "/tmp/hand-made", task: "humaneval", simulated: false, config: {},
       iterations: [0, 1].map((iteration) => ({
-        iteration, workflowScores: [0.25, 0.5 + iteration / 4], invalidWorkflows: 0, keptVariances: [], keptMedianIntervals: [], randomVariances: [], randomMedianIntervals: [], samples: [],
+        iteration, workflowScores: [0.25, 0.5 + iteration / 4], invalidWorkflows: 0, keptVariances: [], keptMedianIntervals: [], comparison: [], samples: [],
       })),
       updateSteps: [],
       evaluations: [evaluation(generatorMethod(2), [0.75]), evaluation(generatorMethod(0), [0.25]), evaluation("io", [0.5])],
@@ -199,7 +211,7 @@ describe("report data and rendering", () => {
     const data: RunReportData = {
       name: hostile, dir: "/tmp/x", task: "humaneval", simulated: false, config: {},
       iterations: [{
-        iteration: 0, workflowScores: [0.5], invalidWorkflows: 0, keptVariances: [], keptMedianIntervals: [], randomVariances: [], randomMedianIntervals: [],
+        iteration: 0, workflowScores: [0.5], invalidWorkflows: 0, keptVariances: [], keptMedianIntervals: [], comparison: [],
         samples: [{ queryId: hostile, sampleIndex: 0, score: 0.5, workflow: hostile, invalidReason: null }],
       }],
       updateSteps: [],
