@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { SeededRandom } from "../gguf/seededRandom.js";
 import type { BackwardItem, Engine } from "../train/index.js";
 import type { RunContext } from "./context.js";
-import { sampleKey, type GroupRecord, type SampleRecord } from "./runStore.js";
+import { sampleKey, type AdapterRecord, type GroupRecord, type SampleRecord } from "./runStore.js";
 
 export interface UpdateSummary {
   iteration: number;
@@ -45,13 +45,39 @@ export async function runUpdate(ctx: RunContext, iteration: number): Promise<Upd
     return done;
   }
   if (!ctx.store.phaseSummary(iteration, "dataset")) throw new Error(`update of iteration ${iteration} needs its dataset phase to finish first`);
-  const { config, store } = ctx;
+  const { store } = ctx;
   const engine = await ctx.trainingEngine();
   const groups = store.groups(iteration);
   const samples = new Map(store.samples(iteration).map((s) => [sampleKey(s.queryId, s.sampleIndex), s]));
   await storeLogprobs(ctx, engine, iteration, groups, samples);
-  const logprobs = store.logprobs(iteration);
+  await trainSteps(ctx, engine, iteration, groups, samples, store.logprobs(iteration));
+  const adapter = await writeNextAdapter(ctx, engine, iteration);
+  const steps = store.updateSteps(iteration);
+  const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+  const summary: UpdateSummary = {
+    iteration,
+    steps: steps.length,
+    meanLoss: mean(steps.map((s) => s.loss)),
+    lastGradNorm: steps.at(-1)?.gradNorm ?? 0,
+    meanKl: mean(steps.map((s) => s.stats.klMean ?? 0)),
+    meanClipFraction: mean(steps.map((s) => (s.stats.clipFractionLow ?? 0) + (s.stats.clipFractionHigh ?? 0))),
+    adapter: adapter.gguf,
+  };
+  store.putAdapter(iteration, adapter, summary);
+  rmSync(ctx.path(`checkpoints/iter-${iteration}`), { recursive: true, force: true });
+  return summary;
+}
 
+/**
+ * The optimizer steps of the iteration's plan not yet stored: from the last stored checkpoint (adapter
+ * and AdamW state) or, with none, from the sampling policy. Each step is checkpointed before its row is
+ * written, so a rerun continues at the step that was in flight with the same numbers.
+ */
+async function trainSteps(
+  ctx: RunContext, engine: Engine, iteration: number, groups: GroupRecord[], samples: Map<string, SampleRecord>,
+  logprobs: Map<string, { policy: Float32Array; reference: Float32Array | null }>,
+): Promise<void> {
+  const { config, store } = ctx;
   const plan = stepPlan(groups.length, config.epochs, config.groupsPerStep, (epoch) => new SeededRandom(config.seed, `batches:${iteration}:${epoch}`));
   const finished = store.updateSteps(iteration);
   const lastCheckpoint = finished.at(-1)?.checkpoint;
@@ -67,7 +93,6 @@ export async function runUpdate(ctx: RunContext, iteration: number): Promise<Upd
     const { gradNorm } = await engine.optimizerStep({
       lr: config.learningRate, weightDecay: config.weightDecay, betas: [config.adamBeta1, config.adamBeta2], maxGradNorm: config.maxGradNorm,
     });
-    // The checkpoint files are complete (atomic writes) before the step's row names them.
     const checkpoint = checkpointPath(iteration, step);
     mkdirSync(dirname(ctx.path(checkpoint)), { recursive: true });
     await engine.saveLora(ctx.path(checkpoint));
@@ -75,27 +100,17 @@ export async function runUpdate(ctx: RunContext, iteration: number): Promise<Upd
     if (step > 0) removeCheckpoint(ctx, checkpointPath(iteration, step - 1));
     ctx.progress({ iteration, phase: "update", done: step + 1, total: plan.length, unit: "steps", resumedFrom: finished.length });
   }
+}
 
+/** adapter_{k+1} in GGUF (node-llama-cpp) and PEFT (Hugging Face) form, written before the database names it. */
+async function writeNextAdapter(ctx: RunContext, engine: Engine, iteration: number): Promise<AdapterRecord> {
   const adapter = { iteration: iteration + 1, gguf: `adapters/iter-${iteration + 1}.gguf`, peft: `adapters/iter-${iteration + 1}-peft` };
   mkdirSync(ctx.path("adapters"), { recursive: true });
   removeUnfinishedWrites(ctx.path("adapters"));
   removeUnfinishedWrites(ctx.path(adapter.peft));
   await engine.saveLora(ctx.path(adapter.gguf));
   await engine.saveLora(ctx.path(adapter.peft), { format: "peft" });
-  const steps = store.updateSteps(iteration);
-  const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
-  const summary: UpdateSummary = {
-    iteration,
-    steps: steps.length,
-    meanLoss: mean(steps.map((s) => s.loss)),
-    lastGradNorm: steps.at(-1)?.gradNorm ?? 0,
-    meanKl: mean(steps.map((s) => s.stats.klMean ?? 0)),
-    meanClipFraction: mean(steps.map((s) => (s.stats.clipFractionLow ?? 0) + (s.stats.clipFractionHigh ?? 0))),
-    adapter: adapter.gguf,
-  };
-  store.putAdapter(iteration, adapter, summary);
-  rmSync(ctx.path(`checkpoints/iter-${iteration}`), { recursive: true, force: true });
-  return summary;
+  return adapter;
 }
 
 /** Puts the engine at the policy that sampled iteration `iteration`, with a fresh optimizer. */

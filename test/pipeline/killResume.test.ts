@@ -103,13 +103,13 @@ describe("train under SIGKILL", () => {
       const child = startTrain(killed);
       const exit = exitOf(child);
       // Wait until this attempt has stored something (so the kill cuts into real work rather than
-      // start-up), then a random 0-60 ms more, then SIGKILL.
+      // start-up), then a random 0-30 ms more, then SIGKILL.
       const before = progressMark(killed);
       let exited = false;
       void exit.then(() => (exited = true));
       while (!exited && progressMark(killed) === before) await new Promise((r) => setTimeout(r, 10));
       if (!exited) {
-        await new Promise((r) => setTimeout(r, Math.floor(random.next() * 60)));
+        await new Promise((r) => setTimeout(r, Math.floor(random.next() * 30)));
         child.kill("SIGKILL");
       }
       const result = await exit;
