@@ -3,7 +3,7 @@
 //
 // Files are checked by our own GGUF reader and content checks before node-llama-cpp sees them, and
 // (by default) loaded once in a child process: llama.cpp aborts the whole process on some files.
-import type { LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type { LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from "node-llama-cpp";
 import { checkLlamaCppLoraAdapter, checkLlamaCppModel } from "../gguf/modelChecks.js";
 import { metadataNumber, metadataString } from "../gguf/metadata.js";
 import { readGgufHeader } from "../gguf/reader.js";
@@ -11,6 +11,7 @@ import type { GgufHeader } from "../gguf/types.js";
 import { checkThreads, getLlamaRuntime, withLlamaReason } from "./llamaRuntime.js";
 import { probeInChildProcess } from "./crashProbe.js";
 import { evictCachedLoraAdapter } from "./loraCache.js";
+import { sampleWithGrammar } from "./grammarSampling.js";
 import { sampleInLockstep, type Completion, type FinishReason } from "./lockstepSampling.js";
 import { resolveSampleOptions, type SampleOptions } from "./sampleOptions.js";
 import { StopStringMatcher } from "./stopStrings.js";
@@ -51,6 +52,7 @@ export class Generator {
   private currentAdapter: LoraAdapterChoice | undefined;
   /** Serialises sampling and adapter switches: a context is replaced only when nothing runs on it. */
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly grammars = new Map<string, LlamaGrammar>();
 
   private constructor(
     private model: LlamaModel,
@@ -224,7 +226,23 @@ export class Generator {
     if (promptTokens.length + settings.maxTokens > this.contextSize) {
       throw new Error(`prompt (${promptTokens.length} tokens) + maxTokens (${settings.maxTokens}) exceed the context size ${this.contextSize}`);
     }
-    return sampleInLockstep(this.requireSequences(), promptTokens, settings, new StopStringMatcher(settings.stop), this);
+    const stopMatcher = new StopStringMatcher(settings.stop);
+    if (settings.grammar !== "") {
+      const grammar = await this.grammarFor(settings.grammar);
+      return sampleWithGrammar(this.model, grammar, this.requireSequences(), promptTokens, settings, stopMatcher, this);
+    }
+    return sampleInLockstep(this.requireSequences(), promptTokens, settings, stopMatcher, this);
+  }
+
+  /** The compiled grammar for a GBNF text (compiled once per generator); a bad grammar names llama.cpp's reason. */
+  private async grammarFor(gbnf: string): Promise<LlamaGrammar> {
+    let grammar = this.grammars.get(gbnf);
+    if (!grammar) {
+      const llama = await getLlamaRuntime();
+      grammar = await withLlamaReason("node-llama-cpp could not parse the grammar", () => llama.createGrammar({ grammar: gbnf }));
+      this.grammars.set(gbnf, grammar);
+    }
+    return grammar;
   }
 
   private requireSequences(): LlamaContextSequence[] {

@@ -117,7 +117,8 @@ async function step(completion: RunningCompletion, settings: Required<SampleOpti
   return token;
 }
 
-function finishOf(
+/** Why a completion with these tokens is finished, or undefined while it goes on. */
+export function finishOf(
   tokens: readonly number[],
   maxTokens: number,
   stopMatcher: StopStringMatcher,

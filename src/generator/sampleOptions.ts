@@ -19,6 +19,14 @@ export interface SampleOptions {
    * and so may change the floating-point details that decide a sample.
    */
   seed?: number;
+  /**
+   * A GBNF grammar (llama.cpp's grammar format) the completions must follow, for weak generators:
+   * tokens that would leave the grammar are never sampled, and a completed grammar ends with the
+   * end-of-generation token. "" = unconstrained (default). Grammar sampling runs each completion
+   * through node-llama-cpp's own sampler; with more than one parallel sequence, llama.cpp's batching
+   * may then rarely change a sample between identical calls (one sequence is fully reproducible).
+   */
+  grammar?: string;
 }
 
 /** Fills in defaults and refuses values llama.cpp would misread or that make no sense. */
@@ -31,6 +39,7 @@ export function resolveSampleOptions(options: SampleOptions): Required<SampleOpt
     maxTokens: options.maxTokens ?? 256,
     stop: options.stop ?? [],
     seed: options.seed ?? 0,
+    grammar: options.grammar ?? "",
   };
   const check = (ok: boolean, message: string) => {
     if (!ok) throw new Error(message);
@@ -40,6 +49,7 @@ export function resolveSampleOptions(options: SampleOptions): Required<SampleOpt
   check(settings.topP > 0 && settings.topP <= 1, `topP must be in (0, 1], got ${settings.topP}`);
   check(Number.isInteger(settings.topK) && settings.topK >= 0, `topK must be a whole number >= 0, got ${settings.topK}`);
   check(Number.isInteger(settings.maxTokens) && settings.maxTokens >= 1, `maxTokens must be a positive whole number, got ${settings.maxTokens}`);
+  check(typeof settings.grammar === "string", "grammar must be a GBNF string");
   // llama.cpp seeds are 32-bit and completion i uses seed + i.
   check(Number.isInteger(settings.seed) && settings.seed >= 0 && settings.seed + settings.m - 1 <= 0xffffffff,
     `seed must be a whole number from 0 to 2^32 - m, got ${settings.seed}`);
