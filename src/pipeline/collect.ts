@@ -48,6 +48,7 @@ async function generateWorkflows(ctx: RunContext, iteration: number): Promise<vo
       const seed = ctx.seedFor(`sample:${iteration}:${query.id}:${attempt}`);
       const completions = await generator.sample(query.prompt, {
         m: pending.length, temperature: config.temperature, topP: config.topP, maxTokens: config.maxTokens, stop: task.stop, seed,
+        ...(task.grammar ? { grammar: task.grammar } : {}),
       });
       const stillInvalid: number[] = [];
       pending.forEach((slot, j) => {

@@ -14,7 +14,7 @@ export const DEMO_MODEL = { arch: "llama", seed: 7, kvHeads: 2 } as const;
 /**
  * Demo settings: the paper's loop and objective (beta 0.1, mKL, previous-checkpoint reference, 3
  * iterations, 3 score runs, sharpening to 2t) at a scale a tiny model learns from in about a minute:
- * 24 queries, m = 8, n = 6, t = 2, N = 300, workflows of at most 4 steps (so each step weighs); 2 epochs of 8-group steps at
+ * 24 queries, m = 8, n = 6, t = 2, N = 300, grammar-constrained workflows of at most 4 steps (so each step weighs); 2 epochs of 8-group steps at
  * a learning rate suited to a randomly initialised 0.1M-parameter model, and a higher upper clip range
  * (0.28, "clip-higher") so that probabilities can rise enough in three iterations.
  */
@@ -25,7 +25,7 @@ export const DEMO_SETTINGS: Partial<RunConfig> = {
   groupSize: 6,
   keep: 2,
   topN: 300,
-  maxTokens: 4,
+  maxTokens: 48, // four steps of at most "ensemble\n" plus the end-of-generation token, with room to spare
   epochs: 2,
   groupsPerStep: 8,
   learningRate: 5e-3,

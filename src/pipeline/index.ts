@@ -12,6 +12,8 @@ export { runStatus, type RunStatus, type IterationStatus } from "./status.js";
 export {
   createSimulatedTask,
   decodeSimulatedWorkflow,
+  SIMULATED_WORKFLOW_GRAMMAR,
+  MAX_SIMULATED_STEPS,
   renderSimulatedWorkflow,
   parseSimulatedWorkflow,
   simulateRun,

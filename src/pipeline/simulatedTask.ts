@@ -2,13 +2,13 @@
 // a sequence of operator calls, and the simulated executor draws each call's success from the
 // probability model below, so a workflow's structure changes its odds and there is something to learn.
 //
-// Workflow syntax (a code-book over token ids, so every token sequence is a valid workflow and even an
-// untrained tiny model needs no grammar): each generated token is one step, chosen by token id mod 8:
-//   0      review      checks the current answer: a wrong one is fixed with probability REVIEW_FIX,
-//                      a right one broken with probability REVIEW_BREAK
-//   1      scEnsemble  two fresh drafts plus the current answer, majority vote
-//   2..7   custom      the first drafts the answer; later ones only restate it (no change in correctness)
-// The end-of-generation token ends the workflow; a workflow without steps is a single custom call.
+// Workflow syntax: one operator name per line, at most MAX_SIMULATED_STEPS lines, sampled under the
+// GBNF grammar SIMULATED_WORKFLOW_GRAMMAR (grammar-constrained generation: even an untrained tiny model
+// writes only valid workflows, and ends with its end-of-generation token once the grammar is complete):
+//   review      checks the current answer: a wrong one is fixed with probability REVIEW_FIX,
+//               a right one broken with probability REVIEW_BREAK
+//   ensemble    two fresh drafts plus the current answer, majority vote (scEnsemble)
+//   custom      the first drafts the answer; later ones only restate it (no change in correctness)
 // Any step that comes first drafts the answer before doing its own work.
 //
 // Probability model: query q has difficulty d_q in [0.4, 0.9] (evenly spread over the queries); a draft
@@ -22,8 +22,13 @@ export const SIMULATED_NOTICE = "SIMULATED task family: scores come from a proba
 
 export const REVIEW_FIX = 0.5;
 export const REVIEW_BREAK = 0.05;
-const OPERATOR_BY_RESIDUE = ["review", "scEnsemble", "custom", "custom", "custom", "custom", "custom", "custom"] as const;
-type SimulatedOperator = (typeof OPERATOR_BY_RESIDUE)[number];
+type SimulatedOperator = "review" | "scEnsemble" | "custom";
+const OPERATOR_BY_NAME: Record<string, SimulatedOperator> = { review: "review", ensemble: "scEnsemble", custom: "custom" };
+export const MAX_SIMULATED_STEPS = 4;
+
+/** GBNF: one to MAX_SIMULATED_STEPS lines, each an operator name. */
+export const SIMULATED_WORKFLOW_GRAMMAR =
+  `root ::= step${" step?".repeat(MAX_SIMULATED_STEPS - 1)}\n` + `step ::= ("custom" | "review" | "ensemble") "\\n"\n`;
 
 export interface SimulatedTaskOptions {
   queries: number;
@@ -36,10 +41,22 @@ export function simulatedDifficulty(position: number, queries: number): number {
   return queries === 1 ? 0.65 : 0.4 + (0.5 * position) / (queries - 1);
 }
 
-/** Steps of a generated token sequence (without its end-of-generation token). */
-export function decodeSimulatedWorkflow(tokens: readonly number[]): SimulatedOperator[] {
-  const steps = tokens.map((token) => OPERATOR_BY_RESIDUE[token % 8]!);
-  return steps.length > 0 ? steps : ["custom"];
+/**
+ * Steps of a generated workflow text: its complete lines, each an operator name. Text outside the
+ * syntax (possible only without the grammar) makes the workflow invalid, with the reason.
+ */
+export function decodeSimulatedWorkflow(text: string): { ok: true; steps: SimulatedOperator[] } | { ok: false; reason: string } {
+  const lines = text.split("\n");
+  lines.pop(); // the text after the last newline: empty for a complete workflow, a cut-off step otherwise
+  if (lines.length === 0) return { ok: false, reason: "no complete step (a workflow is one operator name per line)" };
+  if (lines.length > MAX_SIMULATED_STEPS) return { ok: false, reason: `${lines.length} steps (at most ${MAX_SIMULATED_STEPS})` };
+  const steps: SimulatedOperator[] = [];
+  for (const [i, line] of lines.entries()) {
+    const step = OPERATOR_BY_NAME[line];
+    if (!step) return { ok: false, reason: `line ${i + 1} "${line.slice(0, 40)}" is not custom, review or ensemble` };
+    steps.push(step);
+  }
+  return { ok: true, steps };
 }
 
 /** The workflow as the JavaScript it stands for (what the demo stores and shows). */
@@ -81,9 +98,10 @@ export function createSimulatedTask(options: SimulatedTaskOptions): WorkflowTask
     simulated: true,
     queries,
     stop: [],
+    grammar: SIMULATED_WORKFLOW_GRAMMAR,
     parse(completion): ParsedCompletion {
-      const tokens = completion.finishReason === "eog" ? completion.tokens.slice(0, -1) : completion.tokens;
-      return { ok: true, workflow: renderSimulatedWorkflow(decodeSimulatedWorkflow(tokens)) };
+      const decoded = decodeSimulatedWorkflow(completion.text);
+      return decoded.ok ? { ok: true, workflow: renderSimulatedWorkflow(decoded.steps) } : decoded;
     },
     async execute(workflow: string, query: TaskQuery, run: number): Promise<ExecutionResult> {
       if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));

@@ -24,6 +24,8 @@ export interface WorkflowTask {
   readonly queries: readonly TaskQuery[];
   /** Stop strings for the generator (e.g. the closing workflow tag). */
   readonly stop: string[];
+  /** A GBNF grammar the generator's completions must follow (grammar-constrained generation), if any. */
+  readonly grammar?: string;
   /** `finishReason` "eog": the last token is the model's end-of-generation token. */
   parse(completion: { text: string; tokens: readonly number[]; finishReason: string }, query: TaskQuery): ParsedCompletion;
   /** Runs the workflow once; `run` distinguishes the scoreRuns executions. Never throws for anything the workflow does. */

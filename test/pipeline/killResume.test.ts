@@ -28,7 +28,7 @@ samplesPerQuery: 4
 groupSize: 3
 keep: 1
 topN: 12
-maxTokens: 6
+maxTokens: 48
 iterations: 2
 epochs: 2
 groupsPerStep: 2

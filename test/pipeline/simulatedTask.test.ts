@@ -1,9 +1,10 @@
-// The demo's simulated task family: the token code-book, and the probability model against
+// The demo's simulated task family: the workflow syntax and its grammar, and the probability model against
 // hand-computed success probabilities.
 import { describe, expect, it } from "vitest";
 import { SeededRandom } from "../../src/gguf/seededRandom.js";
 import {
   createSimulatedTask, decodeSimulatedWorkflow, parseSimulatedWorkflow, renderSimulatedWorkflow, simulateRun, simulatedDifficulty,
+  SIMULATED_WORKFLOW_GRAMMAR,
 } from "../../src/pipeline/index.js";
 
 function successRate(steps: string[], difficulty: number, runs = 40_000): number {
@@ -14,15 +15,23 @@ function successRate(steps: string[], difficulty: number, runs = 40_000): number
 }
 
 describe("simulated task family", () => {
-  it("decodes token ids by id mod 8 and leaves out the end-of-generation token", () => {
-    expect(decodeSimulatedWorkflow([8, 9, 10, 23, 16])).toEqual(["review", "scEnsemble", "custom", "custom", "review"]);
+  it("decodes one operator name per line, drops a cut-off last step, and names what is invalid", () => {
+    expect(decodeSimulatedWorkflow("review\nensemble\ncustom\ncustom\n")).toEqual({ ok: true, steps: ["review", "scEnsemble", "custom", "custom"] });
+    expect(decodeSimulatedWorkflow("ensemble\nrev")).toEqual({ ok: true, steps: ["scEnsemble"] });
+    expect(decodeSimulatedWorkflow("ensem")).toEqual({ ok: false, reason: "no complete step (a workflow is one operator name per line)" });
+    expect(decodeSimulatedWorkflow("custom\nplan\n")).toEqual({ ok: false, reason: 'line 2 "plan" is not custom, review or ensemble' });
+    expect(decodeSimulatedWorkflow("custom\n".repeat(5))).toEqual({ ok: false, reason: "5 steps (at most 4)" });
     const task = createSimulatedTask({ queries: 1, seed: 0 });
-    const parse = (tokens: number[], finishReason: string) => parseSimulatedWorkflow((task.parse({ text: "", tokens, finishReason }, task.queries[0]!) as { workflow: string }).workflow);
-    expect(parse([17, 8], "eog")).toEqual(["scEnsemble"]);
-    expect(parse([17, 8], "length")).toEqual(["scEnsemble", "review"]);
-    expect(decodeSimulatedWorkflow([])).toEqual(["custom"]);
+    const parsed = task.parse({ text: "custom\nreview\n", tokens: [], finishReason: "eog" }, task.queries[0]!);
+    expect(parsed.ok && parseSimulatedWorkflow(parsed.workflow)).toEqual(["custom", "review"]);
     const steps = ["custom", "review", "scEnsemble"] as const;
     expect(parseSimulatedWorkflow(renderSimulatedWorkflow(steps))).toEqual(steps);
+  });
+
+  it("asks for grammar-constrained generation whose language is exactly the workflow syntax", () => {
+    const task = createSimulatedTask({ queries: 1, seed: 0 });
+    expect(task.grammar).toBe(SIMULATED_WORKFLOW_GRAMMAR);
+    expect(SIMULATED_WORKFLOW_GRAMMAR).toBe('root ::= step step? step? step?\nstep ::= ("custom" | "review" | "ensemble") "\\n"\n');
   });
 
   it("draws success with the documented probabilities", () => {
@@ -43,7 +52,7 @@ describe("simulated task family", () => {
     const task = createSimulatedTask({ queries: 3, seed: 5 });
     expect(task.simulated).toBe(true);
     expect(task.queries.map((q) => q.id)).toEqual(["sim-000", "sim-001", "sim-002"]);
-    const parsed = task.parse({ text: "", tokens: [8, 2], finishReason: "length" }, task.queries[0]!);
+    const parsed = task.parse({ text: "review\ncustom\n", tokens: [], finishReason: "eog" }, task.queries[0]!);
     expect(parsed.ok).toBe(true);
     const workflow = (parsed as { workflow: string }).workflow;
     const scores = await Promise.all([0, 1, 2, 0].map((run) => task.execute(workflow, task.queries[1]!, run)));

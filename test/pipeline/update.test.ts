@@ -18,7 +18,7 @@ let runs = 0;
 /** A small simulated run through `iterations` updates; returns its context (closed by the caller). */
 async function trainedRun(overrides: Partial<RunConfig>, iterations: number) {
   const config = resolveConfig({
-    task: "simulated", generator: model, simulatedQueries: 3, samplesPerQuery: 4, groupSize: 3, keep: 1, topN: 6, maxTokens: 5,
+    task: "simulated", generator: model, simulatedQueries: 3, samplesPerQuery: 4, groupSize: 3, keep: 1, topN: 6, maxTokens: 48,
     epochs: 2, groupsPerStep: 2, learningRate: 5e-3, engineThreads: 1, generatorSequences: 1, iterations, ...overrides,
   });
   const ctx = openRun(join(work, `run-${runs++}`), config, createSimulatedTask({ queries: config.simulatedQueries, seed: config.seed }));
