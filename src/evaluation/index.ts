@@ -15,4 +15,4 @@ export {
 export { measureSolveRate, type ProblemWorkflow, type SolveRateOptions, type SolveRateResult } from "./solveRate.js";
 export { generateWorkflows, type GeneratedWorkflow, type GenerationSettings } from "./generatedWorkflows.js";
 export { formatSolveRate, methodLabel, methodOrder, percent, protocolTag } from "./format.js";
-export { evaluationExecutors, runCacheModel, type EvaluationExecutors } from "./runExecutors.js";
+export { evaluationExecutors, runCacheModel, type EvaluationExecutors } from "../executor/index.js";

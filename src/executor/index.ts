@@ -6,3 +6,4 @@ export { ResponseCache, type CachedResponse } from "./responseCache.js";
 export { CachingExecutor } from "./cachingExecutor.js";
 export { requestCacheKey } from "./cacheKey.js";
 export { renderChatPrompt, chatFormatFor, type ChatFormat } from "./chatPrompt.js";
+export { evaluationExecutors, runCacheModel, type EvaluationExecutors } from "./runExecutors.js";

@@ -2,11 +2,12 @@
 // (the workflow issue's prompt, stopped at the closing tag), the workflow is parsed and validated, and
 // each execution runs it in the sandbox against an OpenAI-compatible executor and scores the answer
 // with the benchmark's rule-based scorer. Executor responses are cached in the run directory, so a
-// resumed run does not pay for calls it already made.
+// resumed run does not pay for calls it already made; each of the scoreRuns executions has its own
+// cache namespace, so run 2 and 3 are real executions rather than replays of run 1.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { benchmarkNames, loadBenchmark, type BenchmarkName, type Problem } from "../benchmarks/index.js";
-import { CachingExecutor, OpenAIExecutor, openAIExecutorOptionsFromEnv, ResponseCache } from "../executor/index.js";
+import { evaluationExecutors, OpenAIExecutor, openAIExecutorOptionsFromEnv, ResponseCache } from "../executor/index.js";
 import { buildGeneratorPrompt, parseWorkflow, runAndScore, WORKFLOW_CLOSE_TAG } from "../workflow/index.js";
 import { ConfigError, type RunConfig } from "./config.js";
 import type { TaskQuery, WorkflowTask } from "./task.js";
@@ -31,7 +32,7 @@ export async function createBenchmarkTask(config: RunConfig, runDir: string): Pr
   const model = new OpenAIExecutor({ ...settings, concurrency: config.executionConcurrency * 2 });
   mkdirSync(runDir, { recursive: true });
   const cache = new ResponseCache(join(runDir, EXECUTOR_CACHE));
-  const executor = new CachingExecutor(model, cache, model.defaultTemperature);
+  const executors = evaluationExecutors(model, cache, model.defaultTemperature);
   return {
     name: config.task,
     simulated: false,
@@ -42,11 +43,11 @@ export async function createBenchmarkTask(config: RunConfig, runDir: string): Pr
       return parsed.ok ? { ok: true, workflow: parsed.code } : { ok: false, reason: parsed.reason };
     },
     async execute(workflow, query, run) {
-      const result = await runAndScore(workflow, byId.get(query.id)!, run, { executor });
+      const result = await runAndScore(workflow, byId.get(query.id)!, run, { executor: executors.forRun(run) });
       return { score: result.score, error: result.error ?? (result.output === null ? result.detail : null) };
     },
     async close() {
-      await executor.close();
+      await executors.close();
       cache.close();
     },
   };

@@ -91,6 +91,13 @@ describe("train on a benchmark", () => {
       expect(again).toEqual(first);
       expect(server.counters.answered).toBe(afterFirst); // answered from the run's response cache
       expect(existsSync(join(dir, EXECUTOR_CACHE))).toBe(true);
+      // The scoreRuns executions are separate executions: run 1 calls the executor again (its own
+      // cache namespace) instead of replaying run 0, and repeating run 1 is then a cache hit.
+      await task.execute(baselineWorkflow("cot", "code"), task.queries[0]!, 1);
+      const afterRun1 = server.counters.answered;
+      expect(afterRun1 - afterFirst).toBe(afterFirst - before);
+      await task.execute(baselineWorkflow("cot", "code"), task.queries[0]!, 1);
+      expect(server.counters.answered).toBe(afterRun1);
     } finally {
       await task.close();
     }

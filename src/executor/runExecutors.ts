@@ -1,9 +1,10 @@
-// The executor of each evaluation run. The paper's protocol runs every workflow 3 times against a live
+// The executor of each execution run. The paper's protocol runs every workflow 3 times against a live
 // API; with a response cache keyed by the request alone, runs 2 and 3 would only replay run 1. So each
 // run gets its own cache namespace (the model name tagged with the run, for the cache key only): every
 // run makes its own calls the first time, and a repeated evaluation finds all of them in the cache.
-import { CachingExecutor, type ResponseCache } from "../executor/index.js";
-import type { CallOptions, CompletionRequest, CompletionResult, Executor, ExecutorStats } from "../executor/types.js";
+import { CachingExecutor } from "./cachingExecutor.js";
+import type { ResponseCache } from "./responseCache.js";
+import type { CallOptions, CompletionRequest, CompletionResult, Executor, ExecutorStats } from "./types.js";
 
 /** The model as the cache sees it in run `run` (run 0 keeps the plain name, as a single-run evaluation does). */
 export function runCacheModel(model: string, run: number): string {
