@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { homedir, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPythonSandbox, type PythonSandbox } from "../../src/index.js";
 import { processesWith } from "./hostProcesses.js";
@@ -73,7 +73,8 @@ describe("hostile programs are contained", () => {
     try {
       const program = [
         "import os, glob",
-        `candidates = [${JSON.stringify(canary)}] + glob.glob(os.path.expanduser('~/.spogw-*')) + glob.glob('/root/.spogw-*') + glob.glob('/home/*/.spogw-*')`,
+        // The canary by its path, then any canary in the sandbox's own home or in any home beside the host's.
+        `candidates = [${JSON.stringify(canary)}] + glob.glob(os.path.expanduser('~/.spogw-*')) + glob.glob(${JSON.stringify(join(dirname(homedir()), "*", ".spogw-*"))})`,
         "for path in candidates:",
         "    try: print(path, open(path).read())",
         "    except Exception as e: print(path, 'refused', type(e).__name__)",
