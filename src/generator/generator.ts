@@ -226,12 +226,9 @@ export class Generator {
     if (promptTokens.length + settings.maxTokens > this.contextSize) {
       throw new Error(`prompt (${promptTokens.length} tokens) + maxTokens (${settings.maxTokens}) exceed the context size ${this.contextSize}`);
     }
-    const stopMatcher = new StopStringMatcher(settings.stop);
-    if (settings.grammar !== "") {
-      const grammar = await this.grammarFor(settings.grammar);
-      return sampleWithGrammar(this.model, grammar, this.requireSequences(), promptTokens, settings, stopMatcher, this);
-    }
-    return sampleInLockstep(this.requireSequences(), promptTokens, settings, stopMatcher, this);
+    const job = { sequences: this.requireSequences(), promptTokens, settings, stopMatcher: new StopStringMatcher(settings.stop), rules: this };
+    if (settings.grammar !== "") return sampleWithGrammar(job, this.model, await this.grammarFor(settings.grammar));
+    return sampleInLockstep(job);
   }
 
   /** The compiled grammar for a GBNF text (compiled once per generator); a bad grammar names llama.cpp's reason. */

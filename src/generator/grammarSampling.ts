@@ -2,19 +2,10 @@
 // grammar evaluation state, so tokens that would leave the grammar are never drawn and a completed
 // grammar allows only the end-of-generation token. Free sequences take the next completion.
 import { LlamaGrammarEvaluationState, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type Token } from "node-llama-cpp";
-import { finishOf, type Completion, type TokenRules } from "./lockstepSampling.js";
-import type { SampleOptions } from "./sampleOptions.js";
-import type { StopStringMatcher } from "./stopStrings.js";
+import { finishedCompletion, finishOf, type Completion, type SamplingJob } from "./lockstepSampling.js";
 
-export async function sampleWithGrammar(
-  model: LlamaModel,
-  grammar: LlamaGrammar,
-  sequences: readonly LlamaContextSequence[],
-  promptTokens: readonly number[],
-  settings: Required<SampleOptions>,
-  stopMatcher: StopStringMatcher,
-  rules: TokenRules,
-): Promise<Completion[]> {
+export async function sampleWithGrammar(job: SamplingJob, model: LlamaModel, grammar: LlamaGrammar): Promise<Completion[]> {
+  const { sequences, promptTokens, settings, stopMatcher, rules } = job;
   const completions: Completion[] = new Array(settings.m);
   let nextIndex = 0;
   const worker = async (sequence: LlamaContextSequence) => {
@@ -37,8 +28,7 @@ export async function sampleWithGrammar(
         await sequence.clearHistory();
       }
       // A stream that ends without a token of its own (nothing allowed) counts as reaching the limit.
-      finish ??= { finishReason: "length" };
-      completions[index] = { index, seed, promptTokens: [...promptTokens], tokens, text: rules.detokenize(tokens), ...finish };
+      completions[index] = finishedCompletion(job, index, seed, tokens, finish ?? { finishReason: "length" });
     }
   };
   await Promise.all(sequences.slice(0, Math.min(sequences.length, settings.m)).map(worker));

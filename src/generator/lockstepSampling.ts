@@ -35,6 +35,22 @@ export interface TokenRules {
   detokenize(tokens: readonly number[]): string;
 }
 
+/** One sample() call: m completions of one prompt on the generator's parallel sequences. */
+export interface SamplingJob {
+  sequences: readonly LlamaContextSequence[];
+  promptTokens: readonly number[];
+  settings: Required<SampleOptions>;
+  stopMatcher: StopStringMatcher;
+  rules: TokenRules;
+}
+
+/** The finished completion as sample() returns it. */
+export function finishedCompletion(
+  job: SamplingJob, index: number, seed: number, tokens: number[], finish: Pick<Completion, "finishReason" | "stopString">,
+): Completion {
+  return { index, seed, promptTokens: [...job.promptTokens], tokens, text: job.rules.detokenize(tokens), ...finish };
+}
+
 interface RunningCompletion {
   index: number;
   seed: number;
@@ -49,13 +65,8 @@ interface RunningCompletion {
  * node-llama-cpp makes a fresh sampler for every controlled evaluation. A sequence that finishes
  * takes the next completion at the following step.
  */
-export async function sampleInLockstep(
-  sequences: readonly LlamaContextSequence[],
-  promptTokens: readonly number[],
-  settings: Required<SampleOptions>,
-  stopMatcher: StopStringMatcher,
-  rules: TokenRules,
-): Promise<Completion[]> {
+export async function sampleInLockstep(job: SamplingJob): Promise<Completion[]> {
+  const { sequences, promptTokens, settings, stopMatcher, rules } = job;
   const completions: Completion[] = new Array(settings.m);
   const free = sequences.slice(0, Math.min(sequences.length, settings.m));
   let running: RunningCompletion[] = [];
@@ -80,14 +91,7 @@ export async function sampleInLockstep(
           stillRunning.push(completion);
           continue;
         }
-        completions[completion.index] = {
-          index: completion.index,
-          seed: completion.seed,
-          promptTokens: [...promptTokens],
-          tokens: completion.tokens,
-          text: rules.detokenize(completion.tokens),
-          ...finish,
-        };
+        completions[completion.index] = finishedCompletion(job, completion.index, completion.seed, completion.tokens, finish);
         await completion.sequence.clearHistory();
         free.push(completion.sequence);
       }

@@ -37,6 +37,23 @@ inline int64_t int_arg(const Napi::CallbackInfo& info, size_t i, const char* nam
   return int64_t(v);
 }
 
+inline float float_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  return float(info[i].As<Napi::Number>().DoubleValue());
+}
+
+// A finite number field of an options object; `fallback` when absent unless `required`.
+inline float number_field(Napi::Object o, const char* key, float fallback, bool required) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) {
+    if (required) throw Napi::TypeError::New(o.Env(), std::string(key) + " is required");
+    return fallback;
+  }
+  if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
+    throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a finite number");
+  return v.As<Napi::Number>().FloatValue();
+}
+
 inline bool bool_arg(const Napi::CallbackInfo& info, size_t i, const char* name, bool fallback) {
   if (info.Length() <= i || info[i].IsUndefined()) return fallback;
   if (!info[i].IsBoolean()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a boolean");

@@ -234,17 +234,6 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return info.Env().Undefined();
   }
 
-  static float number_field(Napi::Object o, const char* key, float fallback, bool required) {
-    Napi::Value v = o.Get(key);
-    if (v.IsUndefined()) {
-      if (required) throw Napi::TypeError::New(o.Env(), std::string(key) + " is required");
-      return fallback;
-    }
-    if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
-      throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a finite number");
-    return v.As<Napi::Number>().FloatValue();
-  }
-
   // backward(tokens, seqOffsets[B+1], responseStarts[B], advantages[B], weights[B], oldLogp, refLogp,
   //          { epsilon, epsilonHigh, beta, temperature, klAll }) -> Promise<sums>
   Napi::Value Backward(const Napi::CallbackInfo& info) {

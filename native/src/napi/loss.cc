@@ -59,11 +59,6 @@ bool device_is_cuda(const Napi::CallbackInfo& info, size_t i) {
   throw Napi::TypeError::New(info.Env(), "device must be \"cpu\" or \"cuda\", got \"" + dev + "\"");
 }
 
-float float_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
-  return float(info[i].As<Napi::Number>().DoubleValue());
-}
-
 void expect_length(Napi::Env env, const char* name, size_t got, int64_t want, const char* what) {
   if (int64_t(got) != want)
     throw Napi::RangeError::New(env, std::string("grpoLoss: ") + name + " has " + std::to_string(got) +
