@@ -13,11 +13,13 @@ import { Engine } from "../../src/train/index.js";
 const work = mkdtempSync(join(tmpdir(), "spogw-parity-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const TOKENS = [1, 50, 60, 70, 80, 90, 100, 33, 44, 55, 66, 77, 200, 10];
+// 70 tokens: several 16-wide softmax blocks and more than one 64-float step of the dot products.
+const TOKENS = Array.from({ length: 70 }, (_, i) => 1 + ((i * 37 + 5) % 250));
+const SEEDS = [21, 22, 23, 24];
 
 async function llamaCppProbabilities(model: LlamaModel, tokens: number[], lora?: string): Promise<Map<number, number>[]> {
   const ctx = await model.createContext({
-    contextSize: 64, threads: 1, flashAttention: false,
+    contextSize: 128, threads: 1, flashAttention: false,
     experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32",
     ...(lora ? { lora: { adapters: [{ filePath: lora, scale: 1 }] } } : {}),
   });
@@ -43,43 +45,44 @@ function maxProbabilityGap(logits: Float32Array, vocab: number, reference: Map<n
   return worst;
 }
 
-// F32 weights agree to ~1e-6. With F16 weights llama.cpp rounds every matmul input to F16; the engine
-// does the same, which brings most positions to ~1e-7. But a value whose float32 computation differs
-// from ggml's in the last bit (a different summation order) can round to the neighbouring F16 value
-// when it lies near a rounding boundary: one F16 ulp (~5e-4 relative) in one input element, seen as
-// 1e-4..7e-4 at the odd position (measured over seeds and bias scales). F16 is checked at 5e-4 here.
-const variants: Array<{ options: TinyModelOptions; tolerance: number }> = [
-  { options: { arch: "llama", kvHeads: 2, tied: false, dtype: "f32" }, tolerance: 1e-4 },
-  { options: { arch: "llama", kvHeads: 4, tied: true, dtype: "f16" }, tolerance: 5e-4 },
-  { options: { arch: "qwen2", kvHeads: 2, tied: false, dtype: "f32" }, tolerance: 1e-4 },
-  { options: { arch: "qwen2", kvHeads: 1, tied: true, dtype: "f32" }, tolerance: 1e-4 },
-  { options: { arch: "qwen2", kvHeads: 2, tied: true, dtype: "f16" }, tolerance: 5e-4 },
-  { options: { arch: "llama", kvHeads: 2, tied: false, dtype: "q8_0" }, tolerance: 1e-4 },
-  { options: { arch: "qwen2", kvHeads: 2, tied: false, dtype: "bf16" }, tolerance: 1e-4 },
+// The engine reproduces llama.cpp's CPU arithmetic (native/include/spogw/engine/ggml_numerics.h), so
+// the logits agree bit for bit and the gaps left (~1e-6) come from the two softmaxes. Without that,
+// an activation one float32 ulp away from llama.cpp's could round to a neighbouring F16/BF16/Q8_0
+// value and move probabilities by 1e-4..1e-2; several seeds and 70 positions make such flips likely
+// to show here.
+const variants: TinyModelOptions[] = [
+  { arch: "llama", kvHeads: 2, tied: false, dtype: "f32" },
+  { arch: "llama", kvHeads: 4, tied: true, dtype: "f16" },
+  { arch: "llama", kvHeads: 2, tied: false, dtype: "f16" },
+  { arch: "qwen2", kvHeads: 2, tied: false, dtype: "f32" },
+  { arch: "qwen2", kvHeads: 1, tied: true, dtype: "f32" },
+  { arch: "qwen2", kvHeads: 2, tied: true, dtype: "f16" },
+  { arch: "qwen2", kvHeads: 1, tied: false, dtype: "f16" },
 ];
+const TOLERANCE = 1e-4;
 
 describe("engine parity with llama.cpp", () => {
-  for (const { options, tolerance } of variants) {
+  for (const options of variants) {
     const label = `${options.arch} ${options.dtype} ${options.tied ? "tied" : "untied"} kv=${options.kvHeads}`;
-    it(`${label}: base model and a random adapter saved by saveLora`, async () => {
-      const path = join(work, `${label.replace(/\W+/g, "-")}.gguf`);
-      const cfg = await writeTinyModel(path, { ...options, seed: 21, layers: 2 });
+    it.each(SEEDS)(`${label}, seed %i: base model and a random adapter saved by saveLora`, async (seed) => {
+      const path = join(work, `${label.replace(/\W+/g, "-")}-${seed}.gguf`);
+      const cfg = await writeTinyModel(path, { ...options, seed, layers: 2 });
       const llama = await getLlamaRuntime();
       const model = await llama.loadModel({ modelPath: path });
       const engine = await Engine.load(path);
       try {
         const tokens = Int32Array.from(TOKENS);
         const base = await engine.logits(tokens);
-        expect(maxProbabilityGap(base, cfg.vocabSize, await llamaCppProbabilities(model, TOKENS))).toBeLessThan(tolerance);
+        expect(maxProbabilityGap(base, cfg.vocabSize, await llamaCppProbabilities(model, TOKENS))).toBeLessThan(TOLERANCE);
 
-        engine.initLora({ rank: 4, alpha: 8, init: "random", seed: 3 });
+        engine.initLora({ rank: 4, alpha: 8, init: "random", seed });
         const adapted = await engine.logits(tokens);
-        const adapterPath = join(work, `${label.replace(/\W+/g, "-")}.lora.gguf`);
+        const adapterPath = join(work, `${label.replace(/\W+/g, "-")}-${seed}.lora.gguf`);
         await engine.saveLora(adapterPath);
         const withLora = await llamaCppProbabilities(model, TOKENS, adapterPath);
-        expect(maxProbabilityGap(adapted, cfg.vocabSize, withLora)).toBeLessThan(tolerance);
+        expect(maxProbabilityGap(adapted, cfg.vocabSize, withLora)).toBeLessThan(TOLERANCE);
         // The adapter really changes the model (otherwise the check above proves nothing).
-        expect(maxProbabilityGap(base, cfg.vocabSize, withLora)).toBeGreaterThan(10 * tolerance);
+        expect(maxProbabilityGap(base, cfg.vocabSize, withLora)).toBeGreaterThan(10 * TOLERANCE);
 
         // Loading the adapter back reproduces the same logits exactly.
         const reloaded = await Engine.load(path);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "spogw/engine/ggml_numerics.h"
 #include "spogw/error.h"
 #include "spogw/gemm.h"
 #include "spogw/threads.h"
@@ -147,12 +148,12 @@ void Engine::layer_forward(int64_t l, const float* x, int64_t T, float* out, Lay
   rmsnorm_forward(h, w.ffn_norm.data(), T, d, c.rms_eps, sized(a.n2, T * d), sized(a.rstd2, T));
   linear_forward(a.n2.data(), T, d, F, W(Proj::kGate), nullptr, lora_ref(l, Proj::kGate, false), w.rounding[int(Proj::kGate)], sized(a.gate, T * F), xa(Proj::kGate), a.round_scratch);
   linear_forward(a.n2.data(), T, d, F, W(Proj::kUp), nullptr, lora_ref(l, Proj::kUp, false), w.rounding[int(Proj::kUp)], sized(a.up, T * F), xa(Proj::kUp), a.round_scratch);
-  swiglu_forward(a.gate.data(), a.up.data(), T * F, sized(a.act, T * F));
+  swiglu_forward(a.gate.data(), a.up.data(), T, F, sized(a.act, T * F));
   if (out == nullptr) {
     // Recomputation for the backward: the layer's output is not needed, only what the backward reads,
     // which for the down projection is its LoRA input product x A^T.
     const LoraRef down = lora_ref(l, Proj::kDown, false);
-    if (down.active()) gemm(false, true, T, down.r, F, 1.0f, a.act.data(), F, down.A, F, 0.0f, xa(Proj::kDown), down.r);
+    if (down.active()) ggml::mul_mat(down.A, down.r, F, a.act.data(), T, ggml::DotType::kF32, xa(Proj::kDown), down.r);
     return;
   }
   linear_forward(a.act.data(), T, F, d, W(Proj::kDown), nullptr, lora_ref(l, Proj::kDown, false), w.rounding[int(Proj::kDown)], out, xa(Proj::kDown), a.round_scratch);
@@ -187,7 +188,11 @@ void Engine::logits(const int32_t* tokens, int64_t T, float* out) {
   std::vector<float> hn;
   forward(tokens, T, hn, nullptr, nullptr);
   const ModelConfig& c = config();
-  gemm(false, true, T, c.vocab, c.d, 1.0f, hn.data(), c.d, model_->weights.lm_head(), c.d, 0.0f, out, c.vocab);
+  const InputRounding r = model_->weights.lm_head_rounding;
+  if (r == InputRounding::kNone || r == InputRounding::kF16)
+    ggml::mul_mat(model_->weights.lm_head(), c.vocab, c.d, hn.data(), T, r == InputRounding::kF16 ? ggml::DotType::kF16 : ggml::DotType::kF32, out, c.vocab);
+  else
+    gemm(false, true, T, c.vocab, c.d, 1.0f, hn.data(), c.d, model_->weights.lm_head(), c.d, 0.0f, out, c.vocab);
 }
 
 void Engine::token_logprobs(const int32_t* tokens, int64_t T, int64_t from, float temperature, float* out) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "spogw/engine/ggml_numerics.h"
 #include "spogw/gemm.h"
 #include "spogw/threads.h"
 
@@ -17,7 +18,8 @@ void rmsnorm_forward(const float* x, const float* w, int64_t T, int64_t d, float
     for (int64_t t = t0; t < t1; t++) {
       const float* xr = x + t * d;
       double ss = 0.0;
-      for (int64_t i = 0; i < d; i++) ss += double(xr[i]) * xr[i];
+      // ggml rounds each square to float before the double sum.
+      for (int64_t i = 0; i < d; i++) ss += double(xr[i] * xr[i]);
       const float rs = 1.0f / std::sqrt(float(ss / double(d)) + eps);
       rstd[t] = rs;
       float* yr = y + t * d;
@@ -78,8 +80,10 @@ void rope_apply(float* x, int64_t T, int64_t heads, int64_t hd, const RopeTable&
           const int64_t a = mode == RopeMode::kNorm ? 2 * i : i;
           const int64_t b = mode == RopeMode::kNorm ? 2 * i + 1 : i + half;
           const float x0 = v[a], x1 = v[b], sn = sign * s[i];
-          v[a] = x0 * c[i] - x1 * sn;
-          v[b] = x0 * sn + x1 * c[i];
+          // ggml's compiler fuses the first product of each line into an FMA (measured against
+          // its rope kernel in native/dev/ggml); the same operations here give the same bits.
+          v[a] = std::fma(x0, c[i], -(x1 * sn));
+          v[b] = std::fma(x0, sn, x1 * c[i]);
         }
       }
     }
@@ -98,27 +102,43 @@ void rope_backward(float* dx, int64_t T, int64_t heads, int64_t hd, const RopeTa
 
 // ------------------------------------------------------------------------------------------------
 // Attention
+//
+// The forward follows llama.cpp's non-flash path with an F32 KV cache, value for value: scores
+// k_j . q_t by ggml_vec_dot_f32, times the scale; softmax with ggml_v_expf over 16-wide blocks and a
+// double sum; out = P V by tinyBLAS over the (transposed) value cache. llama.cpp's rows run over the
+// whole KV window (a multiple of 256 cells) with masked cells exp'ing to exactly 0, which adds nothing
+// to any sum; here rows stop at the causal limit, padded with zeros to whole 64-float steps.
 
 namespace {
 
-// P = softmax(q_h k_g^T * scale) with the causal mask (row t sees columns 0..t); P is [T, T].
-void attention_probs(const float* q, const float* k, AttnShape s, int64_t h, float* P) {
+int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+// P = softmax(q_h k_g^T * scale) with the causal mask (row t sees columns 0..t); P is [T, ldp], zero
+// beyond the causal limit.
+void attention_probs(const float* q, const float* k, AttnShape s, int64_t h, float* P, int64_t ldp) {
   const int64_t g = h / (s.H / s.KV);
   const float scale = 1.0f / std::sqrt(float(s.hd));
-  gemm(false, true, s.T, s.T, s.hd, scale, q + h * s.hd, s.H * s.hd, k + g * s.hd, s.KV * s.hd, 0.0f, P, s.T);
+  // With one head and a batch, q is contiguous and ggml hands the product to tinyBLAS.
+  const bool tinyblas = s.H == 1 && s.T >= 2 && s.hd % ggml::kLanes == 0;
   parallel_for(s.T, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; t++) {
-      float* row = P + t * s.T;
+      float* row = P + t * ldp;
+      const float* qt = q + t * s.H * s.hd + h * s.hd;
       float mx = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j <= t; j++) mx = std::max(mx, row[j]);
-      double sum = 0.0;
       for (int64_t j = 0; j <= t; j++) {
-        row[j] = std::exp(row[j] - mx);
-        sum += row[j];
+        const float* kj = k + j * s.KV * s.hd + g * s.hd;
+        row[j] = (tinyblas ? ggml::dot_tinyblas(kj, qt, s.hd) : ggml::dot_vec_f32(kj, qt, s.hd)) * scale;
+        mx = std::max(mx, row[j]);
+      }
+      double sum = 0.0;
+      for (int64_t b = 0; b <= t; b += ggml::kLanes) {
+        float lanes[ggml::kLanes] = {};
+        for (int64_t j = b; j < std::min(b + ggml::kLanes, t + 1); j++) lanes[j - b] = row[j] = ggml::expf_simd(row[j] - mx);
+        sum += double(ggml::reduce_lanes(lanes));
       }
       const float inv = float(1.0 / sum);
       for (int64_t j = 0; j <= t; j++) row[j] *= inv;
-      for (int64_t j = t + 1; j < s.T; j++) row[j] = 0.0f;
+      std::fill(row + t + 1, row + ldp, 0.0f);
     }
   });
 }
@@ -126,12 +146,25 @@ void attention_probs(const float* q, const float* k, AttnShape s, int64_t h, flo
 }  // namespace
 
 void attention_forward(const float* q, const float* k, const float* v, AttnShape s, float* out, std::vector<float>& scratch) {
-  scratch.resize(size_t(s.T * s.T));
+  const int64_t ldp = round_up(s.T, 64);
+  scratch.assign(size_t((s.T + s.hd) * ldp), 0.0f);
   float* P = scratch.data();
+  float* Vt = P + s.T * ldp;  // the value cache as llama.cpp stores it: [hd, positions]
+  const bool tinyblas = s.T >= 2 && s.hd % 4 == 0;
   for (int64_t h = 0; h < s.H; h++) {
     const int64_t g = h / (s.H / s.KV);
-    attention_probs(q, k, s, h, P);
-    gemm(false, false, s.T, s.hd, s.T, 1.0f, P, s.T, v + g * s.hd, s.KV * s.hd, 0.0f, out + h * s.hd, s.H * s.hd);
+    if (h % (s.H / s.KV) == 0)
+      for (int64_t j = 0; j < s.T; j++)
+        for (int64_t i = 0; i < s.hd; i++) Vt[i * ldp + j] = v[j * s.KV * s.hd + g * s.hd + i];
+    attention_probs(q, k, s, h, P, ldp);
+    parallel_for(s.T, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; t++) {
+        const int64_t n = round_up(t + 1, tinyblas ? ggml::kLanes : 64);
+        for (int64_t i = 0; i < s.hd; i++)
+          out[t * s.H * s.hd + h * s.hd + i] =
+              tinyblas ? ggml::dot_tinyblas(Vt + i * ldp, P + t * ldp, n) : ggml::dot_vec_f32(Vt + i * ldp, P + t * ldp, n);
+      }
+    });
   }
 }
 
@@ -147,7 +180,7 @@ void attention_backward(const float* dout, const float* q, const float* k, const
   std::fill(dv, dv + s.T * s.KV * s.hd, 0.0f);
   for (int64_t h = 0; h < s.H; h++) {
     const int64_t g = h / (s.H / s.KV);
-    attention_probs(q, k, s, h, P);
+    attention_probs(q, k, s, h, P, s.T);
     gemm(false, true, s.T, s.T, s.hd, 1.0f, dout + h * s.hd, s.H * s.hd, v + g * s.hd, s.KV * s.hd, 0.0f, dP, s.T);
     gemm(true, false, s.T, s.hd, s.T, 1.0f, P, s.T, dout + h * s.hd, s.H * s.hd, 1.0f, dv + g * s.hd, s.KV * s.hd);
     parallel_for(s.T, [&](int64_t t0, int64_t t1) {
@@ -168,12 +201,15 @@ void attention_backward(const float* dout, const float* q, const float* k, const
 // ------------------------------------------------------------------------------------------------
 // SwiGLU
 
-void swiglu_forward(const float* gate, const float* up, int64_t n, float* out) {
-  parallel_for(n, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; i++) {
-      const float g = gate[i];
-      out[i] = g / (1.0f + std::exp(-g)) * up[i];
-    }
+void swiglu_forward(const float* gate, const float* up, int64_t T, int64_t F, float* out) {
+  // ggml_vec_swiglu_f32 per row: ggml_v_silu over whole 16-wide blocks, libm expf for the tail.
+  const int64_t vec_end = F / ggml::kLanes * ggml::kLanes;
+  parallel_for(T, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++)
+      for (int64_t i = 0; i < F; i++) {
+        const int64_t at = t * F + i;
+        out[at] = (i < vec_end ? ggml::silu_simd(gate[at]) : ggml::silu_scalar(gate[at])) * up[at];
+      }
   });
 }
 
@@ -200,16 +236,25 @@ void linear_forward(const float* x, int64_t T, int64_t n_in, int64_t n_out, cons
     round_inputs(x, T, n_in, rounding, scratch.data());
     xin = scratch.data();
   }
-  gemm(false, true, T, n_out, n_in, 1.0f, xin, n_in, W, n_in, 0.0f, y, n_out);
+  // F32 and F16 weights: llama.cpp's own dot products (ggml_numerics.h). BF16 and Q8_0 weights run
+  // other ggml kernels; their rounded inputs alone bring the engine within ~1e-6 of llama.cpp.
+  if (rounding == InputRounding::kNone || rounding == InputRounding::kF16)
+    ggml::mul_mat(W, n_out, n_in, xin, T, rounding == InputRounding::kF16 ? ggml::DotType::kF16 : ggml::DotType::kF32, y, n_out);
+  else
+    gemm(false, true, T, n_out, n_in, 1.0f, xin, n_in, W, n_in, 0.0f, y, n_out);
+  // llama.cpp's build_lora_mm: y = W x + scale * (B (A x)), then the bias.
+  if (lora.active()) {
+    ggml::mul_mat(lora.A, lora.r, n_in, x, T, ggml::DotType::kF32, xa, lora.r);
+    scratch.resize(size_t(T * n_out));
+    float* ab = scratch.data();
+    ggml::mul_mat(lora.B, n_out, lora.r, xa, T, ggml::DotType::kF32, ab, n_out);
+    for (int64_t i = 0; i < T * n_out; i++) y[i] += ab[i] * lora.scale;
+  }
   if (bias) {
     parallel_for(T, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; t++)
         for (int64_t o = 0; o < n_out; o++) y[t * n_out + o] += bias[o];
     });
-  }
-  if (lora.active()) {
-    gemm(false, true, T, lora.r, n_in, 1.0f, x, n_in, lora.A, n_in, 0.0f, xa, lora.r);
-    gemm(false, true, T, n_out, lora.r, lora.scale, xa, lora.r, lora.B, lora.r, 1.0f, y, n_out);
   }
 }
 

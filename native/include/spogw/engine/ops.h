@@ -35,11 +35,12 @@ void attention_forward(const float* q, const float* k, const float* v, AttnShape
 void attention_backward(const float* dout, const float* q, const float* k, const float* v, AttnShape s, float* dq,
                         float* dk, float* dv, std::vector<float>& scratch);
 
-// ---- SwiGLU: out = silu(gate) * up, elementwise over n values.
-void swiglu_forward(const float* gate, const float* up, int64_t n, float* out);
+// ---- SwiGLU: out = silu(gate) * up, elementwise over T rows of F values (the forward computes SiLU
+// as llama.cpp does, which depends on the position within a row).
+void swiglu_forward(const float* gate, const float* up, int64_t T, int64_t F, float* out);
 void swiglu_backward(const float* dout, const float* gate, const float* up, int64_t n, float* dgate, float* dup);
 
-// ---- Linear with an optional LoRA branch: y = x W^T + b + s (x A^T) B^T, W [n_out, n_in],
+// ---- Linear with an optional LoRA branch: y = (x W^T + s (x A^T) B^T) + b, W [n_out, n_in],
 // A [r, n_in], B [n_out, r], s = alpha / r. xa = x A^T [T, r] is saved for the backward. The base
 // product sees x rounded as llama.cpp rounds it for W's storage type (model.h, InputRounding; the
 // rounded copy goes to `scratch`); the LoRA branch (float32 adapters) sees x as is.

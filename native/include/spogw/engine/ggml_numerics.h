@@ -1,0 +1,59 @@
+// llama.cpp's CPU arithmetic, reproduced operation by operation, so that the engine's forward pass
+// gives the same float32 values as the model node-llama-cpp samples from.
+//
+// Why: llama.cpp rounds every matmul input to the weight's "vec dot" type (F16 for F16 weights). An
+// activation that differs from llama.cpp's in its last float32 bit (another summation order, another
+// expf) can sit next to an F16 rounding boundary and round one F16 step away; that one input step
+// moved next-token probabilities by up to 7e-4. Matching llama.cpp's float32 values exactly removes
+// those flips. What is reproduced (ggml's CPU backend as built for AVX-512 machines, where every SIMD
+// vector holds 16 floats; node-llama-cpp 3.21.1's prebuilt binaries, llama.cpp release v0.4.0):
+//
+//   - mul_mat for F32 and F16 weights, taking the path ggml takes for the shape: llamafile's tinyBLAS
+//     (16-lane FMA accumulators, one per output, reduced by _mm512_reduce_add_ps) when the batch has
+//     >= 2 columns, k % 16 == 0 and rows % 4 == 0; else ggml_vec_dot_f32 / ggml_vec_dot_f16.
+//   - ggml_v_expf (the vectorised expf behind softmax and SiLU) and glibc expf for scalar tails.
+//
+// Every function here is plain C++ whose result does not depend on the compiler: fused multiply-adds
+// are written as std::fma and the library is built with -ffp-contract=off, so nothing else is fused.
+// The mul_mat kernel has an AVX-512 version for speed that performs the same operations in the same
+// order; tests compare it with the portable one bit for bit.
+#pragma once
+#include <cstdint>
+
+namespace spogw::ggml {
+
+constexpr int kLanes = 16;  // floats per SIMD vector in ggml's AVX-512 build
+
+// _mm512_reduce_add_ps: halves added pairwise (8, 4, 2, 1).
+float reduce_lanes(const float* v);
+
+// One output of tinyBLAS: lane s accumulates a[16c + s] * b[16c + s] over chunks c with FMA, then the
+// lanes are reduced. k must be a multiple of 16.
+float dot_tinyblas(const float* a, const float* b, int64_t k);
+// ggml_vec_dot_f32: four 16-lane accumulators over 64-float steps, combined (0+2, 1+3, then 0+1),
+// reduced, then the leftover products added to the float sum one by one (see the .cc for which fuse).
+float dot_vec_f32(const float* a, const float* b, int64_t k);
+// ggml_vec_dot_f16 on inputs already rounded to F16 values: as dot_vec_f32 for the 64-float steps,
+// but the reduced sum and the leftover products are added in double.
+float dot_vec_f16(const float* a, const float* b, int64_t k);
+
+// ggml_v_expf lane by lane (a polynomial, within 1.5 ulp of expf; 0 below about -87, inf above 88).
+float expf_simd(float x);
+// ggml_v_silu: x / (1 + ggml_v_expf(-x)); silu_scalar uses libm's expf, as ggml's scalar tails do.
+float silu_simd(float x);
+float silu_scalar(float x);
+
+// The type ggml's dot products see for a weight: F32 weights use float activations; F16 weights
+// use activations rounded to F16 (the caller rounds them, see model.h InputRounding).
+enum class DotType { kF32, kF16 };
+
+// y[t * ldy + o] = W[o, :] . x[t, :] for o < m, t < n, as ggml_mul_mat(W, x) computes it with W
+// [m, k] row-major and x [n, k] contiguous rows. Runs on the engine's thread pool.
+void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, DotType type, float* y, int64_t ldy);
+
+// Tests: run mul_mat's portable kernel even where the AVX-512 one is available (also set at start-up
+// by the environment variable SPOGW_PORTABLE_KERNELS=1).
+void force_portable_kernels(bool on);
+bool avx512_kernels_available();
+
+}  // namespace spogw::ggml

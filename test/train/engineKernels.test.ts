@@ -1,0 +1,49 @@
+// The engine's llama.cpp-order kernels give the same bits whichever way they run: the AVX-512
+// kernel in this process's build and the portable kernel (SPOGW_PORTABLE_KERNELS=1) in the x86-64-v2
+// CPU prebuild, in a child process. Parity with llama.cpp itself is engineParity.test.ts.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { writeTinyModel } from "../../src/gguf/index.js";
+import { Engine } from "../../src/train/index.js";
+import { ensureCpuPrebuild, repoRoot } from "../helpers/prebuilds.js";
+
+const work = mkdtempSync(join(tmpdir(), "spogw-kernels-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const TOKENS = Array.from({ length: 37 }, (_, i) => 1 + ((i * 53 + 3) % 250));
+
+it("portable kernels in the x86-64-v2 prebuild reproduce this build's logits bit for bit (f16 and f32, with LoRA)", async () => {
+  for (const dtype of ["f16", "f32"] as const) {
+    const model = join(work, `m-${dtype}.gguf`);
+    const adapter = join(work, `a-${dtype}.gguf`);
+    await writeTinyModel(model, { arch: "qwen2", dtype, kvHeads: 2, tied: false, layers: 2, seed: 5 });
+    const engine = await Engine.load(model);
+    let here: Float32Array;
+    try {
+      engine.initLora({ rank: 4, alpha: 8, init: "random", seed: 9 });
+      await engine.saveLora(adapter);
+      here = await engine.logits(Int32Array.from(TOKENS));
+    } finally {
+      engine.dispose();
+    }
+    const script = `import { Engine } from ${JSON.stringify(join(repoRoot, "dist", "index.js"))};
+      const e = await Engine.load(${JSON.stringify(model)});
+      await e.loadLora(${JSON.stringify(adapter)});
+      const l = await e.logits(Int32Array.from(${JSON.stringify(TOKENS)}));
+      process.stdout.write(Buffer.from(l.buffer, l.byteOffset, l.byteLength).toString("base64"));`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      env: { ...process.env, SPOGW_NATIVE_BINARY: ensureCpuPrebuild(), SPOGW_PORTABLE_KERNELS: "1" },
+      encoding: "utf8", maxBuffer: 64 << 20,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const bytes = Buffer.from(r.stdout, "base64");
+    const there = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    expect(there.length).toBe(here.length);
+    let differing = 0;
+    for (let i = 0; i < here.length; i++) if (!Object.is(here[i], there[i])) differing++;
+    expect(differing, `${dtype}: logits differing between the two builds`).toBe(0);
+  }
+});
