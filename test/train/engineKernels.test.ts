@@ -15,8 +15,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const TOKENS = Array.from({ length: 37 }, (_, i) => 1 + ((i * 53 + 3) % 250));
 
-it("portable kernels in the x86-64-v2 prebuild reproduce this build's logits bit for bit (f16 and f32, with LoRA)", async () => {
-  for (const dtype of ["f16", "f32"] as const) {
+it("portable kernels in the x86-64-v2 prebuild reproduce this build's logits bit for bit (every weight type, with LoRA)", async () => {
+  for (const dtype of ["f16", "f32", "bf16", "q8_0"] as const) {
     const model = join(work, `m-${dtype}.gguf`);
     const adapter = join(work, `a-${dtype}.gguf`);
     await writeTinyModel(model, { arch: "qwen2", dtype, kvHeads: 2, tied: false, layers: 2, seed: 5 });

@@ -58,6 +58,10 @@ const variants: TinyModelOptions[] = [
   { arch: "qwen2", kvHeads: 1, tied: true, dtype: "f32" },
   { arch: "qwen2", kvHeads: 2, tied: true, dtype: "f16" },
   { arch: "qwen2", kvHeads: 1, tied: false, dtype: "f16" },
+  { arch: "llama", kvHeads: 2, tied: false, dtype: "bf16" },
+  { arch: "qwen2", kvHeads: 2, tied: true, dtype: "bf16" },
+  { arch: "llama", kvHeads: 2, tied: true, dtype: "q8_0" },
+  { arch: "qwen2", kvHeads: 2, tied: false, dtype: "q8_0" },
 ];
 const TOLERANCE = 1e-4;
 

@@ -13,6 +13,7 @@
 //       -Wl,-rpath,$BINS -lpthread -lm -o /tmp/ggml_parity_lab && /tmp/ggml_parity_lab
 //
 // (libggml-cpu-zen4.so is the AVX-512 variant: use the one ggml's backend scoring picks on your CPU.)
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -90,6 +91,45 @@ static int check_mul_mat(int64_t m, int64_t k, int64_t n, bool half) {
   bad += report("  (portable kernel)", portable, ref);
   ggml_free(ctx);
   return bad;
+}
+
+static int check_mul_mat_bf16(int64_t m, int64_t k, int64_t n) {
+  ggml_context* ctx = new_ctx();
+  auto W = randn(size_t(m * k), 0.1f), x = randn(size_t(n * k));
+  ggml_tensor* w = ggml_new_tensor_2d(ctx, GGML_TYPE_BF16, k, m);
+  ggml_fp32_to_bf16_row(W.data(), (ggml_bf16_t*)w->data, int64_t(W.size()));
+  std::vector<float> Wr(W.size()), xr(x.size());
+  ggml_bf16_to_fp32_row((const ggml_bf16_t*)w->data, Wr.data(), int64_t(W.size()));
+  for (size_t i = 0; i < x.size(); i++) xr[i] = ggml::round_bf16(x[i]);
+  auto ref = compute(ctx, ggml_mul_mat(ctx, w, f32(ctx, x, {k, n})));
+  std::vector<float> ours(size_t(m * n));
+  ggml::mul_mat(Wr.data(), m, k, xr.data(), n, ggml::DotType::kBF16, ours.data(), m);
+  char what[128];
+  std::snprintf(what, sizeof what, "mul_mat BF16 m=%lld k=%lld n=%lld", (long long)m, (long long)k, (long long)n);
+  ggml_free(ctx);
+  return report(what, ours, ref);
+}
+
+static int check_mul_mat_q8_0(int64_t m, int64_t k, int64_t n) {
+  ggml_context* ctx = new_ctx();
+  auto W = randn(size_t(m * k), 0.1f), x = randn(size_t(n * k));
+  ggml_tensor* w = ggml_new_tensor_2d(ctx, GGML_TYPE_Q8_0, k, m);
+  ggml_quantize_chunk(GGML_TYPE_Q8_0, W.data(), w->data, 0, m, k, nullptr);
+  std::vector<int8_t> wq(size_t(m * k)), xq(size_t(n * k));
+  std::vector<float> wd(size_t(m * k / 32)), xd(size_t(n * k / 32));
+  for (int64_t b = 0; b < m * k / 32; b++) {
+    const uint8_t* p = (const uint8_t*)w->data + b * 34;
+    wd[size_t(b)] = ggml_fp16_to_fp32(*(const ggml_fp16_t*)p);
+    std::memcpy(&wq[size_t(b * 32)], p + 2, 32);
+  }
+  ggml::quantize_q8_0(x.data(), n * k, xq.data(), xd.data());
+  auto ref = compute(ctx, ggml_mul_mat(ctx, w, f32(ctx, x, {k, n})));
+  std::vector<float> ours(size_t(m * n));
+  ggml::mul_mat_q8_0({wq.data(), wd.data()}, m, k, {xq.data(), xd.data()}, n, ours.data(), m);
+  char what[128];
+  std::snprintf(what, sizeof what, "mul_mat Q8_0 m=%lld k=%lld n=%lld", (long long)m, (long long)k, (long long)n);
+  ggml_free(ctx);
+  return report(what, ours, ref);
 }
 
 static int check_rms_norm(int64_t d, int64_t T) {
@@ -172,6 +212,11 @@ int main() {
     bad += check_mul_mat(256, 896, 37, half);
   }
   bad += check_mul_mat(8, 4, 14, false);      // LoRA B: k = rank
+  for (auto [m, k, n] : {std::array<int64_t, 3>{96, 64, 14}, {96, 64, 1}, {6, 64, 14}, {96, 96, 14}, {96, 160, 5}, {256, 896, 37}}) {
+    bad += check_mul_mat_bf16(m, k, n);
+    bad += check_mul_mat_q8_0(m, k, n);
+  }
+  bad += check_mul_mat_bf16(96, 40, 14);     // k % 32 != 0: vec_dot_bf16 leftovers
   bad += check_rms_norm(896, 9);
   bad += check_rope(16, 4, 40, false);
   bad += check_rope(64, 4, 300, true);

@@ -132,22 +132,22 @@ void Engine::layer_forward(int64_t l, const float* x, int64_t T, float* out, Lay
   const int64_t d = c.d, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim, F = c.ff;
   const auto sized = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); return v.data(); };
   const auto xa = [&](Proj p) { return lora_.index[size_t(l)][int(p)] >= 0 ? sized(a.xa[int(p)], T * lora_.rank) : nullptr; };
-  const auto W = [&](Proj p) { return w.w[int(p)].data(); };
+  const auto W = [&](Proj p) -> const FrozenWeight& { return w.w[int(p)]; };
   const auto bias = [](const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); };
 
   rmsnorm_forward(x, w.attn_norm.data(), T, d, c.rms_eps, sized(a.n1, T * d), sized(a.rstd1, T));
-  linear_forward(a.n1.data(), T, d, qd, W(Proj::kQ), bias(w.bq), lora_ref(l, Proj::kQ, false), w.rounding[int(Proj::kQ)], sized(a.q, T * qd), xa(Proj::kQ), a.round_scratch);
-  linear_forward(a.n1.data(), T, d, kvd, W(Proj::kK), bias(w.bk), lora_ref(l, Proj::kK, false), w.rounding[int(Proj::kK)], sized(a.k, T * kvd), xa(Proj::kK), a.round_scratch);
-  linear_forward(a.n1.data(), T, d, kvd, W(Proj::kV), bias(w.bv), lora_ref(l, Proj::kV, false), w.rounding[int(Proj::kV)], sized(a.v, T * kvd), xa(Proj::kV), a.round_scratch);
+  linear_forward(a.n1.data(), T, d, qd, W(Proj::kQ), bias(w.bq), lora_ref(l, Proj::kQ, false), sized(a.q, T * qd), xa(Proj::kQ), a.round_scratch);
+  linear_forward(a.n1.data(), T, d, kvd, W(Proj::kK), bias(w.bk), lora_ref(l, Proj::kK, false), sized(a.k, T * kvd), xa(Proj::kK), a.round_scratch);
+  linear_forward(a.n1.data(), T, d, kvd, W(Proj::kV), bias(w.bv), lora_ref(l, Proj::kV, false), sized(a.v, T * kvd), xa(Proj::kV), a.round_scratch);
   rope_forward(a.q.data(), T, c.heads, c.head_dim, rope_, c.rope);
   rope_forward(a.k.data(), T, c.kv_heads, c.head_dim, rope_, c.rope);
   attention_forward(a.q.data(), a.k.data(), a.v.data(), {T, c.heads, c.kv_heads, c.head_dim}, sized(a.att, T * qd), a.attn_scratch);
   float* h = sized(a.h, T * d);
-  linear_forward(a.att.data(), T, qd, d, W(Proj::kO), nullptr, lora_ref(l, Proj::kO, false), w.rounding[int(Proj::kO)], h, xa(Proj::kO), a.round_scratch);
+  linear_forward(a.att.data(), T, qd, d, W(Proj::kO), nullptr, lora_ref(l, Proj::kO, false), h, xa(Proj::kO), a.round_scratch);
   for (int64_t i = 0; i < T * d; i++) h[i] += x[i];
   rmsnorm_forward(h, w.ffn_norm.data(), T, d, c.rms_eps, sized(a.n2, T * d), sized(a.rstd2, T));
-  linear_forward(a.n2.data(), T, d, F, W(Proj::kGate), nullptr, lora_ref(l, Proj::kGate, false), w.rounding[int(Proj::kGate)], sized(a.gate, T * F), xa(Proj::kGate), a.round_scratch);
-  linear_forward(a.n2.data(), T, d, F, W(Proj::kUp), nullptr, lora_ref(l, Proj::kUp, false), w.rounding[int(Proj::kUp)], sized(a.up, T * F), xa(Proj::kUp), a.round_scratch);
+  linear_forward(a.n2.data(), T, d, F, W(Proj::kGate), nullptr, lora_ref(l, Proj::kGate, false), sized(a.gate, T * F), xa(Proj::kGate), a.round_scratch);
+  linear_forward(a.n2.data(), T, d, F, W(Proj::kUp), nullptr, lora_ref(l, Proj::kUp, false), sized(a.up, T * F), xa(Proj::kUp), a.round_scratch);
   swiglu_forward(a.gate.data(), a.up.data(), T, F, sized(a.act, T * F));
   if (out == nullptr) {
     // Recomputation for the backward: the layer's output is not needed, only what the backward reads,
@@ -156,7 +156,7 @@ void Engine::layer_forward(int64_t l, const float* x, int64_t T, float* out, Lay
     if (down.active()) ggml::mul_mat(down.A, down.r, F, a.act.data(), T, ggml::DotType::kF32, xa(Proj::kDown), down.r);
     return;
   }
-  linear_forward(a.act.data(), T, F, d, W(Proj::kDown), nullptr, lora_ref(l, Proj::kDown, false), w.rounding[int(Proj::kDown)], out, xa(Proj::kDown), a.round_scratch);
+  linear_forward(a.act.data(), T, F, d, W(Proj::kDown), nullptr, lora_ref(l, Proj::kDown, false), out, xa(Proj::kDown), a.round_scratch);
   for (int64_t i = 0; i < T * d; i++) out[i] += h[i];
 }
 
@@ -167,7 +167,7 @@ void Engine::forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, s
   check_tokens(tokens, T);
   rope_table(rope_, T, c.n_rot, c.rope_theta);
   std::vector<float> x(size_t(T * d)), next(size_t(T * d));
-  for (int64_t t = 0; t < T; t++) std::memcpy(&x[size_t(t * d)], &model_->weights.token_embd[size_t(int64_t(tokens[t]) * d)], size_t(d) * 4);
+  for (int64_t t = 0; t < T; t++) std::memcpy(&x[size_t(t * d)], &model_->weights.token_embd.values[size_t(int64_t(tokens[t]) * d)], size_t(d) * 4);
   LayerActs acts;
   if (layer_inputs) layer_inputs->resize(size_t(c.layers + 1));
   for (int64_t l = 0; l < c.layers; l++) {
@@ -179,28 +179,29 @@ void Engine::forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, s
   std::vector<float> rstd(static_cast<size_t>(T));
   hn.resize(size_t(T * d));
   rmsnorm_forward(x.data(), model_->weights.output_norm.data(), T, d, c.rms_eps, hn.data(), rstd.data());
-  // The output projection's inputs, rounded as llama.cpp rounds them (straight-through in the backward).
-  round_inputs(hn.data(), T, d, model_->weights.lm_head_rounding, hn.data());
   if (final_rstd) *final_rstd = std::move(rstd);
 }
 
 void Engine::logits(const int32_t* tokens, int64_t T, float* out) {
-  std::vector<float> hn;
+  std::vector<float> hn, scratch;
   forward(tokens, T, hn, nullptr, nullptr);
   const ModelConfig& c = config();
-  const InputRounding r = model_->weights.lm_head_rounding;
-  if (r == InputRounding::kNone || r == InputRounding::kF16)
-    ggml::mul_mat(model_->weights.lm_head(), c.vocab, c.d, hn.data(), T, r == InputRounding::kF16 ? ggml::DotType::kF16 : ggml::DotType::kF32, out, c.vocab);
-  else
-    gemm(false, true, T, c.vocab, c.d, 1.0f, hn.data(), c.d, model_->weights.lm_head(), c.d, 0.0f, out, c.vocab);
+  frozen_matmul(hn.data(), T, c.d, c.vocab, model_->weights.lm_head(), out, scratch);
+}
+
+// The fused output-layer kernels (log-probs, loss) take float32 weights and inputs: the inputs are
+// rounded as llama.cpp rounds them for the output weight's type (straight-through in the backward).
+void Engine::round_lm_head_inputs(std::vector<float>& hn) const {
+  round_inputs(hn.data(), int64_t(hn.size()) / config().d, config().d, model_->weights.lm_head().rounding, hn.data());
 }
 
 void Engine::token_logprobs(const int32_t* tokens, int64_t T, int64_t from, float temperature, float* out) {
   if (from < 1 || from >= T) throw Error("tokenLogprobs: from = " + std::to_string(from) + " must be in [1, " + std::to_string(T) + ") (token 0 has no context)");
   std::vector<float> hn;
   forward(tokens, T, hn, nullptr, nullptr);
+  round_lm_head_inputs(hn);
   const ModelConfig& c = config();
-  selective_logprobs(hn.data() + (from - 1) * c.d, model_->weights.lm_head(), tokens + from, T - from, c.d, c.vocab, temperature, out);
+  selective_logprobs(hn.data() + (from - 1) * c.d, model_->weights.lm_head().data(), tokens + from, T - from, c.d, c.vocab, temperature, out);
 }
 
 // ---- backward --------------------------------------------------------------------------------------
@@ -261,11 +262,12 @@ BackwardResult Engine::backward(const std::vector<SequenceItem>& batch, const Gr
     std::vector<float> hn, rstd;
     std::vector<std::vector<float>> inputs;
     forward(s.tokens, T, hn, &rstd, &inputs);
+    round_lm_head_inputs(hn);
 
     // Output layer + loss on the rows that predict the response tokens (positions start-1 .. T-2).
     GrpoLossInputs in;
     in.hidden = hn.data() + (s.response_start - 1) * d;
-    in.lm_head = model_->weights.lm_head();
+    in.lm_head = model_->weights.lm_head().data();
     in.targets = s.tokens + s.response_start;
     const int32_t seq_starts[2] = {0, int32_t(n)};
     in.seq_starts = seq_starts;

@@ -14,6 +14,44 @@
 
 namespace spogw::ggml {
 
+namespace {
+
+uint32_t f32_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+float from_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+}  // namespace
+
+float round_f16(float x) {
+  const uint32_t u = f32_bits(x);
+  const uint32_t sign = u & 0x80000000u;
+  const float ax = std::fabs(x);
+  if (!std::isfinite(x)) return x;
+  if (ax >= 65520.0f) return from_bits(sign | 0x7f800000u);  // rounds to infinity in f16
+  if (ax < 6.103515625e-05f) {  // f16 subnormal range: multiples of 2^-24
+    const float q = std::nearbyint(ax * 16777216.0f) / 16777216.0f;
+    return sign ? -q : q;
+  }
+  // Keep 10 mantissa bits: round the low 13 bits to nearest even.
+  const uint32_t mag = u & 0x7fffffffu;
+  const uint32_t rounded = (mag + 0x0fffu + ((mag >> 13) & 1u)) & ~0x1fffu;
+  return from_bits(sign | rounded);
+}
+
+float round_bf16(float x) {
+  uint32_t u = f32_bits(x);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return x;  // NaN
+  u = (u + (0x7fffu + ((u >> 16) & 1u))) & 0xffff0000u;
+  return from_bits(u);
+}
+
 float reduce_lanes(const float* v) {
   float h[8], q[4];
   for (int i = 0; i < 8; i++) h[i] = v[i + 8] + v[i];
@@ -65,6 +103,70 @@ float dot_vec_f16(const float* a, const float* b, int64_t k) {
   double sum = vec_dot_steps(a, b, k, &i);
   for (; i < k; i++) sum += double(a[i] * b[i]);  // F16 x F16 products are exact in float
   return float(sum);
+}
+
+float dot_tinyblas_bf16(const float* a, const float* b, int64_t k) {
+  float acc[kLanes] = {};
+  for (int64_t l = 0; l < k; l += 2 * kLanes)
+    for (int s = 0; s < kLanes; s++) {
+      acc[s] = std::fma(a[l + 2 * s + 1], b[l + 2 * s + 1], acc[s]);  // exact products: fma = add
+      acc[s] = std::fma(a[l + 2 * s], b[l + 2 * s], acc[s]);
+    }
+  return reduce_lanes(acc);
+}
+
+float dot_vec_bf16(const float* a, const float* b, int64_t k) {
+  float c1[kLanes] = {}, c2[kLanes] = {};
+  int64_t i = 0;
+  for (; i + 64 <= k; i += 64)
+    for (int s = 0; s < kLanes; s++) {
+      c1[s] = std::fma(a[i + 2 * s + 1], b[i + 2 * s + 1], c1[s]);
+      c1[s] = std::fma(a[i + 2 * s], b[i + 2 * s], c1[s]);
+      c2[s] = std::fma(a[i + 32 + 2 * s + 1], b[i + 32 + 2 * s + 1], c2[s]);
+      c2[s] = std::fma(a[i + 32 + 2 * s], b[i + 32 + 2 * s], c2[s]);
+    }
+  double sum = 0.0;
+  sum += double(reduce_lanes(c1));
+  sum += double(reduce_lanes(c2));
+  for (; i < k; i++) sum += double(a[i] * b[i]);
+  return float(sum);
+}
+
+namespace {
+
+// hsum of a __m256 (tinyBLAS's hsum, hsum_float_8 in ggml's x86 quants): halves, then pairs.
+float reduce_8(const float* v) {
+  float h[4];
+  for (int i = 0; i < 4; i++) h[i] = v[i + 4] + v[i];
+  return (h[0] + h[2]) + (h[1] + h[3]);
+}
+
+}  // namespace
+
+void quantize_q8_0(const float* x, int64_t n, int8_t* q, float* d) {
+  for (int64_t b = 0; b < n / 32; b++) {
+    const float* xb = x + b * 32;
+    float amax = 0.0f;
+    for (int j = 0; j < 32; j++) amax = std::max(amax, std::fabs(xb[j]));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    d[b] = round_f16(amax / 127.0f);
+    for (int j = 0; j < 32; j++) q[b * 32 + j] = int8_t(std::nearbyint(xb[j] * id));
+  }
+}
+
+float dot_q8_0(Q8Row a, Q8Row b, int64_t k) {
+  float acc[8] = {};
+  for (int64_t blk = 0; blk < k / 32; blk++) {
+    const float scale = a.d[blk] * b.d[blk];  // F16 x F16: exact
+    const int8_t* qa = a.q + blk * 32;
+    const int8_t* qb = b.q + blk * 32;
+    for (int s = 0; s < 8; s++) {
+      int32_t sum = 0;
+      for (int u = 0; u < 4; u++) sum += int32_t(qa[4 * s + u]) * int32_t(qb[4 * s + u]);
+      acc[s] = std::fma(scale, float(sum), acc[s]);
+    }
+  }
+  return reduce_8(acc);
 }
 
 float expf_simd(float x) {
@@ -151,18 +253,35 @@ bool cpu_has_avx512() {
 
 }  // namespace
 
+void mul_mat_q8_0(Q8Row W, int64_t m, int64_t k, Q8Row x, int64_t n, float* y, int64_t ldy) {
+  const int64_t blocks = k / 32;
+  parallel_for(m, [&](int64_t o0, int64_t o1) {
+    for (int64_t t = 0; t < n; t++)
+      for (int64_t o = o0; o < o1; o++)
+        y[t * ldy + o] = dot_q8_0({W.q + o * k, W.d + o * blocks}, {x.q + t * k, x.d + t * blocks}, k);
+  });
+}
+
 void force_portable_kernels(bool on) { g_force_portable = on; }
 bool avx512_kernels_available() { return cpu_has_avx512(); }
 
 void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, DotType type, float* y, int64_t ldy) {
   // ggml_compute_forward_mul_mat: llamafile_sgemm (tinyBLAS) takes the product when it can;
   // otherwise each output is one vec_dot of the weight's type.
-  const bool tinyblas = n >= 2 && k % kLanes == 0 && m % 4 == 0;
-  if (!tinyblas) {
+  const int64_t step = type == DotType::kBF16 ? 2 * kLanes : kLanes;
+  const bool tinyblas = n >= 2 && k % step == 0 && m % 4 == 0;
+  if (!tinyblas || type == DotType::kBF16) {
     parallel_for(m, [&](int64_t o0, int64_t o1) {
       for (int64_t t = 0; t < n; t++)
-        for (int64_t o = o0; o < o1; o++)
-          y[t * ldy + o] = type == DotType::kF16 ? dot_vec_f16(W + o * k, x + t * k, k) : dot_vec_f32(W + o * k, x + t * k, k);
+        for (int64_t o = o0; o < o1; o++) {
+          const float* a = W + o * k;
+          const float* b = x + t * k;
+          switch (type) {
+            case DotType::kF32: y[t * ldy + o] = dot_vec_f32(a, b, k); break;
+            case DotType::kF16: y[t * ldy + o] = dot_vec_f16(a, b, k); break;
+            case DotType::kBF16: y[t * ldy + o] = tinyblas ? dot_tinyblas_bf16(a, b, k) : dot_vec_bf16(a, b, k); break;
+          }
+        }
     });
     return;
   }

@@ -332,4 +332,21 @@ void GgufReader::read_f32(const GgufTensor& t, std::vector<float>& out) const {
   }
 }
 
+void GgufReader::read_q8_0(const GgufTensor& t, std::vector<int8_t>& q, std::vector<float>& scale) const {
+  if (t.type != kGgmlQ8_0) throw Error("tensor " + t.name + " in " + path_ + " is " + ggml_type_name(t.type) + ", not Q8_0");
+  const int64_t blocks = t.elements() / 32;
+  q.resize(size_t(blocks * 32));
+  scale.resize(size_t(blocks));
+  const uint8_t* src = data_ + t.offset;
+  parallel_for(blocks, [&](int64_t a, int64_t b) {
+    for (int64_t blk = a; blk < b; blk++) {
+      const uint8_t* p = src + blk * 34;
+      uint16_t h;
+      std::memcpy(&h, p, 2);
+      scale[size_t(blk)] = f16_to_f32(h);
+      std::memcpy(&q[size_t(blk * 32)], p + 2, 32);
+    }
+  });
+}
+
 }  // namespace spogw

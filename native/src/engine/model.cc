@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "spogw/engine/ggml_numerics.h"
 #include "spogw/engine/gguf_reader.h"
 #include "spogw/error.h"
 #include <algorithm>
@@ -35,39 +36,10 @@ uint32_t load_tensor(const GgufReader& g, const std::string& name, std::vector<i
   return t->type;
 }
 
-uint32_t f32_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-float from_bits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-// float32 -> nearest float16 (ties to even) -> float32, as the F16C instruction ggml uses.
-float round_f16(float x) {
-  const uint32_t u = f32_bits(x);
-  const uint32_t sign = u & 0x80000000u;
-  const float ax = std::fabs(x);
-  if (!std::isfinite(x)) return x;
-  if (ax >= 65520.0f) return from_bits(sign | 0x7f800000u);  // rounds to infinity in f16
-  if (ax < 6.103515625e-05f) {  // f16 subnormal range: multiples of 2^-24
-    const float q = std::nearbyint(ax * 16777216.0f) / 16777216.0f;
-    return sign ? -q : q;
-  }
-  // Keep 10 mantissa bits: round the low 13 bits to nearest even.
-  const uint32_t mag = u & 0x7fffffffu;
-  const uint32_t rounded = (mag + 0x0fffu + ((mag >> 13) & 1u)) & ~0x1fffu;
-  return from_bits(sign | rounded);
-}
-
-float round_bf16(float x) {
-  uint32_t u = f32_bits(x);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return x;  // NaN
-  u = (u + (0x7fffu + ((u >> 16) & 1u))) & 0xffff0000u;
-  return from_bits(u);
+void load_weight(const GgufReader& g, const std::string& name, std::vector<int64_t> ne, FrozenWeight& out) {
+  const uint32_t type = load_tensor(g, name, std::move(ne), out.values);
+  out.rounding = input_rounding_for(type);
+  if (type == kGgmlQ8_0) g.read_q8_0(*g.find(name), out.q8, out.q8_scale);
 }
 
 }  // namespace
@@ -88,22 +60,19 @@ void round_inputs(const float* x, int64_t rows, int64_t row, InputRounding mode,
       if (out != x) std::memcpy(out, x, size_t(n) * 4);
       return;
     case InputRounding::kF16:
-      for (int64_t i = 0; i < n; i++) out[i] = round_f16(x[i]);
+      for (int64_t i = 0; i < n; i++) out[i] = ggml::round_f16(x[i]);
       return;
     case InputRounding::kBF16:
-      for (int64_t i = 0; i < n; i++) out[i] = round_bf16(x[i]);
+      for (int64_t i = 0; i < n; i++) out[i] = ggml::round_bf16(x[i]);
       return;
-    case InputRounding::kQ8_0:
-      // Blocks of 32 along each row: q = round(x * 127 / amax), scale d = amax / 127 stored as F16.
-      for (int64_t b = 0; b < n / 32; b++) {
-        const float* xb = x + b * 32;
-        float amax = 0.0f;
-        for (int j = 0; j < 32; j++) amax = std::max(amax, std::fabs(xb[j]));
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        const float d = round_f16(amax / 127.0f);
-        for (int j = 0; j < 32; j++) out[b * 32 + j] = std::nearbyint(xb[j] * id) * d;
-      }
+    case InputRounding::kQ8_0: {
+      // Blocks of 32 along each row, quantised as ggml does, then dequantised.
+      std::vector<int8_t> q(static_cast<size_t>(n));
+      std::vector<float> d(size_t(n / 32));
+      ggml::quantize_q8_0(x, n, q.data(), d.data());
+      for (int64_t i = 0; i < n; i++) out[i] = float(q[size_t(i)]) * d[size_t(i / 32)];
       return;
+    }
   }
 }
 
@@ -185,10 +154,10 @@ std::unique_ptr<Model> load_model(const std::string& path) {
                 std::to_string(g.get_array_length("tokenizer.ggml.tokens")) + " tokens");
 
   ModelWeights& w = model->weights;
-  const uint32_t embd_type = load_tensor(g, "token_embd.weight", {c.d, c.vocab}, w.token_embd);
+  load_weight(g, "token_embd.weight", {c.d, c.vocab}, w.token_embd);
   load_tensor(g, "output_norm.weight", {c.d}, w.output_norm);
   c.tied = g.find("output.weight") == nullptr;
-  w.lm_head_rounding = input_rounding_for(c.tied ? embd_type : load_tensor(g, "output.weight", {c.d, c.vocab}, w.output));
+  if (!c.tied) load_weight(g, "output.weight", {c.d, c.vocab}, w.output);
   w.layers.resize(size_t(c.layers));
   for (int64_t l = 0; l < c.layers; l++) {
     const std::string b = "blk." + std::to_string(l) + ".";
@@ -196,7 +165,7 @@ std::unique_ptr<Model> load_model(const std::string& path) {
     load_tensor(g, b + "attn_norm.weight", {c.d}, lw.attn_norm);
     load_tensor(g, b + "ffn_norm.weight", {c.d}, lw.ffn_norm);
     for (int p = 0; p < kProjCount; p++)
-      lw.rounding[size_t(p)] = input_rounding_for(load_tensor(g, b + kProjNames[p] + ".weight", {proj_in(c, Proj(p)), proj_out(c, Proj(p))}, lw.w[size_t(p)]));
+      load_weight(g, b + kProjNames[p] + ".weight", {proj_in(c, Proj(p)), proj_out(c, Proj(p))}, lw.w[size_t(p)]);
     const bool any_bias = g.find(b + "attn_q.bias") || g.find(b + "attn_k.bias") || g.find(b + "attn_v.bias");
     if (any_bias && !spec->qkv_bias) throw Error(path + ": " + c.arch + " models have no attention biases, but " + b + "attn_*.bias exists");
     if (g.find(b + "attn_q.bias")) load_tensor(g, b + "attn_q.bias", {c.heads * c.head_dim}, lw.bq);

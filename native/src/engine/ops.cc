@@ -228,20 +228,32 @@ void swiglu_backward(const float* dout, const float* gate, const float* up, int6
 // ------------------------------------------------------------------------------------------------
 // Linear + LoRA
 
-void linear_forward(const float* x, int64_t T, int64_t n_in, int64_t n_out, const float* W, const float* bias,
-                    const LoraRef& lora, InputRounding rounding, float* y, float* xa, std::vector<float>& scratch) {
-  const float* xin = x;
-  if (rounding != InputRounding::kNone) {
-    scratch.resize(size_t(T * n_in));
-    round_inputs(x, T, n_in, rounding, scratch.data());
-    xin = scratch.data();
+void frozen_matmul(const float* x, int64_t T, int64_t n_in, int64_t n_out, const FrozenWeight& W, float* y, std::vector<float>& scratch) {
+  switch (W.rounding) {
+    case InputRounding::kNone:
+      ggml::mul_mat(W.data(), n_out, n_in, x, T, ggml::DotType::kF32, y, n_out);
+      return;
+    case InputRounding::kF16:
+    case InputRounding::kBF16:
+      scratch.resize(size_t(T * n_in));
+      round_inputs(x, T, n_in, W.rounding, scratch.data());
+      ggml::mul_mat(W.data(), n_out, n_in, scratch.data(), T, W.rounding == InputRounding::kF16 ? ggml::DotType::kF16 : ggml::DotType::kBF16,
+                    y, n_out);
+      return;
+    case InputRounding::kQ8_0: {
+      const int64_t n = T * n_in;
+      std::vector<int8_t> q(static_cast<size_t>(n));
+      std::vector<float> d(size_t(n / 32));
+      ggml::quantize_q8_0(x, n, q.data(), d.data());
+      ggml::mul_mat_q8_0({W.q8.data(), W.q8_scale.data()}, n_out, n_in, {q.data(), d.data()}, T, y, n_out);
+      return;
+    }
   }
-  // F32 and F16 weights: llama.cpp's own dot products (ggml_numerics.h). BF16 and Q8_0 weights run
-  // other ggml kernels; their rounded inputs alone bring the engine within ~1e-6 of llama.cpp.
-  if (rounding == InputRounding::kNone || rounding == InputRounding::kF16)
-    ggml::mul_mat(W, n_out, n_in, xin, T, rounding == InputRounding::kF16 ? ggml::DotType::kF16 : ggml::DotType::kF32, y, n_out);
-  else
-    gemm(false, true, T, n_out, n_in, 1.0f, xin, n_in, W, n_in, 0.0f, y, n_out);
+}
+
+void linear_forward(const float* x, int64_t T, int64_t n_in, int64_t n_out, const FrozenWeight& W, const float* bias,
+                    const LoraRef& lora, float* y, float* xa, std::vector<float>& scratch) {
+  frozen_matmul(x, T, n_in, n_out, W, y, scratch);
   // llama.cpp's build_lora_mm: y = W x + scale * (B (A x)), then the bias.
   if (lora.active()) {
     ggml::mul_mat(lora.A, lora.r, n_in, x, T, ggml::DotType::kF32, xa, lora.r);

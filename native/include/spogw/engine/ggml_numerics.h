@@ -8,9 +8,12 @@
 // those flips. What is reproduced (ggml's CPU backend as built for AVX-512 machines, where every SIMD
 // vector holds 16 floats; node-llama-cpp 3.21.1's prebuilt binaries, llama.cpp release v0.4.0):
 //
-//   - mul_mat for F32 and F16 weights, taking the path ggml takes for the shape: llamafile's tinyBLAS
-//     (16-lane FMA accumulators, one per output, reduced by _mm512_reduce_add_ps) when the batch has
-//     >= 2 columns, k % 16 == 0 and rows % 4 == 0; else ggml_vec_dot_f32 / ggml_vec_dot_f16.
+//   - mul_mat for F32, F16 and BF16 weights, taking the path ggml takes for the shape: llamafile's
+//     tinyBLAS (16-lane accumulators, one per output, reduced by _mm512_reduce_add_ps) when the batch
+//     has >= 2 columns, k is a multiple of the kernel's step and rows % 4 == 0; else ggml_vec_dot_*.
+//     BF16 products are AVX512-BF16 dot-pair instructions (the AVX-512 build has them).
+//   - Q8_0 weights: activations quantised to Q8_0 blocks, integer dot products in groups of 4 bytes,
+//     scaled and accumulated in 8 lanes, as tinyBLAS_Q0_AVX and ggml_vec_dot_q8_0_q8_0 both do.
 //   - ggml_v_expf (the vectorised expf behind softmax and SiLU) and glibc expf for scalar tails.
 //
 // Every function here is plain C++ whose result does not depend on the compiler: fused multiply-adds
@@ -23,6 +26,11 @@
 namespace spogw::ggml {
 
 constexpr int kLanes = 16;  // floats per SIMD vector in ggml's AVX-512 build
+
+// float32 -> F16 / BF16 -> float32, rounding to nearest even as ggml's conversions (F16C, and
+// GGML_FP32_TO_BF16) do.
+float round_f16(float x);
+float round_bf16(float x);
 
 // _mm512_reduce_add_ps: halves added pairwise (8, 4, 2, 1).
 float reduce_lanes(const float* v);
@@ -37,6 +45,23 @@ float dot_vec_f32(const float* a, const float* b, int64_t k);
 // but the reduced sum and the leftover products are added in double.
 float dot_vec_f16(const float* a, const float* b, int64_t k);
 
+// BF16 tinyBLAS (AVX512-BF16, 32 values per step): lane s adds a[32c + 2s + 1] * b[...] and then
+// a[32c + 2s] * b[...] (each product exact in float, each sum rounded). k must be a multiple of 32.
+float dot_tinyblas_bf16(const float* a, const float* b, int64_t k);
+// ggml_vec_dot_bf16 (AVX512-BF16): two 16-lane dot-pair accumulators over 64-value steps, each
+// reduced and added in double, leftover products in double.
+float dot_vec_bf16(const float* a, const float* b, int64_t k);
+
+// Q8_0 blocks of 32: int8 values q and a scale d (an F16 value) per block; x ~ q * d.
+struct Q8Row {
+  const int8_t* q;
+  const float* d;
+};
+// quantize_row_q8_0: d = amax / 127 rounded to F16, q = round(x * 127 / amax) (ties to even).
+void quantize_q8_0(const float* x, int64_t n, int8_t* q, float* d);
+// One dot product of two Q8_0 rows of k values (k % 32 == 0).
+float dot_q8_0(Q8Row a, Q8Row b, int64_t k);
+
 // ggml_v_expf lane by lane (a polynomial, within 1.5 ulp of expf; 0 below about -87, inf above 88).
 float expf_simd(float x);
 // ggml_v_silu: x / (1 + ggml_v_expf(-x)); silu_scalar uses libm's expf, as ggml's scalar tails do.
@@ -45,11 +70,14 @@ float silu_scalar(float x);
 
 // The type ggml's dot products see for a weight: F32 weights use float activations; F16 weights
 // use activations rounded to F16 (the caller rounds them, see model.h InputRounding).
-enum class DotType { kF32, kF16 };
+enum class DotType { kF32, kF16, kBF16 };
 
 // y[t * ldy + o] = W[o, :] . x[t, :] for o < m, t < n, as ggml_mul_mat(W, x) computes it with W
 // [m, k] row-major and x [n, k] contiguous rows. Runs on the engine's thread pool.
 void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, DotType type, float* y, int64_t ldy);
+
+// The same for Q8_0 weights [m, k] and activations [n, k], both as blocks (k % 32 == 0).
+void mul_mat_q8_0(Q8Row W, int64_t m, int64_t k, Q8Row x, int64_t n, float* y, int64_t ldy);
 
 // Tests: run mul_mat's portable kernel even where the AVX-512 one is available (also set at start-up
 // by the environment variable SPOGW_PORTABLE_KERNELS=1).

@@ -54,6 +54,8 @@ class GgufReader {
   const GgufTensor* find(const std::string& name) const;
   // Dequantises a tensor (F32, F16, BF16, Q8_0) into `out` (resized to its element count).
   void read_f32(const GgufTensor& t, std::vector<float>& out) const;
+  // The blocks of a Q8_0 tensor as they are: int8 values and one scale per 32 values.
+  void read_q8_0(const GgufTensor& t, std::vector<int8_t>& q, std::vector<float>& scale) const;
 
  private:
   std::string path_;

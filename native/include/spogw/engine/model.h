@@ -50,21 +50,31 @@ InputRounding input_rounding_for(uint32_t ggml_type);
 // Rounds n values (rows of `row` values each, for Q8_0 blocks) as llama.cpp does; out may equal x.
 void round_inputs(const float* x, int64_t rows, int64_t row, InputRounding mode, float* out);
 
+// A frozen [n_out, n_in] weight: its float values (what the backward's products use) and what the
+// forward needs to repeat llama.cpp's dot products: the storage type's input rounding and, for Q8_0,
+// the quantised blocks themselves.
+struct FrozenWeight {
+  std::vector<float> values;
+  InputRounding rounding = InputRounding::kNone;
+  std::vector<int8_t> q8;        // Q8_0 only: quantised values [n_out * n_in]
+  std::vector<float> q8_scale;   // Q8_0 only: one scale (an F16 value) per 32 values
+  const float* data() const { return values.data(); }
+  bool empty() const { return values.empty(); }
+};
+
 struct LayerWeights {
-  std::vector<float> attn_norm;                 // [d]
-  std::array<std::vector<float>, kProjCount> w;  // [n_out, n_in] per projection
-  std::array<InputRounding, kProjCount> rounding{};
-  std::vector<float> bq, bk, bv;                // [H*hd], [KV*hd], [KV*hd]; empty without biases
-  std::vector<float> ffn_norm;                  // [d]
+  std::vector<float> attn_norm;                  // [d]
+  std::array<FrozenWeight, kProjCount> w;        // [n_out, n_in] per projection
+  std::vector<float> bq, bk, bv;                 // [H*hd], [KV*hd], [KV*hd]; empty without biases
+  std::vector<float> ffn_norm;                   // [d]
 };
 
 struct ModelWeights {
-  std::vector<float> token_embd;   // [V, d]
+  FrozenWeight token_embd;         // [V, d]
   std::vector<float> output_norm;  // [d]
-  std::vector<float> output;       // [V, d]; empty when tied
-  InputRounding lm_head_rounding = InputRounding::kNone;
+  FrozenWeight output;             // [V, d]; empty when tied
   std::vector<LayerWeights> layers;
-  const float* lm_head() const { return output.empty() ? token_embd.data() : output.data(); }
+  const FrozenWeight& lm_head() const { return output.empty() ? token_embd : output; }
 };
 
 // Input and output width of a projection.

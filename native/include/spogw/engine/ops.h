@@ -40,10 +40,14 @@ void attention_backward(const float* dout, const float* q, const float* k, const
 void swiglu_forward(const float* gate, const float* up, int64_t T, int64_t F, float* out);
 void swiglu_backward(const float* dout, const float* gate, const float* up, int64_t n, float* dgate, float* dup);
 
-// ---- Linear with an optional LoRA branch: y = (x W^T + s (x A^T) B^T) + b, W [n_out, n_in],
-// A [r, n_in], B [n_out, r], s = alpha / r. xa = x A^T [T, r] is saved for the backward. The base
-// product sees x rounded as llama.cpp rounds it for W's storage type (model.h, InputRounding; the
-// rounded copy goes to `scratch`); the LoRA branch (float32 adapters) sees x as is.
+// ---- Frozen product y [T, n_out] = x W^T as llama.cpp's forward computes it: x rounded (or quantised)
+// for W's storage type, then ggml's dot products (ggml_numerics.h). scratch is working memory.
+void frozen_matmul(const float* x, int64_t T, int64_t n_in, int64_t n_out, const FrozenWeight& W, float* y, std::vector<float>& scratch);
+
+// ---- Linear with an optional LoRA branch: y = (x W^T + s (x A^T) B^T) + b, in llama.cpp's order
+// (build_lora_mm, then the bias), W [n_out, n_in], A [r, n_in], B [n_out, r], s = alpha / r. The base
+// product is frozen_matmul; the LoRA branch (float32 adapters) sees x as is. xa = x A^T [T, r] is
+// saved for the backward, which treats the input rounding as the identity (straight-through).
 struct LoraRef {
   const float* A = nullptr;
   const float* B = nullptr;
@@ -53,8 +57,8 @@ struct LoraRef {
   float scale = 0.0f;
   bool active() const { return A != nullptr; }
 };
-void linear_forward(const float* x, int64_t T, int64_t n_in, int64_t n_out, const float* W, const float* bias,
-                    const LoraRef& lora, InputRounding rounding, float* y, float* xa, std::vector<float>& scratch);
+void linear_forward(const float* x, int64_t T, int64_t n_in, int64_t n_out, const FrozenWeight& W, const float* bias,
+                    const LoraRef& lora, float* y, float* xa, std::vector<float>& scratch);
 // dx is overwritten when accumulate_dx is false, added to otherwise. `tmp` holds dy B [T, r].
 void linear_backward(const float* dy, const float* x, const float* xa, int64_t T, int64_t n_in, int64_t n_out,
                      const float* W, const LoraRef& lora, float* dx, bool accumulate_dx, std::vector<float>& tmp);
