@@ -4,12 +4,11 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
+#include "ggml_numerics_avx512.h"
+#include "spogw/aligned_vector.h"
 #include "spogw/threads.h"
 
 namespace spogw::ggml {
@@ -87,7 +86,7 @@ float vec_dot_steps(const float* a, const float* b, int64_t k, int64_t* done) {
 
 }  // namespace
 
-float dot_vec_f32(const float* a, const float* b, int64_t k) {
+float dot_vec_f32_portable(const float* a, const float* b, int64_t k) {
   int64_t i = 0;
   float sum = vec_dot_steps(a, b, k, &i);
   // ggml's `sumf += x[i]*y[i]` tail as its compiler built it (measured for k = 1..300 against the
@@ -185,73 +184,120 @@ float silu_simd(float x) { return x / (1.0f + expf_simd(0.0f - x)); }
 
 float silu_scalar(float x) { return x / (1.0f + std::exp(-x)); }
 
-// ---- mul_mat -------------------------------------------------------------------------------------
+// ---- dispatch between the portable kernels and their AVX-512 versions -----------------------------
 
 namespace {
 
-// SPOGW_PORTABLE_KERNELS=1 runs the portable kernel everywhere (tests compare the two in one run).
+// SPOGW_PORTABLE_KERNELS=1 runs the portable kernels everywhere (tests compare the two builds).
 std::atomic<bool> g_force_portable{[] {
   const char* v = std::getenv("SPOGW_PORTABLE_KERNELS");
   return v != nullptr && std::strcmp(v, "1") == 0;
 }()};
 
-// tinyBLAS's gemm_bloc: outputs for W rows o0..o0+RM and x rows t0..t0+rn, each its own 16-lane
-// accumulator over the whole of k.
-template <int RM>
-void tile_portable(const float* W, int64_t k, const float* x, int64_t o0, int64_t t0, int rn, float* y, int64_t ldy) {
+bool use_avx512() { return avx512::available() && !g_force_portable.load(std::memory_order_relaxed); }
+
+int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+// tinyBLAS's gemm_bloc: 4 rows of W against rn rows of x, each output its own 16-lane accumulator.
+void tile(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, int rn, float* y, int64_t ldy, bool fast) {
+  if (fast) return avx512::tile(W, ldw, x, ldx, k, rn, y, ldy);
   for (int j = 0; j < rn; j++)
-    for (int i = 0; i < RM; i++) y[(t0 + j) * ldy + o0 + i] = dot_tinyblas(W + (o0 + i) * k, x + (t0 + j) * k, k);
+    for (int i = 0; i < 4; i++) y[j * ldy + i] = dot_tinyblas(W + i * ldw, x + j * ldx, k);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define SPOGW_HAVE_AVX512_KERNEL 1
-// The same operations with 512-bit registers: vfmadd per lane in chunk order, then reduce_lanes.
-template <int RN>
-__attribute__((target("avx512f,fma"))) void tile_avx512_rn(const float* W, int64_t k, const float* x, int64_t o0, int64_t t0, float* y,
-                                                            int64_t ldy) {
-  __m512 acc[RN][4];
-  for (int j = 0; j < RN; j++)
-    for (int i = 0; i < 4; i++) acc[j][i] = _mm512_setzero_ps();
-  const float* w0 = W + o0 * k;
-  for (int64_t l = 0; l < k; l += kLanes) {
-    const __m512 a0 = _mm512_loadu_ps(w0 + l), a1 = _mm512_loadu_ps(w0 + k + l);
-    const __m512 a2 = _mm512_loadu_ps(w0 + 2 * k + l), a3 = _mm512_loadu_ps(w0 + 3 * k + l);
-    for (int j = 0; j < RN; j++) {
-      const __m512 bv = _mm512_loadu_ps(x + (t0 + j) * k + l);
-      acc[j][0] = _mm512_fmadd_ps(a0, bv, acc[j][0]);
-      acc[j][1] = _mm512_fmadd_ps(a1, bv, acc[j][1]);
-      acc[j][2] = _mm512_fmadd_ps(a2, bv, acc[j][2]);
-      acc[j][3] = _mm512_fmadd_ps(a3, bv, acc[j][3]);
-    }
+// Rows as the AVX-512 kernel wants them: starting on a cache line, with a stride of whole lines, so
+// no vector load straddles two lines (which costs Zen 4 about 40% of the product's speed). Weights
+// are allocated aligned; anything else (activations in plain vectors) is copied once into `buf`.
+const float* aligned_rows(const float* p, int64_t rows, int64_t ld, int64_t k, AlignedFloats& buf, int64_t* ld_out) {
+  if (reinterpret_cast<uintptr_t>(p) % 64 == 0 && ld % kLanes == 0) {
+    *ld_out = ld;
+    return p;
   }
-  alignas(64) float lanes[kLanes];
-  for (int j = 0; j < RN; j++)
-    for (int i = 0; i < 4; i++) {
-      _mm512_store_ps(lanes, acc[j][i]);
-      y[(t0 + j) * ldy + o0 + i] = reduce_lanes(lanes);
-    }
+  buf.resize(size_t(rows * k));
+  for (int64_t r = 0; r < rows; r++) std::memcpy(buf.data() + r * k, p + r * ld, size_t(k) * sizeof(float));
+  *ld_out = k;
+  return buf.data();
 }
 
-void tile_avx512(const float* W, int64_t k, const float* x, int64_t o0, int64_t t0, int rn, float* y, int64_t ldy) {
-  switch (rn) {
-    case 4: return tile_avx512_rn<4>(W, k, x, o0, t0, y, ldy);
-    case 3: return tile_avx512_rn<3>(W, k, x, o0, t0, y, ldy);
-    case 2: return tile_avx512_rn<2>(W, k, x, o0, t0, y, ldy);
-    default: return tile_avx512_rn<1>(W, k, x, o0, t0, y, ldy);
+// y[t * ldy + o] over 4-row tiles of W (m % 4 == 0) and 6-row groups of x, in blocks of x rows that
+// stay in cache while W streams past. k % 16 == 0. causal: row t of x is zero past round_up(t + 1,
+// 16), so a group stops there (the skipped chunks would add exact zeros).
+void tinyblas_product(const float* W, int64_t ldw, int64_t m, const float* x, int64_t ldx, int64_t n, int64_t k, bool causal, float* y,
+                      int64_t ldy) {
+  const bool fast = use_avx512();
+  thread_local AlignedFloats w_buf, x_buf;
+  if (fast) W = aligned_rows(W, m, ldw, k, w_buf, &ldw);
+  constexpr int64_t kRowBlock = 96, kGroup = 6;
+  for (int64_t tb = 0; tb < n; tb += kRowBlock) {
+    const int64_t te = std::min(n, tb + kRowBlock);
+    int64_t ldb = ldx;
+    const float* xb = fast ? aligned_rows(x + tb * ldx, te - tb, ldx, k, x_buf, &ldb) : x + tb * ldx;
+    parallel_for(m / 4, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; i++)
+        for (int64_t t = tb; t < te; t += kGroup) {
+          const int rn = int(std::min(kGroup, te - t));
+          const int64_t kk = causal ? std::min(k, round_up(t + rn, kLanes)) : k;
+          tile(W + i * 4 * ldw, ldw, xb + (t - tb) * ldb, ldb, kk, rn, y + t * ldy + i * 4, ldy, fast);
+        }
+    });
   }
-}
-#endif
-
-bool cpu_has_avx512() {
-#if defined(SPOGW_HAVE_AVX512_KERNEL)
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-  return has;
-#else
-  return false;
-#endif
 }
 
 }  // namespace
+
+void force_portable_kernels(bool on) { g_force_portable = on; }
+bool avx512_kernels_available() { return avx512::available(); }
+
+float dot_vec_f32(const float* a, const float* b, int64_t k) {
+  return use_avx512() ? avx512::dot_vec_f32(a, b, k) : dot_vec_f32_portable(a, b, k);
+}
+
+double exp_blocks(float* row, int64_t n, float max) {
+  if (use_avx512()) return avx512::exp_blocks(row, n, max);
+  double sum = 0.0;
+  for (int64_t b = 0; b < n; b += kLanes) {
+    float lanes[kLanes] = {};
+    for (int64_t j = b; j < std::min(b + kLanes, n); j++) lanes[j - b] = row[j] = expf_simd(row[j] - max);
+    sum += double(reduce_lanes(lanes));
+  }
+  return sum;
+}
+
+void swiglu_row(const float* gate, const float* up, int64_t n, float* out) {
+  int64_t i = use_avx512() ? avx512::swiglu_blocks(gate, up, n, out) : 0;
+  const int64_t vec_end = n / kLanes * kLanes;
+  for (; i < vec_end; i++) out[i] = silu_simd(gate[i]) * up[i];
+  for (; i < n; i++) out[i] = silu_scalar(gate[i]) * up[i];
+}
+
+void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, DotType type, float* y, int64_t ldy) {
+  // ggml_compute_forward_mul_mat: llamafile_sgemm (tinyBLAS) takes the product when it can;
+  // otherwise each output is one vec_dot of the weight's type.
+  const int64_t step = type == DotType::kBF16 ? 2 * kLanes : kLanes;
+  const bool tinyblas = n >= 2 && k % step == 0 && m % 4 == 0;
+  if (tinyblas && type != DotType::kBF16) return tinyblas_product(W, k, m, x, k, n, k, false, y, ldy);
+  parallel_for(m, [&](int64_t o0, int64_t o1) {
+    for (int64_t t = 0; t < n; t++)
+      for (int64_t o = o0; o < o1; o++) {
+        const float* a = W + o * k;
+        const float* b = x + t * k;
+        switch (type) {
+          case DotType::kF32: y[t * ldy + o] = dot_vec_f32(a, b, k); break;
+          case DotType::kF16: y[t * ldy + o] = dot_vec_f16(a, b, k); break;
+          case DotType::kBF16: y[t * ldy + o] = tinyblas ? dot_tinyblas_bf16(a, b, k) : dot_vec_bf16(a, b, k); break;
+        }
+      }
+  });
+}
+
+void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy) {
+  if (n >= 2 && m % 4 == 0) return tinyblas_product(W, ldw, m, x, ldx, n, ldw, true, y, ldy);
+  // ggml_vec_dot_f32 over whole 64-float steps of the zero-padded rows (ldx must allow it).
+  parallel_for(n, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++)
+      for (int64_t o = 0; o < m; o++) y[t * ldy + o] = dot_vec_f32(W + o * ldw, x + t * ldx, std::min(ldx, round_up(t + 1, 64)));
+  });
+}
 
 void mul_mat_q8_0(Q8Row W, int64_t m, int64_t k, Q8Row x, int64_t n, float* y, int64_t ldy) {
   const int64_t blocks = k / 32;
@@ -260,50 +306,6 @@ void mul_mat_q8_0(Q8Row W, int64_t m, int64_t k, Q8Row x, int64_t n, float* y, i
       for (int64_t o = o0; o < o1; o++)
         y[t * ldy + o] = dot_q8_0({W.q + o * k, W.d + o * blocks}, {x.q + t * k, x.d + t * blocks}, k);
   });
-}
-
-void force_portable_kernels(bool on) { g_force_portable = on; }
-bool avx512_kernels_available() { return cpu_has_avx512(); }
-
-void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, DotType type, float* y, int64_t ldy) {
-  // ggml_compute_forward_mul_mat: llamafile_sgemm (tinyBLAS) takes the product when it can;
-  // otherwise each output is one vec_dot of the weight's type.
-  const int64_t step = type == DotType::kBF16 ? 2 * kLanes : kLanes;
-  const bool tinyblas = n >= 2 && k % step == 0 && m % 4 == 0;
-  if (!tinyblas || type == DotType::kBF16) {
-    parallel_for(m, [&](int64_t o0, int64_t o1) {
-      for (int64_t t = 0; t < n; t++)
-        for (int64_t o = o0; o < o1; o++) {
-          const float* a = W + o * k;
-          const float* b = x + t * k;
-          switch (type) {
-            case DotType::kF32: y[t * ldy + o] = dot_vec_f32(a, b, k); break;
-            case DotType::kF16: y[t * ldy + o] = dot_vec_f16(a, b, k); break;
-            case DotType::kBF16: y[t * ldy + o] = tinyblas ? dot_tinyblas_bf16(a, b, k) : dot_vec_bf16(a, b, k); break;
-          }
-        }
-    });
-    return;
-  }
-  const bool fast = cpu_has_avx512() && !g_force_portable;
-  // Token blocks keep a block of x in cache while every 4-row tile of W passes over it.
-  constexpr int64_t kTokenBlock = 64;
-  for (int64_t tb = 0; tb < n; tb += kTokenBlock) {
-    const int64_t te = std::min(n, tb + kTokenBlock);
-    parallel_for(m / 4, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; i++)
-        for (int64_t t = tb; t < te; t += 4) {
-          const int rn = int(std::min<int64_t>(4, te - t));
-#if defined(SPOGW_HAVE_AVX512_KERNEL)
-          if (fast) {
-            tile_avx512(W, k, x, i * 4, t, rn, y, ldy);
-            continue;
-          }
-#endif
-          tile_portable<4>(W, k, x, i * 4, t, rn, y, ldy);
-        }
-    });
-  }
 }
 
 }  // namespace spogw::ggml

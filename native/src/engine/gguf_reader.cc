@@ -295,14 +295,22 @@ double GgufReader::get_float_or(const std::string& key, double fallback) const {
 }
 
 void GgufReader::read_f32(const GgufTensor& t, std::vector<float>& out) const {
+  out.resize(size_t(t.elements()));
+  dequantise(t, out.data());
+}
+
+void GgufReader::read_f32(const GgufTensor& t, AlignedFloats& out) const {
+  out.resize(size_t(t.elements()));
+  dequantise(t, out.data());
+}
+
+void GgufReader::dequantise(const GgufTensor& t, float* dst) const {
   const auto [block_bytes, block_elems] = type_block(t.type);
   if (block_bytes == 0)
     throw Error("tensor " + t.name + " in " + path_ + " has type " + ggml_type_name(t.type) + " (" + std::to_string(t.type) +
                 "), which the trainer cannot read: convert the model to F32, F16, BF16 or Q8_0 (e.g. llama-quantize --allow-requantize MODEL OUT F16)");
   const int64_t n = t.elements();
-  out.resize(size_t(n));
   const uint8_t* src = data_ + t.offset;
-  float* dst = out.data();
   switch (t.type) {
     case kGgmlF32: std::memcpy(dst, src, size_t(n) * 4); break;
     case kGgmlF16:

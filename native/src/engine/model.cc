@@ -21,7 +21,8 @@ const char* kProjNames[kProjCount] = {"attn_q", "attn_k", "attn_v", "attn_output
 
 // Reads tensor `name`, checks its ggml shape is [n_in, n_out] (i.e. row-major [n_out, n_in]) or [n]
 // for vectors, and dequantises it.
-uint32_t load_tensor(const GgufReader& g, const std::string& name, std::vector<int64_t> ne, std::vector<float>& out) {
+template <class Floats>
+uint32_t load_tensor(const GgufReader& g, const std::string& name, std::vector<int64_t> ne, Floats& out) {
   const GgufTensor* t = g.find(name);
   if (!t) throw Error(g.path() + ": tensor " + name + " is missing");
   if (t->ne != ne) {

@@ -120,8 +120,10 @@ void attention_probs(const float* q, const float* k, AttnShape s, int64_t h, flo
   const float scale = 1.0f / std::sqrt(float(s.hd));
   // With one head and a batch, q is contiguous and ggml hands the product to tinyBLAS.
   const bool tinyblas = s.H == 1 && s.T >= 2 && s.hd % ggml::kLanes == 0;
-  parallel_for(s.T, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; t++) {
+  // Row t costs O(t): rows are dealt from both ends so that contiguous chunks weigh the same.
+  parallel_for(s.T, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      const int64_t t = i % 2 == 0 ? i / 2 : s.T - 1 - i / 2;
       float* row = P + t * ldp;
       const float* qt = q + t * s.H * s.hd + h * s.hd;
       float mx = -std::numeric_limits<float>::infinity();
@@ -130,12 +132,7 @@ void attention_probs(const float* q, const float* k, AttnShape s, int64_t h, flo
         row[j] = (tinyblas ? ggml::dot_tinyblas(kj, qt, s.hd) : ggml::dot_vec_f32(kj, qt, s.hd)) * scale;
         mx = std::max(mx, row[j]);
       }
-      double sum = 0.0;
-      for (int64_t b = 0; b <= t; b += ggml::kLanes) {
-        float lanes[ggml::kLanes] = {};
-        for (int64_t j = b; j < std::min(b + ggml::kLanes, t + 1); j++) lanes[j - b] = row[j] = ggml::expf_simd(row[j] - mx);
-        sum += double(ggml::reduce_lanes(lanes));
-      }
+      const double sum = ggml::exp_blocks(row, t + 1, mx);
       const float inv = float(1.0 / sum);
       for (int64_t j = 0; j <= t; j++) row[j] *= inv;
       std::fill(row + t + 1, row + ldp, 0.0f);
@@ -150,21 +147,13 @@ void attention_forward(const float* q, const float* k, const float* v, AttnShape
   scratch.assign(size_t((s.T + s.hd) * ldp), 0.0f);
   float* P = scratch.data();
   float* Vt = P + s.T * ldp;  // the value cache as llama.cpp stores it: [hd, positions]
-  const bool tinyblas = s.T >= 2 && s.hd % 4 == 0;
   for (int64_t h = 0; h < s.H; h++) {
     const int64_t g = h / (s.H / s.KV);
     if (h % (s.H / s.KV) == 0)
       for (int64_t j = 0; j < s.T; j++)
         for (int64_t i = 0; i < s.hd; i++) Vt[i * ldp + j] = v[j * s.KV * s.hd + g * s.hd + i];
     attention_probs(q, k, s, h, P, ldp);
-    parallel_for(s.T, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; t++) {
-        const int64_t n = round_up(t + 1, tinyblas ? ggml::kLanes : 64);
-        for (int64_t i = 0; i < s.hd; i++)
-          out[t * s.H * s.hd + h * s.hd + i] =
-              tinyblas ? ggml::dot_tinyblas(Vt + i * ldp, P + t * ldp, n) : ggml::dot_vec_f32(Vt + i * ldp, P + t * ldp, n);
-      }
-    });
+    ggml::mul_mat_causal(Vt, s.hd, ldp, P, s.T, ldp, out + h * s.hd, s.H * s.hd);
   }
 }
 
@@ -202,14 +191,8 @@ void attention_backward(const float* dout, const float* q, const float* k, const
 // SwiGLU
 
 void swiglu_forward(const float* gate, const float* up, int64_t T, int64_t F, float* out) {
-  // ggml_vec_swiglu_f32 per row: ggml_v_silu over whole 16-wide blocks, libm expf for the tail.
-  const int64_t vec_end = F / ggml::kLanes * ggml::kLanes;
   parallel_for(T, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; t++)
-      for (int64_t i = 0; i < F; i++) {
-        const int64_t at = t * F + i;
-        out[at] = (i < vec_end ? ggml::silu_simd(gate[at]) : ggml::silu_scalar(gate[at])) * up[at];
-      }
+    for (int64_t t = t0; t < t1; t++) ggml::swiglu_row(gate + t * F, up + t * F, F, out + t * F);
   });
 }
 

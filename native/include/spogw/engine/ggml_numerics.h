@@ -68,6 +68,13 @@ float expf_simd(float x);
 float silu_simd(float x);
 float silu_scalar(float x);
 
+// ggml_vec_soft_max_f32's exponentials: row[j] = ggml_v_expf(row[j] - max) for j < n, in 16-wide
+// blocks each reduced in float; returns the blocks' double sum. (llama.cpp's rows run over the whole
+// KV window; masked cells exp to exactly 0, which the blocks past n here stand for.)
+double exp_blocks(float* row, int64_t n, float max);
+// ggml_vec_swiglu_f32 on one row: silu_simd over whole 16-wide blocks, silu_scalar for the tail.
+void swiglu_row(const float* gate, const float* up, int64_t n, float* out);
+
 // The type ggml's dot products see for a weight: F32 weights use float activations; F16 weights
 // use activations rounded to F16 (the caller rounds them, see model.h InputRounding).
 enum class DotType { kF32, kF16, kBF16 };
@@ -75,6 +82,11 @@ enum class DotType { kF32, kF16, kBF16 };
 // y[t * ldy + o] = W[o, :] . x[t, :] for o < m, t < n, as ggml_mul_mat(W, x) computes it with W
 // [m, k] row-major and x [n, k] contiguous rows. Runs on the engine's thread pool.
 void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, DotType type, float* y, int64_t ldy);
+
+// y[t * ldy + o] = W[o, :] . x[t, :] where row t of x is zero past its causal limit (position t):
+// llama.cpp's attention-times-values product over the transposed value cache. W [m, ldw] and x
+// [n, ldx] hold ldw = ldx values per row, zero-padded to a multiple of 64.
+void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy);
 
 // The same for Q8_0 weights [m, k] and activations [n, k], both as blocks (k % 32 == 0).
 void mul_mat_q8_0(Q8Row W, int64_t m, int64_t k, Q8Row x, int64_t n, float* y, int64_t ldy);

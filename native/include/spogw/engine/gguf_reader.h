@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "spogw/aligned_vector.h"
+
 namespace spogw {
 
 enum GgmlType : uint32_t { kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ8_0 = 8, kGgmlBF16 = 30 };
@@ -54,10 +56,12 @@ class GgufReader {
   const GgufTensor* find(const std::string& name) const;
   // Dequantises a tensor (F32, F16, BF16, Q8_0) into `out` (resized to its element count).
   void read_f32(const GgufTensor& t, std::vector<float>& out) const;
+  void read_f32(const GgufTensor& t, AlignedFloats& out) const;
   // The blocks of a Q8_0 tensor as they are: int8 values and one scale per 32 values.
   void read_q8_0(const GgufTensor& t, std::vector<int8_t>& q, std::vector<float>& scale) const;
 
  private:
+  void dequantise(const GgufTensor& t, float* out) const;  // t.elements() values
   std::string path_;
   const uint8_t* data_ = nullptr;
   uint64_t size_ = 0;

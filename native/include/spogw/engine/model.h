@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "spogw/aligned_vector.h"
+
 namespace spogw {
 
 class GgufReader;
@@ -54,7 +56,7 @@ void round_inputs(const float* x, int64_t rows, int64_t row, InputRounding mode,
 // forward needs to repeat llama.cpp's dot products: the storage type's input rounding and, for Q8_0,
 // the quantised blocks themselves.
 struct FrozenWeight {
-  std::vector<float> values;
+  AlignedFloats values;  // cache-line aligned for the forward's vector loads
   InputRounding rounding = InputRounding::kNone;
   std::vector<int8_t> q8;        // Q8_0 only: quantised values [n_out * n_in]
   std::vector<float> q8_scale;   // Q8_0 only: one scale (an F16 value) per 32 values

@@ -1,0 +1,143 @@
+#include "ggml_numerics_avx512.h"
+
+#include <cmath>
+
+#include "spogw/engine/ggml_numerics.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SPOGW_AVX512 __attribute__((target("avx512f,fma")))
+
+namespace spogw::ggml::avx512 {
+
+namespace {
+
+// reduce_lanes on a register: halves (8 pairs), quarters (4), then (0+2) + (1+3).
+SPOGW_AVX512 inline float reduce16(__m512 v) {
+  const __m256 lo = _mm512_castps512_ps256(v);
+  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+  const __m256 h = _mm256_add_ps(hi, lo);
+  const __m128 q = _mm_add_ps(_mm256_extractf128_ps(h, 1), _mm256_castps256_ps128(h));
+  const __m128 p = _mm_add_ps(q, _mm_shuffle_ps(q, q, _MM_SHUFFLE(1, 0, 3, 2)));  // q0+q2, q1+q3
+  return _mm_cvtss_f32(_mm_add_ss(p, _mm_shuffle_ps(p, p, 1)));
+}
+
+// Fully unrolled so that the 4 x RN accumulators stay in registers (RN = 6 uses 24 of the 32).
+template <int RN>
+SPOGW_AVX512 void tile_rn(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, float* y, int64_t ldy) {
+  __m512 acc[RN][4];
+#pragma GCC unroll 8
+  for (int j = 0; j < RN; j++)
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) acc[j][i] = _mm512_setzero_ps();
+  for (int64_t l = 0; l < k; l += kLanes) {
+    __m512 a[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) a[i] = _mm512_loadu_ps(W + i * ldw + l);
+#pragma GCC unroll 8
+    for (int j = 0; j < RN; j++) {
+      const __m512 b = _mm512_loadu_ps(x + j * ldx + l);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++) acc[j][i] = _mm512_fmadd_ps(a[i], b, acc[j][i]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < RN; j++)
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) y[j * ldy + i] = reduce16(acc[j][i]);
+}
+
+// expf_simd on 16 lanes.
+SPOGW_AVX512 inline __m512 expf16(__m512 x) {
+  const __m512 r = _mm512_set1_ps(0x1.8p23f);
+  const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r), r);
+  const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const __m512 u = _mm512_mul_ps(b, b);
+  const __m512 odd = _mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f));
+  const __m512 even = _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f));
+  const __m512 j = _mm512_fmadd_ps(_mm512_fmadd_ps(odd, u, even), u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+  const __m512 scaled = _mm512_scalef_ps(j, n);
+  const __mmask16 out_of_range = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192.0f), _CMP_GT_OQ);
+  if (out_of_range == 0) return scaled;
+  const __mmask16 negative = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
+  const __m512 limit = _mm512_mask_blend_ps(negative, _mm512_set1_ps(INFINITY), _mm512_setzero_ps());
+  return _mm512_mask_blend_ps(out_of_range, scaled, limit);
+}
+
+}  // namespace
+
+bool available() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+void tile(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, int rn, float* y, int64_t ldy) {
+  switch (rn) {
+    case 6: return tile_rn<6>(W, ldw, x, ldx, k, y, ldy);
+    case 5: return tile_rn<5>(W, ldw, x, ldx, k, y, ldy);
+    case 4: return tile_rn<4>(W, ldw, x, ldx, k, y, ldy);
+    case 3: return tile_rn<3>(W, ldw, x, ldx, k, y, ldy);
+    case 2: return tile_rn<2>(W, ldw, x, ldx, k, y, ldy);
+    default: return tile_rn<1>(W, ldw, x, ldx, k, y, ldy);
+  }
+}
+
+SPOGW_AVX512 float dot_vec_f32(const float* a, const float* b, int64_t k) {
+  const int64_t np = k & ~int64_t(63);
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  for (int64_t i = 0; i < np; i += 64) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+    s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+  }
+  float sum = reduce16(_mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)));
+  int64_t i = np;
+  const int64_t unrolled_end = i + (k - i) / 8 * 8;  // the tail as in ggml_numerics.cc's dot_vec_f32
+  for (; i < unrolled_end; i++) sum += a[i] * b[i];
+  for (; i < k; i++) sum = std::fma(a[i], b[i], sum);
+  return sum;
+}
+
+SPOGW_AVX512 double exp_blocks(float* row, int64_t n, float max) {
+  const __m512 mx = _mm512_set1_ps(max);
+  double sum = 0.0;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const __m512 v = expf16(_mm512_sub_ps(_mm512_loadu_ps(row + i), mx));
+    _mm512_storeu_ps(row + i, v);
+    sum += double(reduce16(v));
+  }
+  if (i < n) {  // a partial block: the lanes past n are masked cells, exp'd to 0 in llama.cpp
+    const __mmask16 live = __mmask16((1u << (n - i)) - 1u);
+    const __m512 v = _mm512_maskz_mov_ps(live, expf16(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, row + i), mx)));
+    _mm512_mask_storeu_ps(row + i, live, v);
+    sum += double(reduce16(v));
+  }
+  return sum;
+}
+
+SPOGW_AVX512 int64_t swiglu_blocks(const float* gate, const float* up, int64_t n, float* out) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const __m512 g = _mm512_loadu_ps(gate + i);
+    const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, expf16(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(silu, _mm512_loadu_ps(up + i)));
+  }
+  return i;
+}
+
+}  // namespace spogw::ggml::avx512
+
+#else  // not x86-64 with GCC/Clang: no AVX-512 kernels; the portable ones run.
+
+namespace spogw::ggml::avx512 {
+bool available() { return false; }
+void tile(const float*, int64_t, const float*, int64_t, int64_t, int, float*, int64_t) {}
+float dot_vec_f32(const float*, const float*, int64_t) { return 0.0f; }
+double exp_blocks(float*, int64_t, float) { return 0.0; }
+int64_t swiglu_blocks(const float*, const float*, int64_t, float*) { return 0; }
+}  // namespace spogw::ggml::avx512
+
+#endif

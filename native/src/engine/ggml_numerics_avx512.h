@@ -1,0 +1,23 @@
+// AVX-512 versions of ggml_numerics' hot kernels (private to the engine): the same operations in the
+// same order as the portable versions in ggml_numerics.cc, on 16-float registers, so both give the
+// same bits. Compiled with a target attribute; call only when available() says the CPU has AVX-512F.
+#pragma once
+#include <cstdint>
+
+namespace spogw::ggml::avx512 {
+
+bool available();
+
+// y[j * ldy + i] = dot_tinyblas(W + i * ldw, x + j * ldx, k) for i < 4, j < rn (rn in 1..6).
+void tile(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, int rn, float* y, int64_t ldy);
+
+// ggml_vec_dot_f32 (the 64-float steps in registers, the tail as the portable version).
+float dot_vec_f32(const float* a, const float* b, int64_t k);
+
+// row[j] = ggml_v_expf(row[j] - max) for j < n in 16-wide blocks; the double sum of block sums.
+double exp_blocks(float* row, int64_t n, float max);
+
+// out[i] = silu(gate[i]) * up[i] for the whole 16-wide blocks of a row; returns how many were done.
+int64_t swiglu_blocks(const float* gate, const float* up, int64_t n, float* out);
+
+}  // namespace spogw::ggml::avx512
