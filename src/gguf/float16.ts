@@ -56,6 +56,13 @@ export function float32ToBfloat16Bits(value: number): number {
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
+/** BF16 patterns of a whole array, in a plain loop (`Uint16Array.from(data, fn)` runs out of heap on 100M values). */
+export function float32ArrayToBfloat16Bits(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = float32ToBfloat16Bits(values[i]!);
+  return out;
+}
+
 export function float32ArrayToFloat16Bits(values: Float32Array): Uint16Array {
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = float32ToFloat16Bits(values[i]!);

@@ -2,7 +2,7 @@
 // and tensor data as F32, F16, BF16 or Q8_0. Tensors are packed in the order given, each padded to the alignment,
 // which is the layout llama.cpp requires.
 import { writeFile } from "node:fs/promises";
-import { float32ArrayToFloat16Bits, float32ToBfloat16Bits, float32ToFloat16Bits } from "./float16.js";
+import { float32ArrayToBfloat16Bits, float32ArrayToFloat16Bits, float32ToFloat16Bits } from "./float16.js";
 import {
   GGML_MAX_DIMS,
   GGML_TYPES_BY_NAME,
@@ -88,7 +88,7 @@ function encodeTensorData(tensor: GgufTensorToWrite): Uint8Array {
     case "F16":
       return new Uint8Array(float32ArrayToFloat16Bits(data).buffer);
     case "BF16":
-      return new Uint8Array(Uint16Array.from(data, float32ToBfloat16Bits).buffer);
+      return new Uint8Array(float32ArrayToBfloat16Bits(data).buffer);
     case "Q8_0":
       if (dims[0]! % Q8_0_BLOCK !== 0) throw new Error(`tensor '${name}': Q8_0 needs a row length (dims[0]) that is a multiple of ${Q8_0_BLOCK}, got ${dims[0]}`);
       return quantizeQ8_0(data);

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "ggml_numerics_avx512.h"
+#include "ggml_numerics_x86.h"
 #include "spogw/aligned_vector.h"
 #include "spogw/threads.h"
 
@@ -301,10 +301,22 @@ void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int6
 
 void mul_mat_q8_0(Q8Row W, int64_t m, int64_t k, Q8Row x, int64_t n, float* y, int64_t ldy) {
   const int64_t blocks = k / 32;
-  parallel_for(m, [&](int64_t o0, int64_t o1) {
-    for (int64_t t = 0; t < n; t++)
-      for (int64_t o = o0; o < o1; o++)
-        y[t * ldy + o] = dot_q8_0({W.q + o * k, W.d + o * blocks}, {x.q + t * k, x.d + t * blocks}, k);
+  const bool fast = avx2::available() && !g_force_portable.load(std::memory_order_relaxed);
+  // Tiles of 4 weight rows by 2 activation rows (any m and n: the edges take single dots).
+  parallel_for((m + 3) / 4, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      const int64_t o = i * 4;
+      for (int64_t t = 0; t < n; t += 2) {
+        const int rn = int(std::min<int64_t>(2, n - t));
+        if (fast && o + 4 <= m) {
+          avx2::q8_0_tile(W.q + o * k, W.d + o * blocks, x.q + t * k, x.d + t * blocks, k, rn, y + t * ldy + o, ldy);
+          continue;
+        }
+        for (int64_t tt = t; tt < t + rn; tt++)
+          for (int64_t oo = o; oo < std::min(m, o + 4); oo++)
+            y[tt * ldy + oo] = dot_q8_0({W.q + oo * k, W.d + oo * blocks}, {x.q + tt * k, x.d + tt * blocks}, k);
+      }
+    }
   });
 }
 

@@ -1,7 +1,7 @@
 // A random model with a real model's widths for the engine benchmark: the tiny-model writer's layers
 // and tokenizer, with the vocabulary padded to `vocab` tokens (padding tokens are plain strings that
 // the byte-level tokenizer never produces) and the embedding resized to match.
-import { buildTinyModel, gguf, SeededRandom, writeGgufFile, type TinyModelConfig } from "../../../gguf/index.js";
+import { buildTinyModel, gguf, SeededRandom, writeGgufFile, type TinyModelConfig, type TinyModelDtype } from "../../../gguf/index.js";
 
 export interface BenchModelShape {
   layers: number;
@@ -14,10 +14,10 @@ export interface BenchModelShape {
 
 export const QWEN25_05B_SHAPE: BenchModelShape = { layers: 24, hidden: 896, heads: 14, kvHeads: 2, ff: 4864, vocab: 151936 };
 
-export async function writeBenchModel(path: string, shape: BenchModelShape, seed = 1): Promise<TinyModelConfig> {
+export async function writeBenchModel(path: string, shape: BenchModelShape, seed = 1, dtype: TinyModelDtype = "f32"): Promise<TinyModelConfig> {
   const model = buildTinyModel({
     arch: "qwen2", seed, layers: shape.layers, embd: shape.hidden, heads: shape.heads, kvHeads: shape.kvHeads,
-    ff: shape.ff, ctx: 4096, dtype: "f32", tied: true,
+    ff: shape.ff, ctx: 4096, dtype, tied: true,
   });
   const tokens = model.metadata.get("tokenizer.ggml.tokens");
   const types = model.metadata.get("tokenizer.ggml.token_type");

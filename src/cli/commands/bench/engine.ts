@@ -10,6 +10,7 @@ import type { CommandModule } from "yargs";
 import { getLlamaRuntime } from "../../../generator/index.js";
 import { setThreads } from "../../../native/index.js";
 import { packageRoot } from "../../../packageInfo.js";
+import type { TinyModelDtype } from "../../../gguf/index.js";
 import { Engine } from "../../../train/index.js";
 import { describeMachine } from "../../utils/machine.js";
 import { formatTable, timeAsync } from "../../utils/timing.js";
@@ -24,6 +25,7 @@ interface EngineBenchOptions {
   ff: number;
   vocab: number;
   rank: number;
+  dtype: TinyModelDtype;
   runs: number;
   threads: number;
   torch: boolean;
@@ -88,6 +90,8 @@ export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
       .option("ff", { type: "number", default: QWEN25_05B_SHAPE.ff })
       .option("vocab", { type: "number", default: QWEN25_05B_SHAPE.vocab })
       .option("rank", { type: "number", default: 8, describe: "LoRA rank (alpha = 2 x rank), on all seven projections" })
+      .option("dtype", { choices: ["f32", "f16", "bf16", "q8_0"] as const, default: "f32" as TinyModelDtype,
+        describe: "weight type of the GGUF file ours and llama.cpp read (the PyTorch peer always runs float32)" })
       .option("runs", { type: "number", default: 3, describe: "timed runs per measurement (median)" })
       .option("threads", { type: "number", default: availableParallelism(), describe: "threads for every contender" })
       .option("torch", { type: "boolean", default: true, describe: "run the PyTorch peer" })
@@ -101,8 +105,8 @@ export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
     const work = mkdtempSync(join(tmpdir(), "spogw-bench-engine-"));
     try {
       const modelPath = join(work, "bench.gguf");
-      process.stderr.write(`writing a random ${o.layers}-layer model (d=${o.hidden}, V=${o.vocab}) ...\n`);
-      await writeBenchModel(modelPath, { layers: o.layers, hidden: o.hidden, heads: o.heads, kvHeads: o["kv-heads"], ff: o.ff, vocab: o.vocab });
+      process.stderr.write(`writing a random ${o.layers}-layer ${o.dtype} model (d=${o.hidden}, V=${o.vocab}) ...\n`);
+      await writeBenchModel(modelPath, { layers: o.layers, hidden: o.hidden, heads: o.heads, kvHeads: o["kv-heads"], ff: o.ff, vocab: o.vocab }, 1, o.dtype);
       const tokenList = Array.from({ length: o.tokens }, (_, i) => 256 + ((i * 7919) % (o.vocab - 256)));
       const tokens = Int32Array.from(tokenList);
 
@@ -128,7 +132,7 @@ export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
       const tps = (s: number | undefined) => (s === undefined ? "-" : (o.tokens / s).toFixed(0));
       const ratio = (a: number, b: number | undefined) => (b === undefined ? "-" : `${(b / a).toFixed(2)}x`);
       process.stdout.write(`machine: ${describeMachine()}\n`);
-      process.stdout.write(`model: random qwen2, ${o.layers} layers, d=${o.hidden}, ${o.heads} heads / ${o["kv-heads"]} KV, ff=${o.ff}, V=${o.vocab}, tied, F32; ` +
+      process.stdout.write(`model: random qwen2, ${o.layers} layers, d=${o.hidden}, ${o.heads} heads / ${o["kv-heads"]} KV, ff=${o.ff}, V=${o.vocab}, tied, ${o.dtype.toUpperCase()} weights (PyTorch: float32); ` +
         `T=${o.tokens}; LoRA r=${o.rank} on q,k,v,o,gate,up,down; ${o.threads} threads for all\n\n`);
       process.stdout.write(`${formatTable([
         ["measurement", "ours tok/s", "peer tok/s", "ours/peer", "peer"],

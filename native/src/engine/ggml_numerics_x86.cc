@@ -1,4 +1,4 @@
-#include "ggml_numerics_avx512.h"
+#include "ggml_numerics_x86.h"
 
 #include <cmath>
 
@@ -130,7 +130,67 @@ SPOGW_AVX512 int64_t swiglu_blocks(const float* gate, const float* up, int64_t n
 
 }  // namespace spogw::ggml::avx512
 
-#else  // not x86-64 with GCC/Clang: no AVX-512 kernels; the portable ones run.
+#define SPOGW_AVX2 __attribute__((target("avx2,fma")))
+
+namespace spogw::ggml::avx2 {
+
+namespace {
+
+// hsum of 8 lanes as reduce_8: halves, then (0+2) + (1+3).
+SPOGW_AVX2 inline float reduce8(__m256 v) {
+  const __m128 h = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+  const __m128 p = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  return _mm_cvtss_f32(_mm_add_ss(p, _mm_movehdup_ps(p)));
+}
+
+// The exact int32 sums of each group of 4 byte products (|a| times b signed like a: no int16 sum can
+// overflow, since Q8_0 activations are within +-127).
+SPOGW_AVX2 inline __m256 group_sums(__m256i a, __m256i b) {
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+template <int RN>
+SPOGW_AVX2 void q8_0_tile_rn(const int8_t* Wq, const float* Wd, const int8_t* xq, const float* xd, int64_t k, float* y, int64_t ldy) {
+  const int64_t blocks = k / 32;
+  __m256 acc[RN][4];
+#pragma GCC unroll 2
+  for (int j = 0; j < RN; j++)
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) acc[j][i] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < blocks; b++) {
+#pragma GCC unroll 2
+    for (int j = 0; j < RN; j++) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + j * k + b * 32));
+      const float dx = xd[j * blocks + b];
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++) {
+        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Wq + i * k + b * 32));
+        acc[j][i] = _mm256_fmadd_ps(_mm256_set1_ps(Wd[i * blocks + b] * dx), group_sums(wv, xv), acc[j][i]);
+      }
+    }
+  }
+#pragma GCC unroll 2
+  for (int j = 0; j < RN; j++)
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) y[j * ldy + i] = reduce8(acc[j][i]);
+}
+
+}  // namespace
+
+bool available() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+void q8_0_tile(const int8_t* Wq, const float* Wd, const int8_t* xq, const float* xd, int64_t k, int rn, float* y, int64_t ldy) {
+  if (rn == 2) return q8_0_tile_rn<2>(Wq, Wd, xq, xd, k, y, ldy);
+  return q8_0_tile_rn<1>(Wq, Wd, xq, xd, k, y, ldy);
+}
+
+}  // namespace spogw::ggml::avx2
+
+#else  // not x86-64 with GCC/Clang: no SIMD kernels; the portable ones run.
 
 namespace spogw::ggml::avx512 {
 bool available() { return false; }
@@ -139,5 +199,9 @@ float dot_vec_f32(const float*, const float*, int64_t) { return 0.0f; }
 double exp_blocks(float*, int64_t, float) { return 0.0; }
 int64_t swiglu_blocks(const float*, const float*, int64_t, float*) { return 0; }
 }  // namespace spogw::ggml::avx512
+namespace spogw::ggml::avx2 {
+bool available() { return false; }
+void q8_0_tile(const int8_t*, const float*, const int8_t*, const float*, int64_t, int, float*, int64_t) {}
+}  // namespace spogw::ggml::avx2
 
 #endif

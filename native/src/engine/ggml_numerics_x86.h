@@ -1,6 +1,6 @@
-// AVX-512 versions of ggml_numerics' hot kernels (private to the engine): the same operations in the
-// same order as the portable versions in ggml_numerics.cc, on 16-float registers, so both give the
-// same bits. Compiled with a target attribute; call only when available() says the CPU has AVX-512F.
+// x86 SIMD versions of ggml_numerics' hot kernels (private to the engine): the same operations in the
+// same order as the portable versions in ggml_numerics.cc, so both give the same bits. Each group is
+// compiled with a target attribute; call it only when its available() says the CPU has the ISA.
 #pragma once
 #include <cstdint>
 
@@ -21,3 +21,13 @@ double exp_blocks(float* row, int64_t n, float max);
 int64_t swiglu_blocks(const float* gate, const float* up, int64_t n, float* out);
 
 }  // namespace spogw::ggml::avx512
+
+namespace spogw::ggml::avx2 {
+
+bool available();  // AVX2 and FMA
+
+// y[j * ldy + i] = dot_q8_0(row i of W, row j of x, k) for i < 4, j < rn (rn in 1..2); W rows hold k
+// values (k / 32 scales), as do x rows.
+void q8_0_tile(const int8_t* Wq, const float* Wd, const int8_t* xq, const float* xd, int64_t k, int rn, float* y, int64_t ldy);
+
+}  // namespace spogw::ggml::avx2
