@@ -198,16 +198,16 @@ bool use_avx512() { return avx512::available() && !g_force_portable.load(std::me
 
 int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
-// tinyBLAS's gemm_bloc: 4 rows of W against rn rows of x, each output its own 16-lane accumulator.
-void tile(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, int rn, float* y, int64_t ldy, bool fast) {
-  if (fast) return avx512::tile(W, ldw, x, ldx, k, rn, y, ldy);
+// tinyBLAS's gemm_bloc, portable: 4 rows of W against rn rows of x, each output its own 16-lane
+// accumulator over the whole of k.
+void tile_portable(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, int rn, float* y, int64_t ldy) {
   for (int j = 0; j < rn; j++)
     for (int i = 0; i < 4; i++) y[j * ldy + i] = dot_tinyblas(W + i * ldw, x + j * ldx, k);
 }
 
 // Rows as the AVX-512 kernel wants them: starting on a cache line, with a stride of whole lines, so
 // no vector load straddles two lines (which costs Zen 4 about 40% of the product's speed). Weights
-// are allocated aligned; anything else (activations in plain vectors) is copied once into `buf`.
+// are allocated aligned; anything else (a transposed value cache, LoRA factors) is copied into `buf`.
 const float* aligned_rows(const float* p, int64_t rows, int64_t ld, int64_t k, AlignedFloats& buf, int64_t* ld_out) {
   if (reinterpret_cast<uintptr_t>(p) % 64 == 0 && ld % kLanes == 0) {
     *ld_out = ld;
@@ -219,6 +219,17 @@ const float* aligned_rows(const float* p, int64_t rows, int64_t ld, int64_t k, A
   return buf.data();
 }
 
+// x rows [t0, t1) packed for avx512::tile in groups of `group` rows: each group's chunks interleaved.
+void pack_groups(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t k, int64_t group, AlignedFloats& buf) {
+  buf.resize(size_t((t1 - t0) * k));
+  for (int64_t g = t0; g < t1; g += group) {
+    const int64_t rn = std::min(group, t1 - g);
+    float* out = buf.data() + (g - t0) * k;
+    for (int64_t l = 0; l < k; l += kLanes)
+      for (int64_t j = 0; j < rn; j++, out += kLanes) std::memcpy(out, x + (g + j) * ldx + l, kLanes * sizeof(float));
+  }
+}
+
 // y[t * ldy + o] over 4-row tiles of W (m % 4 == 0) and 6-row groups of x, in blocks of x rows that
 // stay in cache while W streams past. k % 16 == 0. causal: row t of x is zero past round_up(t + 1,
 // 16), so a group stops there (the skipped chunks would add exact zeros).
@@ -227,17 +238,21 @@ void tinyblas_product(const float* W, int64_t ldw, int64_t m, const float* x, in
   const bool fast = use_avx512();
   thread_local AlignedFloats w_buf, x_buf;
   if (fast) W = aligned_rows(W, m, ldw, k, w_buf, &ldw);
-  constexpr int64_t kRowBlock = 96, kGroup = 6;
+  constexpr int64_t kRowBlock = 256, kGroup = 6;
   for (int64_t tb = 0; tb < n; tb += kRowBlock) {
     const int64_t te = std::min(n, tb + kRowBlock);
-    int64_t ldb = ldx;
-    const float* xb = fast ? aligned_rows(x + tb * ldx, te - tb, ldx, k, x_buf, &ldb) : x + tb * ldx;
+    if (fast) pack_groups(x, ldx, tb, te, k, kGroup, x_buf);
+    const float* packed = x_buf.data();  // thread_local: the workers must not name x_buf themselves
     parallel_for(m / 4, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; i++)
         for (int64_t t = tb; t < te; t += kGroup) {
           const int rn = int(std::min(kGroup, te - t));
           const int64_t kk = causal ? std::min(k, round_up(t + rn, kLanes)) : k;
-          tile(W + i * 4 * ldw, ldw, xb + (t - tb) * ldb, ldb, kk, rn, y + t * ldy + i * 4, ldy, fast);
+          float* yt = y + t * ldy + i * 4;
+          if (fast)
+            avx512::tile(W + i * 4 * ldw, ldw, packed + (t - tb) * k, kk, rn, yt, ldy);
+          else
+            tile_portable(W + i * 4 * ldw, ldw, x + t * ldx, ldx, kk, rn, yt, ldy);
         }
     });
   }

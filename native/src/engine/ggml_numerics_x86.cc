@@ -22,21 +22,22 @@ SPOGW_AVX512 inline float reduce16(__m512 v) {
   return _mm_cvtss_f32(_mm_add_ss(p, _mm_shuffle_ps(p, p, 1)));
 }
 
-// Fully unrolled so that the 4 x RN accumulators stay in registers (RN = 6 uses 24 of the 32).
+// Fully unrolled so that the 4 x RN accumulators stay in registers (RN = 6 uses 24 of the 32). x is
+// packed: for each 16-float chunk l, the RN rows' chunks follow one another (one sequential stream).
 template <int RN>
-SPOGW_AVX512 void tile_rn(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, float* y, int64_t ldy) {
+SPOGW_AVX512 void tile_rn(const float* W, int64_t ldw, const float* xp, int64_t k, float* y, int64_t ldy) {
   __m512 acc[RN][4];
 #pragma GCC unroll 8
   for (int j = 0; j < RN; j++)
 #pragma GCC unroll 4
     for (int i = 0; i < 4; i++) acc[j][i] = _mm512_setzero_ps();
-  for (int64_t l = 0; l < k; l += kLanes) {
+  for (int64_t l = 0; l < k; l += kLanes, xp += RN * kLanes) {
     __m512 a[4];
 #pragma GCC unroll 4
     for (int i = 0; i < 4; i++) a[i] = _mm512_loadu_ps(W + i * ldw + l);
 #pragma GCC unroll 8
     for (int j = 0; j < RN; j++) {
-      const __m512 b = _mm512_loadu_ps(x + j * ldx + l);
+      const __m512 b = _mm512_loadu_ps(xp + j * kLanes);
 #pragma GCC unroll 4
       for (int i = 0; i < 4; i++) acc[j][i] = _mm512_fmadd_ps(a[i], b, acc[j][i]);
     }
@@ -71,14 +72,14 @@ bool available() {
   return has;
 }
 
-void tile(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, int rn, float* y, int64_t ldy) {
+void tile(const float* W, int64_t ldw, const float* xp, int64_t k, int rn, float* y, int64_t ldy) {
   switch (rn) {
-    case 6: return tile_rn<6>(W, ldw, x, ldx, k, y, ldy);
-    case 5: return tile_rn<5>(W, ldw, x, ldx, k, y, ldy);
-    case 4: return tile_rn<4>(W, ldw, x, ldx, k, y, ldy);
-    case 3: return tile_rn<3>(W, ldw, x, ldx, k, y, ldy);
-    case 2: return tile_rn<2>(W, ldw, x, ldx, k, y, ldy);
-    default: return tile_rn<1>(W, ldw, x, ldx, k, y, ldy);
+    case 6: return tile_rn<6>(W, ldw, xp, k, y, ldy);
+    case 5: return tile_rn<5>(W, ldw, xp, k, y, ldy);
+    case 4: return tile_rn<4>(W, ldw, xp, k, y, ldy);
+    case 3: return tile_rn<3>(W, ldw, xp, k, y, ldy);
+    case 2: return tile_rn<2>(W, ldw, xp, k, y, ldy);
+    default: return tile_rn<1>(W, ldw, xp, k, y, ldy);
   }
 }
 
@@ -194,7 +195,7 @@ void q8_0_tile(const int8_t* Wq, const float* Wd, const int8_t* xq, const float*
 
 namespace spogw::ggml::avx512 {
 bool available() { return false; }
-void tile(const float*, int64_t, const float*, int64_t, int64_t, int, float*, int64_t) {}
+void tile(const float*, int64_t, const float*, int64_t, int, float*, int64_t) {}
 float dot_vec_f32(const float*, const float*, int64_t) { return 0.0f; }
 double exp_blocks(float*, int64_t, float) { return 0.0; }
 int64_t swiglu_blocks(const float*, const float*, int64_t, float*) { return 0; }

@@ -8,8 +8,9 @@ namespace spogw::ggml::avx512 {
 
 bool available();
 
-// y[j * ldy + i] = dot_tinyblas(W + i * ldw, x + j * ldx, k) for i < 4, j < rn (rn in 1..6).
-void tile(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, int rn, float* y, int64_t ldy);
+// y[j * ldy + i] = dot_tinyblas(W + i * ldw, x_j, k) for i < 4, j < rn (rn in 1..6), with the rows
+// x_j packed chunk by chunk: xp holds x_0[0:16], x_1[0:16], .., x_rn-1[0:16], x_0[16:32], ...
+void tile(const float* W, int64_t ldw, const float* xp, int64_t k, int rn, float* y, int64_t ldy);
 
 // ggml_vec_dot_f32 (the 64-float steps in registers, the tail as the portable version).
 float dot_vec_f32(const float* a, const float* b, int64_t k);
