@@ -200,9 +200,10 @@ int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 // tinyBLAS's gemm_bloc, portable: 4 rows of W against rn rows of x, each output its own 16-lane
 // accumulator over the whole of k.
-void tile_portable(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, int rn, float* y, int64_t ldy) {
+void tile_portable(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, int rn, bool bf16, float* y, int64_t ldy) {
   for (int j = 0; j < rn; j++)
-    for (int i = 0; i < 4; i++) y[j * ldy + i] = dot_tinyblas(W + i * ldw, x + j * ldx, k);
+    for (int i = 0; i < 4; i++)
+      y[j * ldy + i] = bf16 ? dot_tinyblas_bf16(W + i * ldw, x + j * ldx, k) : dot_tinyblas(W + i * ldw, x + j * ldx, k);
 }
 
 // Rows as the AVX-512 kernel wants them: starting on a cache line, with a stride of whole lines, so
@@ -219,40 +220,57 @@ const float* aligned_rows(const float* p, int64_t rows, int64_t ld, int64_t k, A
   return buf.data();
 }
 
-// x rows [t0, t1) packed for avx512::tile in groups of `group` rows: each group's chunks interleaved.
-void pack_groups(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t k, int64_t group, AlignedFloats& buf) {
+// x rows [t0, t1) packed for the AVX-512 tiles in groups of `group` rows: each group's chunks
+// interleaved row after row. bf16: 32-value chunks, each stored as its odd-indexed values, then its
+// even-indexed ones (the two halves of a dot-pair step).
+void pack_groups(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t k, int64_t group, bool bf16, AlignedFloats& buf) {
+  const int64_t chunk = bf16 ? 2 * kLanes : kLanes;
   buf.resize(size_t((t1 - t0) * k));
   for (int64_t g = t0; g < t1; g += group) {
     const int64_t rn = std::min(group, t1 - g);
     float* out = buf.data() + (g - t0) * k;
-    for (int64_t l = 0; l < k; l += kLanes)
-      for (int64_t j = 0; j < rn; j++, out += kLanes) std::memcpy(out, x + (g + j) * ldx + l, kLanes * sizeof(float));
+    for (int64_t l = 0; l < k; l += chunk)
+      for (int64_t j = 0; j < rn; j++, out += chunk) {
+        const float* in = x + (g + j) * ldx + l;
+        if (!bf16) {
+          std::memcpy(out, in, kLanes * sizeof(float));
+          continue;
+        }
+        for (int s = 0; s < kLanes; s++) {
+          out[s] = in[2 * s + 1];
+          out[kLanes + s] = in[2 * s];
+        }
+      }
   }
 }
 
-// y[t * ldy + o] over 4-row tiles of W (m % 4 == 0) and 6-row groups of x, in blocks of x rows that
-// stay in cache while W streams past. k % 16 == 0. causal: row t of x is zero past round_up(t + 1,
-// 16), so a group stops there (the skipped chunks would add exact zeros).
-void tinyblas_product(const float* W, int64_t ldw, int64_t m, const float* x, int64_t ldx, int64_t n, int64_t k, bool causal, float* y,
-                      int64_t ldy) {
+// y[t * ldy + o] over 4-row tiles of W (m % 4 == 0) and groups of x rows (6, or 4 for BF16), in
+// blocks of x rows that stay in cache while W streams past. k is a multiple of the step (16, or 32
+// for BF16). causal: row t of x is zero past round_up(t + 1, 16), so a group stops there (the
+// skipped chunks would add exact zeros).
+void tinyblas_product(const float* W, int64_t ldw, int64_t m, const float* x, int64_t ldx, int64_t n, int64_t k, bool causal, bool bf16,
+                      float* y, int64_t ldy) {
   const bool fast = use_avx512();
   thread_local AlignedFloats w_buf, x_buf;
   if (fast) W = aligned_rows(W, m, ldw, k, w_buf, &ldw);
-  constexpr int64_t kRowBlock = 256, kGroup = 6;
+  constexpr int64_t kRowBlock = 256;
+  const int64_t group = bf16 ? 4 : 6;
   for (int64_t tb = 0; tb < n; tb += kRowBlock) {
     const int64_t te = std::min(n, tb + kRowBlock);
-    if (fast) pack_groups(x, ldx, tb, te, k, kGroup, x_buf);
+    if (fast) pack_groups(x, ldx, tb, te, k, group, bf16, x_buf);
     const float* packed = x_buf.data();  // thread_local: the workers must not name x_buf themselves
     parallel_for(m / 4, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; i++)
-        for (int64_t t = tb; t < te; t += kGroup) {
-          const int rn = int(std::min(kGroup, te - t));
+        for (int64_t t = tb; t < te; t += group) {
+          const int rn = int(std::min(group, te - t));
           const int64_t kk = causal ? std::min(k, round_up(t + rn, kLanes)) : k;
           float* yt = y + t * ldy + i * 4;
-          if (fast)
+          if (fast && bf16)
+            avx512::tile_bf16(W + i * 4 * ldw, ldw, packed + (t - tb) * k, kk, rn, yt, ldy);
+          else if (fast)
             avx512::tile(W + i * 4 * ldw, ldw, packed + (t - tb) * k, kk, rn, yt, ldy);
           else
-            tile_portable(W + i * 4 * ldw, ldw, x + t * ldx, ldx, kk, rn, yt, ldy);
+            tile_portable(W + i * 4 * ldw, ldw, x + t * ldx, ldx, kk, rn, bf16, yt, ldy);
         }
     });
   }
@@ -290,7 +308,7 @@ void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, Do
   // otherwise each output is one vec_dot of the weight's type.
   const int64_t step = type == DotType::kBF16 ? 2 * kLanes : kLanes;
   const bool tinyblas = n >= 2 && k % step == 0 && m % 4 == 0;
-  if (tinyblas && type != DotType::kBF16) return tinyblas_product(W, k, m, x, k, n, k, false, y, ldy);
+  if (tinyblas) return tinyblas_product(W, k, m, x, k, n, k, false, type == DotType::kBF16, y, ldy);
   parallel_for(m, [&](int64_t o0, int64_t o1) {
     for (int64_t t = 0; t < n; t++)
       for (int64_t o = o0; o < o1; o++) {
@@ -299,14 +317,14 @@ void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, Do
         switch (type) {
           case DotType::kF32: y[t * ldy + o] = dot_vec_f32(a, b, k); break;
           case DotType::kF16: y[t * ldy + o] = dot_vec_f16(a, b, k); break;
-          case DotType::kBF16: y[t * ldy + o] = tinyblas ? dot_tinyblas_bf16(a, b, k) : dot_vec_bf16(a, b, k); break;
+          case DotType::kBF16: y[t * ldy + o] = dot_vec_bf16(a, b, k); break;
         }
       }
   });
 }
 
 void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy) {
-  if (n >= 2 && m % 4 == 0) return tinyblas_product(W, ldw, m, x, ldx, n, ldw, true, y, ldy);
+  if (n >= 2 && m % 4 == 0) return tinyblas_product(W, ldw, m, x, ldx, n, ldw, true, false, y, ldy);
   // ggml_vec_dot_f32 over whole 64-float steps of the zero-padded rows (ldx must allow it).
   parallel_for(n, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; t++)

@@ -48,6 +48,39 @@ SPOGW_AVX512 void tile_rn(const float* W, int64_t ldw, const float* xp, int64_t 
     for (int i = 0; i < 4; i++) y[j * ldy + i] = reduce16(acc[j][i]);
 }
 
+// The BF16 tile: lane s of each 32-value chunk adds the odd product (2s + 1) and then the even one
+// (2s), as AVX512-BF16's dot-pair instruction does; the products of BF16 values are exact, so an FMA
+// is that rounded sum. W rows are deinterleaved here; x comes packed as [odd 16][even 16] per chunk.
+template <int RN>
+SPOGW_AVX512 void tile_bf16_rn(const float* W, int64_t ldw, const float* xp, int64_t k, float* y, int64_t ldy) {
+  const __m512i even_idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd_idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  __m512 acc[RN][4];
+#pragma GCC unroll 4
+  for (int j = 0; j < RN; j++)
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) acc[j][i] = _mm512_setzero_ps();
+  for (int64_t l = 0; l < k; l += 2 * kLanes, xp += RN * 2 * kLanes) {
+    __m512 odd[4], even[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+      const __m512 lo = _mm512_loadu_ps(W + i * ldw + l), hi = _mm512_loadu_ps(W + i * ldw + l + kLanes);
+      odd[i] = _mm512_permutex2var_ps(lo, odd_idx, hi);
+      even[i] = _mm512_permutex2var_ps(lo, even_idx, hi);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < RN; j++) {
+      const __m512 bo = _mm512_loadu_ps(xp + j * 2 * kLanes), be = _mm512_loadu_ps(xp + j * 2 * kLanes + kLanes);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++) acc[j][i] = _mm512_fmadd_ps(even[i], be, _mm512_fmadd_ps(odd[i], bo, acc[j][i]));
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < RN; j++)
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) y[j * ldy + i] = reduce16(acc[j][i]);
+}
+
 // expf_simd on 16 lanes.
 SPOGW_AVX512 inline __m512 expf16(__m512 x) {
   const __m512 r = _mm512_set1_ps(0x1.8p23f);
@@ -80,6 +113,15 @@ void tile(const float* W, int64_t ldw, const float* xp, int64_t k, int rn, float
     case 3: return tile_rn<3>(W, ldw, xp, k, y, ldy);
     case 2: return tile_rn<2>(W, ldw, xp, k, y, ldy);
     default: return tile_rn<1>(W, ldw, xp, k, y, ldy);
+  }
+}
+
+void tile_bf16(const float* W, int64_t ldw, const float* xp, int64_t k, int rn, float* y, int64_t ldy) {
+  switch (rn) {
+    case 4: return tile_bf16_rn<4>(W, ldw, xp, k, y, ldy);
+    case 3: return tile_bf16_rn<3>(W, ldw, xp, k, y, ldy);
+    case 2: return tile_bf16_rn<2>(W, ldw, xp, k, y, ldy);
+    default: return tile_bf16_rn<1>(W, ldw, xp, k, y, ldy);
   }
 }
 
@@ -196,6 +238,7 @@ void q8_0_tile(const int8_t* Wq, const float* Wd, const int8_t* xq, const float*
 namespace spogw::ggml::avx512 {
 bool available() { return false; }
 void tile(const float*, int64_t, const float*, int64_t, int, float*, int64_t) {}
+void tile_bf16(const float*, int64_t, const float*, int64_t, int, float*, int64_t) {}
 float dot_vec_f32(const float*, const float*, int64_t) { return 0.0f; }
 double exp_blocks(float*, int64_t, float) { return 0.0; }
 int64_t swiglu_blocks(const float*, const float*, int64_t, float*) { return 0; }

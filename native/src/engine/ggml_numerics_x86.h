@@ -12,6 +12,10 @@ bool available();
 // x_j packed chunk by chunk: xp holds x_0[0:16], x_1[0:16], .., x_rn-1[0:16], x_0[16:32], ...
 void tile(const float* W, int64_t ldw, const float* xp, int64_t k, int rn, float* y, int64_t ldy);
 
+// The same for dot_tinyblas_bf16 (k % 32 == 0, rn in 1..4), with each 32-value chunk of x_j packed
+// as its 16 odd-indexed values, then its 16 even-indexed ones.
+void tile_bf16(const float* W, int64_t ldw, const float* xp, int64_t k, int rn, float* y, int64_t ldy);
+
 // ggml_vec_dot_f32 (the 64-float steps in registers, the tail as the portable version).
 float dot_vec_f32(const float* a, const float* b, int64_t k);
 
