@@ -18,8 +18,11 @@
 //
 // Every function here is plain C++ whose result does not depend on the compiler: fused multiply-adds
 // are written as std::fma and the library is built with -ffp-contract=off, so nothing else is fused.
-// The mul_mat kernel has an AVX-512 version for speed that performs the same operations in the same
-// order; tests compare it with the portable one bit for bit.
+// The hot ones also have x86 SIMD versions (ggml_numerics_x86.cc: AVX-512 tiles, dots, exp and SiLU;
+// AVX2 Q8_0 tiles) that perform the same operations in the same order; test/train/engineKernels
+// compares the two bit for bit, and native/dev/ggml checks every operation against ggml's own.
+// Tuned on ggml's AVX-512 build only: on a CPU without AVX-512, llama.cpp itself runs 8-lane kernels
+// with other sums, and the engine then agrees with it to ~1e-6 except where an input rounding flips.
 #pragma once
 #include <cstdint>
 
@@ -75,8 +78,8 @@ double exp_blocks(float* row, int64_t n, float max);
 // ggml_vec_swiglu_f32 on one row: silu_simd over whole 16-wide blocks, silu_scalar for the tail.
 void swiglu_row(const float* gate, const float* up, int64_t n, float* out);
 
-// The type ggml's dot products see for a weight: F32 weights use float activations; F16 weights
-// use activations rounded to F16 (the caller rounds them, see model.h InputRounding).
+// The type ggml's dot products see for a weight: F32 weights use float activations; F16 and BF16
+// weights use activations rounded to that type (the caller rounds them, see model.h InputRounding).
 enum class DotType { kF32, kF16, kBF16 };
 
 // y[t * ldy + o] = W[o, :] . x[t, :] for o < m, t < n, as ggml_mul_mat(W, x) computes it with W
@@ -91,8 +94,8 @@ void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int6
 // The same for Q8_0 weights [m, k] and activations [n, k], both as blocks (k % 32 == 0).
 void mul_mat_q8_0(Q8Row W, int64_t m, int64_t k, Q8Row x, int64_t n, float* y, int64_t ldy);
 
-// Tests: run mul_mat's portable kernel even where the AVX-512 one is available (also set at start-up
-// by the environment variable SPOGW_PORTABLE_KERNELS=1).
+// Tests: run the portable kernels even where SIMD ones are available (also set at start-up by the
+// environment variable SPOGW_PORTABLE_KERNELS=1).
 void force_portable_kernels(bool on);
 bool avx512_kernels_available();
 
