@@ -27,6 +27,8 @@ export interface NativeInfo {
   blas: string;
   /** The BLAS kernel picked for this CPU at run time (e.g. "SkylakeX"). */
   blasCore: string;
+  /** How the engine's forward pass relates to llama.cpp's on this CPU (bit for bit with AVX-512). */
+  engineNumerics: string;
   threads: number;
   hardwareThreads: number;
   cuda: NativeCudaInfo;
@@ -117,4 +119,4 @@ export interface NativeGrpoLossResult {
 }
 
 /** Must equal kAbiVersion in native/src/napi/info.cc. */
-export const EXPECTED_ABI_VERSION = 2;
+export const EXPECTED_ABI_VERSION = 3;

@@ -163,10 +163,17 @@ let loaded: LoadedBinding | undefined;
 
 /**
  * The native binding, loaded once per process. Threads are set explicitly on first load:
- * SPOGW_THREADS if given, else the machine's available parallelism.
+ * SPOGW_THREADS if given, else the machine's available parallelism. SPOGW_KERNELS picks the engine's
+ * forward kernels (auto, portable or blas; `info` reports the result).
  */
 export function loadBinding(): LoadedBinding {
   if (loaded) return loaded;
+  // Read by the addon itself at load (native/src/engine/ggml_numerics.cc); checked here so that a typo
+  // is an error, not a silent "auto".
+  const kernels = process.env.SPOGW_KERNELS;
+  if (kernels !== undefined && kernels !== "" && !["auto", "portable", "blas"].includes(kernels)) {
+    throw new Error(`SPOGW_KERNELS must be auto, portable or blas (got "${kernels}")`);
+  }
   const chosen = chooseBinding();
   const requested = process.env.SPOGW_THREADS ? Number(process.env.SPOGW_THREADS) : availableParallelism();
   if (!Number.isInteger(requested) || requested < 1) {

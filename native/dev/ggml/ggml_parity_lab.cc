@@ -84,10 +84,10 @@ static int check_mul_mat(int64_t m, int64_t k, int64_t n, bool half) {
   char what[128];
   std::snprintf(what, sizeof what, "mul_mat %s m=%lld k=%lld n=%lld", half ? "F16" : "F32", (long long)m, (long long)k, (long long)n);
   int bad = report(what, ours, ref);
-  ggml::force_portable_kernels(true);
+  ggml::set_kernel_mode(ggml::KernelMode::kPortable);
   std::vector<float> portable(size_t(m * n));
   ggml::mul_mat(Wr.data(), m, k, xr.data(), n, half ? ggml::DotType::kF16 : ggml::DotType::kF32, portable.data(), m);
-  ggml::force_portable_kernels(false);
+  ggml::set_kernel_mode(ggml::KernelMode::kAuto);
   bad += report("  (portable kernel)", portable, ref);
   ggml_free(ctx);
   return bad;

@@ -9,7 +9,19 @@
 
 #include "ggml_numerics_x86.h"
 #include "spogw/aligned_vector.h"
+#include "spogw/gemm.h"
 #include "spogw/threads.h"
+
+// The portable kernels' hot loops are also compiled for AVX2 + FMA and picked at load time, so that a
+// binary built for an older baseline (the x86-64-v2 prebuild) does not call libm's fmaf per element on
+// a CPU without AVX-512. Same operations, same order: only the instructions differ.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SPOGW_AVX2_CLONE __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SPOGW_AVX2_CLONE
+#endif
+// Helpers the clones inline (a call would run the baseline build of the helper).
+#define SPOGW_INLINE inline __attribute__((always_inline))
 
 namespace spogw::ggml {
 
@@ -51,25 +63,56 @@ float round_bf16(float x) {
   return from_bits(u);
 }
 
-float reduce_lanes(const float* v) {
+namespace {
+
+SPOGW_INLINE float reduce_lanes_inl(const float* v) {
   float h[8], q[4];
   for (int i = 0; i < 8; i++) h[i] = v[i + 8] + v[i];
   for (int i = 0; i < 4; i++) q[i] = h[i + 4] + h[i];
   return (q[0] + q[2]) + (q[1] + q[3]);
 }
 
-float dot_tinyblas(const float* a, const float* b, int64_t k) {
+SPOGW_INLINE float dot_tinyblas_inl(const float* a, const float* b, int64_t k) {
   float acc[kLanes] = {};
   for (int64_t l = 0; l < k; l += kLanes)
     for (int s = 0; s < kLanes; s++) acc[s] = std::fma(a[l + s], b[l + s], acc[s]);
-  return reduce_lanes(acc);
+  return reduce_lanes_inl(acc);
 }
+
+SPOGW_INLINE float dot_tinyblas_bf16_inl(const float* a, const float* b, int64_t k) {
+  float acc[kLanes] = {};
+  for (int64_t l = 0; l < k; l += 2 * kLanes)
+    for (int s = 0; s < kLanes; s++) {
+      acc[s] = std::fma(a[l + 2 * s + 1], b[l + 2 * s + 1], acc[s]);  // exact products: fma = add
+      acc[s] = std::fma(a[l + 2 * s], b[l + 2 * s], acc[s]);
+    }
+  return reduce_lanes_inl(acc);
+}
+
+SPOGW_INLINE float expf_simd_inl(float x) {
+  const float r = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, r);
+  const float n = z - r;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+                           std::fma(0x1.ffffecp-1f, b, 1.0f));
+  return std::ldexp(j, int(n));  // _mm512_scalef_ps(j, n): n is integral here
+}
+
+SPOGW_INLINE float silu_simd_inl(float x) { return x / (1.0f + expf_simd_inl(0.0f - x)); }
+
+}  // namespace
+
+float reduce_lanes(const float* v) { return reduce_lanes_inl(v); }
+float dot_tinyblas(const float* a, const float* b, int64_t k) { return dot_tinyblas_inl(a, b, k); }
 
 namespace {
 
 // The 64-float steps shared by ggml_vec_dot_f32 and ggml_vec_dot_f16 (GGML_F32_STEP = 64, four
 // accumulators of 16, GGML_F32_VEC_REDUCE). Returns the reduced float; *done = floats consumed.
-float vec_dot_steps(const float* a, const float* b, int64_t k, int64_t* done) {
+SPOGW_INLINE float vec_dot_steps(const float* a, const float* b, int64_t k, int64_t* done) {
   const int64_t np = k & ~int64_t(63);
   float acc[4][kLanes] = {};
   for (int64_t i = 0; i < np; i += 64)
@@ -81,12 +124,12 @@ float vec_dot_steps(const float* a, const float* b, int64_t k, int64_t* done) {
   }
   for (int s = 0; s < kLanes; s++) acc[0][s] = acc[0][s] + acc[1][s];
   *done = np;
-  return reduce_lanes(acc[0]);
+  return reduce_lanes_inl(acc[0]);
 }
 
 }  // namespace
 
-float dot_vec_f32_portable(const float* a, const float* b, int64_t k) {
+SPOGW_AVX2_CLONE float dot_vec_f32_portable(const float* a, const float* b, int64_t k) {
   int64_t i = 0;
   float sum = vec_dot_steps(a, b, k, &i);
   // ggml's `sumf += x[i]*y[i]` tail as its compiler built it (measured for k = 1..300 against the
@@ -97,24 +140,16 @@ float dot_vec_f32_portable(const float* a, const float* b, int64_t k) {
   return sum;
 }
 
-float dot_vec_f16(const float* a, const float* b, int64_t k) {
+SPOGW_AVX2_CLONE float dot_vec_f16(const float* a, const float* b, int64_t k) {
   int64_t i = 0;
   double sum = vec_dot_steps(a, b, k, &i);
   for (; i < k; i++) sum += double(a[i] * b[i]);  // F16 x F16 products are exact in float
   return float(sum);
 }
 
-float dot_tinyblas_bf16(const float* a, const float* b, int64_t k) {
-  float acc[kLanes] = {};
-  for (int64_t l = 0; l < k; l += 2 * kLanes)
-    for (int s = 0; s < kLanes; s++) {
-      acc[s] = std::fma(a[l + 2 * s + 1], b[l + 2 * s + 1], acc[s]);  // exact products: fma = add
-      acc[s] = std::fma(a[l + 2 * s], b[l + 2 * s], acc[s]);
-    }
-  return reduce_lanes(acc);
-}
+float dot_tinyblas_bf16(const float* a, const float* b, int64_t k) { return dot_tinyblas_bf16_inl(a, b, k); }
 
-float dot_vec_bf16(const float* a, const float* b, int64_t k) {
+SPOGW_AVX2_CLONE float dot_vec_bf16(const float* a, const float* b, int64_t k) {
   float c1[kLanes] = {}, c2[kLanes] = {};
   int64_t i = 0;
   for (; i + 64 <= k; i += 64)
@@ -125,8 +160,8 @@ float dot_vec_bf16(const float* a, const float* b, int64_t k) {
       c2[s] = std::fma(a[i + 32 + 2 * s], b[i + 32 + 2 * s], c2[s]);
     }
   double sum = 0.0;
-  sum += double(reduce_lanes(c1));
-  sum += double(reduce_lanes(c2));
+  sum += double(reduce_lanes_inl(c1));
+  sum += double(reduce_lanes_inl(c2));
   for (; i < k; i++) sum += double(a[i] * b[i]);
   return float(sum);
 }
@@ -134,7 +169,7 @@ float dot_vec_bf16(const float* a, const float* b, int64_t k) {
 namespace {
 
 // hsum of a __m256 (tinyBLAS's hsum, hsum_float_8 in ggml's x86 quants): halves, then pairs.
-float reduce_8(const float* v) {
+SPOGW_INLINE float reduce_8(const float* v) {
   float h[4];
   for (int i = 0; i < 4; i++) h[i] = v[i + 4] + v[i];
   return (h[0] + h[2]) + (h[1] + h[3]);
@@ -153,7 +188,7 @@ void quantize_q8_0(const float* x, int64_t n, int8_t* q, float* d) {
   }
 }
 
-float dot_q8_0(Q8Row a, Q8Row b, int64_t k) {
+SPOGW_AVX2_CLONE float dot_q8_0(Q8Row a, Q8Row b, int64_t k) {
   float acc[8] = {};
   for (int64_t blk = 0; blk < k / 32; blk++) {
     const float scale = a.d[blk] * b.d[blk];  // F16 x F16: exact
@@ -168,19 +203,8 @@ float dot_q8_0(Q8Row a, Q8Row b, int64_t k) {
   return reduce_8(acc);
 }
 
-float expf_simd(float x) {
-  const float r = 0x1.8p23f;
-  const float z = std::fma(x, 0x1.715476p+0f, r);
-  const float n = z - r;
-  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
-  if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
-  const float u = b * b;
-  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
-                           std::fma(0x1.ffffecp-1f, b, 1.0f));
-  return std::ldexp(j, int(n));  // _mm512_scalef_ps(j, n): n is integral here
-}
-
-float silu_simd(float x) { return x / (1.0f + expf_simd(0.0f - x)); }
+float expf_simd(float x) { return expf_simd_inl(x); }
+float silu_simd(float x) { return silu_simd_inl(x); }
 
 float silu_scalar(float x) { return x / (1.0f + std::exp(-x)); }
 
@@ -188,22 +212,28 @@ float silu_scalar(float x) { return x / (1.0f + std::exp(-x)); }
 
 namespace {
 
-// SPOGW_PORTABLE_KERNELS=1 runs the portable kernels everywhere (tests compare the two builds).
-std::atomic<bool> g_force_portable{[] {
-  const char* v = std::getenv("SPOGW_PORTABLE_KERNELS");
-  return v != nullptr && std::strcmp(v, "1") == 0;
+// Which kernels run (SPOGW_KERNELS, read once; tests set it per process): auto = the SIMD kernels
+// this CPU has, BLAS products without AVX-512; portable = the exact portable kernels everywhere; blas
+// = what a CPU without AVX-512 runs, on any CPU.
+std::atomic<KernelMode> g_mode{[] {
+  const char* v = std::getenv("SPOGW_KERNELS");
+  if (v != nullptr && std::strcmp(v, "portable") == 0) return KernelMode::kPortable;
+  if (v != nullptr && std::strcmp(v, "blas") == 0) return KernelMode::kBlas;
+  return KernelMode::kAuto;
 }()};
 
-bool use_avx512() { return avx512::available() && !g_force_portable.load(std::memory_order_relaxed); }
+KernelMode mode() { return g_mode.load(std::memory_order_relaxed); }
+
+bool use_avx512() { return avx512::available() && mode() != KernelMode::kPortable && mode() != KernelMode::kBlas; }
 
 int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 // tinyBLAS's gemm_bloc, portable: 4 rows of W against rn rows of x, each output its own 16-lane
 // accumulator over the whole of k.
-void tile_portable(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, int rn, bool bf16, float* y, int64_t ldy) {
+SPOGW_AVX2_CLONE void tile_portable(const float* W, int64_t ldw, const float* x, int64_t ldx, int64_t k, int rn, bool bf16, float* y, int64_t ldy) {
   for (int j = 0; j < rn; j++)
     for (int i = 0; i < 4; i++)
-      y[j * ldy + i] = bf16 ? dot_tinyblas_bf16(W + i * ldw, x + j * ldx, k) : dot_tinyblas(W + i * ldw, x + j * ldx, k);
+      y[j * ldy + i] = bf16 ? dot_tinyblas_bf16_inl(W + i * ldw, x + j * ldx, k) : dot_tinyblas_inl(W + i * ldw, x + j * ldx, k);
 }
 
 // Rows as the AVX-512 kernel wants them: starting on a cache line, with a stride of whole lines, so
@@ -251,6 +281,13 @@ void pack_groups(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t k,
 void tinyblas_product(const float* W, int64_t ldw, int64_t m, const float* x, int64_t ldx, int64_t n, int64_t k, bool causal, bool bf16,
                       float* y, int64_t ldy) {
   const bool fast = use_avx512();
+  if (!fast && mode() != KernelMode::kPortable) {
+    // No AVX-512: llama.cpp itself runs its 8-lane build here, whose sums the 16-lane order does not
+    // reproduce either, so the product goes to OpenBLAS (fast; within float32 rounding of llama.cpp).
+    // Causal rows are zero past their limit, so the full k adds nothing.
+    gemm(false, true, n, m, k, 1.0f, x, ldx, W, ldw, 0.0f, y, ldy);
+    return;
+  }
   thread_local AlignedFloats w_buf, x_buf;
   if (fast) W = aligned_rows(W, m, ldw, k, w_buf, &ldw);
   constexpr int64_t kRowBlock = 256;
@@ -278,29 +315,40 @@ void tinyblas_product(const float* W, int64_t ldw, int64_t m, const float* x, in
 
 }  // namespace
 
-void force_portable_kernels(bool on) { g_force_portable = on; }
+void set_kernel_mode(KernelMode m) { g_mode = m; }
 bool avx512_kernels_available() { return avx512::available(); }
+bool exact_llama_cpp_numerics() { return use_avx512() || mode() == KernelMode::kPortable; }
 
 float dot_vec_f32(const float* a, const float* b, int64_t k) {
   return use_avx512() ? avx512::dot_vec_f32(a, b, k) : dot_vec_f32_portable(a, b, k);
 }
 
-double exp_blocks(float* row, int64_t n, float max) {
-  if (use_avx512()) return avx512::exp_blocks(row, n, max);
+namespace {
+
+SPOGW_AVX2_CLONE double exp_blocks_portable(float* row, int64_t n, float max) {
   double sum = 0.0;
   for (int64_t b = 0; b < n; b += kLanes) {
     float lanes[kLanes] = {};
-    for (int64_t j = b; j < std::min(b + kLanes, n); j++) lanes[j - b] = row[j] = expf_simd(row[j] - max);
-    sum += double(reduce_lanes(lanes));
+    for (int64_t j = b; j < std::min(b + kLanes, n); j++) lanes[j - b] = row[j] = expf_simd_inl(row[j] - max);
+    sum += double(reduce_lanes_inl(lanes));
   }
   return sum;
 }
 
-void swiglu_row(const float* gate, const float* up, int64_t n, float* out) {
-  int64_t i = use_avx512() ? avx512::swiglu_blocks(gate, up, n, out) : 0;
+SPOGW_AVX2_CLONE void swiglu_portable(const float* gate, const float* up, int64_t i, int64_t n, float* out) {
   const int64_t vec_end = n / kLanes * kLanes;
-  for (; i < vec_end; i++) out[i] = silu_simd(gate[i]) * up[i];
+  for (; i < vec_end; i++) out[i] = silu_simd_inl(gate[i]) * up[i];
   for (; i < n; i++) out[i] = silu_scalar(gate[i]) * up[i];
+}
+
+}  // namespace
+
+double exp_blocks(float* row, int64_t n, float max) {
+  return use_avx512() ? avx512::exp_blocks(row, n, max) : exp_blocks_portable(row, n, max);
+}
+
+void swiglu_row(const float* gate, const float* up, int64_t n, float* out) {
+  swiglu_portable(gate, up, use_avx512() ? avx512::swiglu_blocks(gate, up, n, out) : 0, n, out);
 }
 
 void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, DotType type, float* y, int64_t ldy) {
@@ -334,7 +382,7 @@ void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int6
 
 void mul_mat_q8_0(Q8Row W, int64_t m, int64_t k, Q8Row x, int64_t n, float* y, int64_t ldy) {
   const int64_t blocks = k / 32;
-  const bool fast = avx2::available() && !g_force_portable.load(std::memory_order_relaxed);
+  const bool fast = avx2::available() && mode() != KernelMode::kPortable;
   // Tiles of 4 weight rows by 2 activation rows (any m and n: the edges take single dots).
   parallel_for((m + 3) / 4, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) {

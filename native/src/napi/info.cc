@@ -5,6 +5,7 @@
 #include "convert.h"
 #include "register.h"
 #include "spogw/device_info.h"
+#include "spogw/engine/ggml_numerics.h"
 #include "spogw/gemm.h"
 #include "spogw/threads.h"
 
@@ -20,7 +21,7 @@ namespace spogw::napi {
 namespace {
 
 // Bumped whenever the JS-visible surface of the addon changes; the loader refuses other versions.
-constexpr int kAbiVersion = 2;
+constexpr int kAbiVersion = 3;
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -32,6 +33,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("cpuFeatures", cpu_features());
   out.Set("blas", blas_name());
   out.Set("blasCore", blas_core());
+  out.Set("engineNumerics", ggml::exact_llama_cpp_numerics()
+                                ? "llama.cpp's CPU arithmetic, bit for bit (AVX-512 kernels)"
+                                : "OpenBLAS products (no AVX-512: llama.cpp runs its 8-lane build; logits agree to ~1e-6)");
   out.Set("threads", threads());
   out.Set("hardwareThreads", hardware_threads());
   const CudaInfo cuda = cuda_info();

@@ -30,6 +30,7 @@ export const infoCommand: CommandModule<object, InfoOptions> = {
       ["CPU features", i.cpuFeatures || "(none detected)"],
       ["BLAS", i.blas],
       ["BLAS core", i.blasCore],
+      ["engine forward", i.engineNumerics],
       ["threads", `${i.threads} of ${i.hardwareThreads} (SPOGW_THREADS to change)`],
       ["CUDA", cuda],
     ];

@@ -21,8 +21,10 @@
 // The hot ones also have x86 SIMD versions (ggml_numerics_x86.cc: AVX-512 tiles, dots, exp and SiLU;
 // AVX2 Q8_0 tiles) that perform the same operations in the same order; test/train/engineKernels
 // compares the two bit for bit, and native/dev/ggml checks every operation against ggml's own.
-// Tuned on ggml's AVX-512 build only: on a CPU without AVX-512, llama.cpp itself runs 8-lane kernels
-// with other sums, and the engine then agrees with it to ~1e-6 except where an input rounding flips.
+// Reproduced: ggml's AVX-512 build. On a CPU without AVX-512, llama.cpp itself runs 8-lane kernels
+// with other sums; there the large products go to OpenBLAS (fast, and no less close), and the engine
+// agrees with llama.cpp to ~1e-6 except where an input rounding flips. exact_llama_cpp_numerics()
+// says which holds on this CPU.
 #pragma once
 #include <cstdint>
 
@@ -94,9 +96,11 @@ void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int6
 // The same for Q8_0 weights [m, k] and activations [n, k], both as blocks (k % 32 == 0).
 void mul_mat_q8_0(Q8Row W, int64_t m, int64_t k, Q8Row x, int64_t n, float* y, int64_t ldy);
 
-// Tests: run the portable kernels even where SIMD ones are available (also set at start-up by the
-// environment variable SPOGW_PORTABLE_KERNELS=1).
-void force_portable_kernels(bool on);
+// Which kernels run; set at start-up from SPOGW_KERNELS=auto|portable|blas (see the .cc).
+enum class KernelMode { kAuto, kPortable, kBlas };
+void set_kernel_mode(KernelMode mode);
 bool avx512_kernels_available();
+// True when the forward reproduces llama.cpp bit for bit here: AVX-512 kernels, or the portable ones.
+bool exact_llama_cpp_numerics();
 
 }  // namespace spogw::ggml
