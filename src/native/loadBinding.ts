@@ -164,7 +164,8 @@ let loaded: LoadedBinding | undefined;
 /**
  * The native binding, loaded once per process. Threads are set explicitly on first load:
  * SPOGW_THREADS if given, else the machine's available parallelism. SPOGW_KERNELS picks the engine's
- * forward kernels (auto, portable or blas; `info` reports the result).
+ * forward kernels (auto, portable or blas) and SPOGW_GGML_BUILD the llama.cpp build they reproduce
+ * (default: the one llama.cpp loads on this CPU); `info` reports the result.
  */
 export function loadBinding(): LoadedBinding {
   if (loaded) return loaded;
@@ -173,6 +174,10 @@ export function loadBinding(): LoadedBinding {
   const kernels = process.env.SPOGW_KERNELS;
   if (kernels !== undefined && kernels !== "" && !["auto", "portable", "blas"].includes(kernels)) {
     throw new Error(`SPOGW_KERNELS must be auto, portable or blas (got "${kernels}")`);
+  }
+  const build = process.env.SPOGW_GGML_BUILD;
+  if (build !== undefined && build !== "" && !["avx512bf16", "avx512", "avx2"].includes(build)) {
+    throw new Error(`SPOGW_GGML_BUILD must be avx512bf16, avx512 or avx2 (got "${build}")`);
   }
   const chosen = chooseBinding();
   const requested = process.env.SPOGW_THREADS ? Number(process.env.SPOGW_THREADS) : availableParallelism();

@@ -1,7 +1,7 @@
 // The engine's llama.cpp-order kernels give the same bits whichever way they run: the SIMD kernels
 // in this process's build and the portable ones (SPOGW_KERNELS=portable) in the x86-64-v2 CPU
-// prebuild, in a child process. SPOGW_KERNELS=blas (what a CPU without AVX-512 runs) is close but not
-// exact. Parity with llama.cpp itself is engineParity.test.ts.
+// prebuild, in a child process. SPOGW_KERNELS=blas (what a CPU with neither AVX-512 nor AVX2 runs) is
+// close but not exact. Parity with llama.cpp itself is engineParity.test.ts.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,20 +10,25 @@ import { afterAll, expect, it } from "vitest";
 import { writeTinyModel } from "../../src/gguf/index.js";
 import { Engine } from "../../src/train/index.js";
 import { ensureCpuPrebuild, repoRoot } from "../helpers/prebuilds.js";
+import { info } from "../../src/native/index.js";
+
+// The binary this process loaded (a local build, or a prebuild): its AVX2 kernels run in a child.
+const localBinary = () => info().binaryPath;
 
 const work = mkdtempSync(join(tmpdir(), "spogw-kernels-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const TOKENS = Array.from({ length: 37 }, (_, i) => 1 + ((i * 53 + 3) % 250));
 
-async function logitsInChild(model: string, adapter: string, kernels: string): Promise<{ logits: Float32Array; numerics: string }> {
+async function logitsInChild(model: string, adapter: string, kernels: string, env: Record<string, string> = {}, binary = ensureCpuPrebuild()):
+    Promise<{ logits: Float32Array; numerics: string }> {
   const script = `import { Engine, info } from ${JSON.stringify(join(repoRoot, "dist", "index.js"))};
     const e = await Engine.load(${JSON.stringify(model)});
     await e.loadLora(${JSON.stringify(adapter)});
     const l = await e.logits(Int32Array.from(${JSON.stringify(TOKENS)}));
     process.stdout.write(JSON.stringify({ numerics: info().engineNumerics, logits: Buffer.from(l.buffer, l.byteOffset, l.byteLength).toString("base64") }));`;
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-    env: { ...process.env, SPOGW_NATIVE_BINARY: ensureCpuPrebuild(), SPOGW_KERNELS: kernels },
+    env: { ...process.env, SPOGW_NATIVE_BINARY: binary, SPOGW_KERNELS: kernels, ...env },
     encoding: "utf8", maxBuffer: 64 << 20,
   });
   expect(r.status, r.stderr).toBe(0);
@@ -58,7 +63,7 @@ it("portable kernels in the x86-64-v2 prebuild reproduce this build's logits bit
   }
 });
 
-it("SPOGW_KERNELS=blas (a CPU without AVX-512) runs OpenBLAS products, says so, and stays within float32 rounding on F32", async () => {
+it("SPOGW_KERNELS=blas (what a CPU with neither AVX-512 nor AVX2 gets) runs OpenBLAS products, says so, and stays within float32 rounding on F32", async () => {
   const { model, adapter, here } = await modelWithAdapter("f32");
   const { logits: there, numerics } = await logitsInChild(model, adapter, "blas");
   expect(numerics).toMatch(/OpenBLAS/);
@@ -70,4 +75,25 @@ it("SPOGW_KERNELS=blas (a CPU without AVX-512) runs OpenBLAS products, says so, 
   }
   expect(differing).toBeGreaterThan(0);  // another summation order really ran
   expect(worst).toBeLessThan(1e-4);
+});
+
+// ggml's AVX2 build (llama.cpp on CPUs without AVX-512) adds in 8-lane order and has its own expf:
+// the engine reproduces it when told to (SPOGW_GGML_BUILD=avx2), with AVX2 kernels in this build and
+// portable ones in the prebuild; native/dev/ggml checks each operation against ggml's haswell library.
+it("the AVX2 build's arithmetic: SIMD and portable kernels agree bit for bit, and differ from the AVX-512 build's", async () => {
+  const here = localBinary();
+  for (const dtype of ["f16", "bf16"] as const) {
+    const { model, adapter, here: avx512Logits } = await modelWithAdapter(dtype);
+    const simd = await logitsInChild(model, adapter, "auto", { SPOGW_GGML_BUILD: "avx2" }, here);
+    const portable = await logitsInChild(model, adapter, "portable", { SPOGW_GGML_BUILD: "avx2" });
+    expect(simd.numerics).toMatch(/AVX2 build/);
+    let differing = 0;
+    let fromAvx512 = 0;
+    for (let i = 0; i < simd.logits.length; i++) {
+      if (!Object.is(simd.logits[i], portable.logits[i])) differing++;
+      if (!Object.is(simd.logits[i], avx512Logits[i])) fromAvx512++;
+    }
+    expect(differing, `${dtype}: AVX2 SIMD vs portable`).toBe(0);
+    expect(fromAvx512, `${dtype}: the AVX2 build's sums really ran`).toBeGreaterThan(0);
+  }
 });

@@ -12,7 +12,8 @@
 //       /usr/lib/x86_64-linux-gnu/libopenblas.a -L$BINS -lggml-base -l:libggml-cpu-zen4.so \
 //       -Wl,-rpath,$BINS -lpthread -lm -o /tmp/ggml_parity_lab && /tmp/ggml_parity_lab
 //
-// (libggml-cpu-zen4.so is the AVX-512 variant: use the one ggml's backend scoring picks on your CPU.)
+// libggml-cpu-zen4.so is an AVX-512 variant. For the AVX2 build, link libggml-cpu-haswell.so instead
+// and run with SPOGW_GGML_BUILD=avx2 (it runs on AVX-512 CPUs too).
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -202,7 +203,7 @@ static int check_attention(int64_t hd, int64_t H, int64_t KV, int64_t T, int64_t
 int main() {
   ggml_cpu_init();
   set_threads(2);
-  std::printf("AVX-512 kernels: %s\n", ggml::avx512_kernels_available() ? "yes" : "no");
+  std::printf("reproducing ggml's %d-lane build (SPOGW_GGML_BUILD=avx2 with the haswell library)\n", ggml::lanes());
   int bad = 0;
   for (bool half : {true, false}) {
     bad += check_mul_mat(96, 64, 14, half);   // tinyBLAS

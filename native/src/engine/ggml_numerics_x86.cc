@@ -2,8 +2,6 @@
 
 #include <cmath>
 
-#include "spogw/engine/ggml_numerics.h"
-
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define SPOGW_AVX512 __attribute__((target("avx512f,fma")))
@@ -11,6 +9,8 @@
 namespace spogw::ggml::avx512 {
 
 namespace {
+
+constexpr int kLanes = 16;
 
 // reduce_lanes on a register: halves (8 pairs), quarters (4), then (0+2) + (1+3).
 SPOGW_AVX512 inline float reduce16(__m512 v) {
@@ -105,6 +105,11 @@ bool available() {
   return has;
 }
 
+bool has_bf16() {
+  static const bool has = __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+
 void tile(const float* W, int64_t ldw, const float* xp, int64_t k, int rn, float* y, int64_t ldy) {
   switch (rn) {
     case 6: return tile_rn<6>(W, ldw, xp, k, y, ldy);
@@ -173,7 +178,7 @@ SPOGW_AVX512 int64_t swiglu_blocks(const float* gate, const float* up, int64_t n
 
 }  // namespace spogw::ggml::avx512
 
-#define SPOGW_AVX2 __attribute__((target("avx2,fma")))
+#define SPOGW_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace spogw::ggml::avx2 {
 
@@ -219,11 +224,45 @@ SPOGW_AVX2 void q8_0_tile_rn(const int8_t* Wq, const float* Wd, const int8_t* xq
     for (int i = 0; i < 4; i++) y[j * ldy + i] = reduce8(acc[j][i]);
 }
 
+// Like tinyBLAS's AVX2 gemm_bloc (16 registers): the rn x-chunks are loaded first, then each W row's
+// chunk meets them, so 4 x 3 accumulators + 3 + 1 fit.
+template <int RN>
+SPOGW_AVX2 void tile_rn(const float* W, int64_t ldw, const float* xp, int64_t k, float* y, int64_t ldy) {
+  __m256 acc[RN][4];
+#pragma GCC unroll 4
+  for (int j = 0; j < RN; j++)
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) acc[j][i] = _mm256_setzero_ps();
+  for (int64_t l = 0; l < k; l += 8, xp += RN * 8) {
+    __m256 b[RN];
+#pragma GCC unroll 4
+    for (int j = 0; j < RN; j++) b[j] = _mm256_loadu_ps(xp + j * 8);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+      const __m256 a = _mm256_loadu_ps(W + i * ldw + l);
+#pragma GCC unroll 4
+      for (int j = 0; j < RN; j++) acc[j][i] = _mm256_fmadd_ps(a, b[j], acc[j][i]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < RN; j++)
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) y[j * ldy + i] = reduce8(acc[j][i]);
+}
+
 }  // namespace
 
 bool available() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return has;
+}
+
+void tile(const float* W, int64_t ldw, const float* xp, int64_t k, int rn, float* y, int64_t ldy) {
+  switch (rn) {
+    case 3: return tile_rn<3>(W, ldw, xp, k, y, ldy);
+    case 2: return tile_rn<2>(W, ldw, xp, k, y, ldy);
+    default: return tile_rn<1>(W, ldw, xp, k, y, ldy);
+  }
 }
 
 void q8_0_tile(const int8_t* Wq, const float* Wd, const int8_t* xq, const float* xd, int64_t k, int rn, float* y, int64_t ldy) {
@@ -237,6 +276,7 @@ void q8_0_tile(const int8_t* Wq, const float* Wd, const int8_t* xq, const float*
 
 namespace spogw::ggml::avx512 {
 bool available() { return false; }
+bool has_bf16() { return false; }
 void tile(const float*, int64_t, const float*, int64_t, int, float*, int64_t) {}
 void tile_bf16(const float*, int64_t, const float*, int64_t, int, float*, int64_t) {}
 float dot_vec_f32(const float*, const float*, int64_t) { return 0.0f; }
@@ -245,6 +285,7 @@ int64_t swiglu_blocks(const float*, const float*, int64_t, float*) { return 0; }
 }  // namespace spogw::ggml::avx512
 namespace spogw::ggml::avx2 {
 bool available() { return false; }
+void tile(const float*, int64_t, const float*, int64_t, int, float*, int64_t) {}
 void q8_0_tile(const int8_t*, const float*, const int8_t*, const float*, int64_t, int, float*, int64_t) {}
 }  // namespace spogw::ggml::avx2
 

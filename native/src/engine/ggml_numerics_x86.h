@@ -7,6 +7,7 @@
 namespace spogw::ggml::avx512 {
 
 bool available();
+bool has_bf16();  // AVX512-BF16 (decides how ggml's AVX-512 builds compute BF16 products)
 
 // y[j * ldy + i] = dot_tinyblas(W + i * ldw, x_j, k) for i < 4, j < rn (rn in 1..6), with the rows
 // x_j packed chunk by chunk: xp holds x_0[0:16], x_1[0:16], .., x_rn-1[0:16], x_0[16:32], ...
@@ -29,7 +30,11 @@ int64_t swiglu_blocks(const float* gate, const float* up, int64_t n, float* out)
 
 namespace spogw::ggml::avx2 {
 
-bool available();  // AVX2 and FMA
+bool available();  // AVX2, FMA and F16C (what ggml's AVX2 build needs)
+
+// The 8-lane build's tinyBLAS tile: y[j * ldy + i] = 8-lane dot of W row i and x_j over k (k % 8 == 0)
+// for i < 4, j < rn (rn in 1..3), with the rows x_j packed chunk by chunk (8 values each).
+void tile(const float* W, int64_t ldw, const float* xp, int64_t k, int rn, float* y, int64_t ldy);
 
 // y[j * ldy + i] = dot_q8_0(row i of W, row j of x, k) for i < 4, j < rn (rn in 1..2); W rows hold k
 // values (k / 32 scales), as do x rows.

@@ -119,7 +119,7 @@ void attention_probs(const float* q, const float* k, AttnShape s, int64_t h, flo
   const int64_t g = h / (s.H / s.KV);
   const float scale = 1.0f / std::sqrt(float(s.hd));
   // With one head and a batch, q is contiguous and ggml hands the product to tinyBLAS.
-  const bool tinyblas = s.H == 1 && s.T >= 2 && s.hd % ggml::kLanes == 0;
+  const bool tinyblas = s.H == 1 && s.T >= 2 && s.hd % ggml::lanes() == 0;
   // Row t costs O(t): rows are dealt from both ends so that contiguous chunks weigh the same.
   parallel_for(s.T, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) {

@@ -4,6 +4,8 @@
 
 #include "convert.h"
 #include "register.h"
+#include <string>
+
 #include "spogw/device_info.h"
 #include "spogw/engine/ggml_numerics.h"
 #include "spogw/gemm.h"
@@ -23,6 +25,18 @@ namespace {
 // Bumped whenever the JS-visible surface of the addon changes; the loader refuses other versions.
 constexpr int kAbiVersion = 3;
 
+// How the engine's forward relates to llama.cpp's on this CPU (ggml_numerics.h).
+std::string engine_numerics() {
+  if (!ggml::exact_llama_cpp_numerics())
+    return "OpenBLAS products: within float32 rounding of llama.cpp (no reproduced ggml build for this CPU, or SPOGW_KERNELS=blas)";
+  switch (ggml::build()) {
+    case ggml::Build::kAvx512Bf16: return "llama.cpp's CPU arithmetic, bit for bit (ggml AVX-512 build with BF16 dot pairs)";
+    case ggml::Build::kAvx512: return "llama.cpp's CPU arithmetic, bit for bit (ggml AVX-512 build)";
+    case ggml::Build::kAvx2: return "llama.cpp's CPU arithmetic, bit for bit (ggml AVX2 build)";
+    default: return "portable kernels";
+  }
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -33,9 +47,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("cpuFeatures", cpu_features());
   out.Set("blas", blas_name());
   out.Set("blasCore", blas_core());
-  out.Set("engineNumerics", ggml::exact_llama_cpp_numerics()
-                                ? "llama.cpp's CPU arithmetic, bit for bit (AVX-512 kernels)"
-                                : "OpenBLAS products (no AVX-512: llama.cpp runs its 8-lane build; logits agree to ~1e-6)");
+  out.Set("engineNumerics", engine_numerics());
   out.Set("threads", threads());
   out.Set("hardwareThreads", hardware_threads());
   const CudaInfo cuda = cuda_info();

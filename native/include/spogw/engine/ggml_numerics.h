@@ -6,7 +6,8 @@
 // expf) can sit next to an F16 rounding boundary and round one F16 step away; that one input step
 // moved next-token probabilities by up to 7e-4. Matching llama.cpp's float32 values exactly removes
 // those flips. What is reproduced (ggml's CPU backend as built for AVX-512 machines, where every SIMD
-// vector holds 16 floats; node-llama-cpp 3.21.1's prebuilt binaries, llama.cpp release v0.4.0):
+// vector holds 16 floats, and for AVX2 machines, 8 floats; node-llama-cpp 3.21.1's prebuilt binaries,
+// llama.cpp release v0.4.0):
 //
 //   - mul_mat for F32, F16 and BF16 weights, taking the path ggml takes for the shape: llamafile's
 //     tinyBLAS (16-lane accumulators, one per output, reduced by _mm512_reduce_add_ps) when the batch
@@ -14,48 +15,52 @@
 //     BF16 products are AVX512-BF16 dot-pair instructions (the AVX-512 build has them).
 //   - Q8_0 weights: activations quantised to Q8_0 blocks, integer dot products in groups of 4 bytes,
 //     scaled and accumulated in 8 lanes, as tinyBLAS_Q0_AVX and ggml_vec_dot_q8_0_q8_0 both do.
-//   - ggml_v_expf (the vectorised expf behind softmax and SiLU) and glibc expf for scalar tails.
+//   - ggml_v_expf (the vectorised expf behind softmax and SiLU; the two builds differ in its last
+//     steps) and glibc expf for scalar tails.
 //
 // Every function here is plain C++ whose result does not depend on the compiler: fused multiply-adds
 // are written as std::fma and the library is built with -ffp-contract=off, so nothing else is fused.
 // The hot ones also have x86 SIMD versions (ggml_numerics_x86.cc: AVX-512 tiles, dots, exp and SiLU;
 // AVX2 Q8_0 tiles) that perform the same operations in the same order; test/train/engineKernels
 // compares the two bit for bit, and native/dev/ggml checks every operation against ggml's own.
-// Reproduced: ggml's AVX-512 build. On a CPU without AVX-512, llama.cpp itself runs 8-lane kernels
-// with other sums; there the large products go to OpenBLAS (fast, and no less close), and the engine
-// agrees with llama.cpp to ~1e-6 except where an input rounding flips. exact_llama_cpp_numerics()
-// says which holds on this CPU.
+// On a CPU with neither AVX-512 nor AVX2 + FMA + F16C (llama.cpp's older variants), the large products
+// go to OpenBLAS and the engine agrees with llama.cpp to ~1e-6 except where an input rounding flips.
 #pragma once
 #include <cstdint>
 
 namespace spogw::ggml {
 
-constexpr int kLanes = 16;  // floats per SIMD vector in ggml's AVX-512 build
+// The ggml CPU build being reproduced: the one llama.cpp loads on this CPU (its best-scoring variant).
+// kAvx512Bf16: 16-float vectors and AVX512-BF16 dot pairs (zen4, cooperlake variants); kAvx512: 16
+// floats without them (skylakex, cannonlake, cascadelake, icelake); kAvx2: 8 floats (haswell,
+// alderlake); kNone: none of these (the engine then uses OpenBLAS products, see KernelMode). Checked
+// against each of these ggml libraries that runs on the development machine (not sapphirerapids,
+// whose F16 fallback dot uses AVX512-FP16 arithmetic, nor alderlake).
+enum class Build { kNone, kAvx512Bf16, kAvx512, kAvx2 };
+Build build();
+void set_build(Build b);  // the lab and tests (also SPOGW_GGML_BUILD=avx512bf16|avx512|avx2 at start-up)
+int lanes();              // floats per vector in that build: 16 or 8
+
+// Which kernels run; set at start-up from SPOGW_KERNELS=auto|portable|blas. auto: the SIMD kernels
+// for the reproduced build where this CPU has them, else the portable ones, or OpenBLAS products when
+// no build is reproduced; portable: the portable kernels everywhere (AVX-512 arithmetic when no build
+// is); blas: OpenBLAS products (within float32 rounding of llama.cpp, not bit for bit).
+enum class KernelMode { kAuto, kPortable, kBlas };
+void set_kernel_mode(KernelMode mode);
+// True when the forward reproduces llama.cpp bit for bit here.
+bool exact_llama_cpp_numerics();
 
 // float32 -> F16 / BF16 -> float32, rounding to nearest even as ggml's conversions (F16C, and
 // GGML_FP32_TO_BF16) do.
 float round_f16(float x);
 float round_bf16(float x);
 
-// _mm512_reduce_add_ps: halves added pairwise (8, 4, 2, 1).
-float reduce_lanes(const float* v);
-
-// One output of tinyBLAS: lane s accumulates a[16c + s] * b[16c + s] over chunks c with FMA, then the
-// lanes are reduced. k must be a multiple of 16.
+// One tinyBLAS output: lane s accumulates a[L c + s] * b[L c + s] over chunks c with FMA, then the L
+// lanes are reduced by the build's horizontal sum. k must be a multiple of L = lanes().
 float dot_tinyblas(const float* a, const float* b, int64_t k);
-// ggml_vec_dot_f32: four 16-lane accumulators over 64-float steps, combined (0+2, 1+3, then 0+1),
+// ggml_vec_dot_f32: four L-lane accumulators over 4L-float steps, combined (0+2, 1+3, then 0+1),
 // reduced, then the leftover products added to the float sum one by one (see the .cc for which fuse).
 float dot_vec_f32(const float* a, const float* b, int64_t k);
-// ggml_vec_dot_f16 on inputs already rounded to F16 values: as dot_vec_f32 for the 64-float steps,
-// but the reduced sum and the leftover products are added in double.
-float dot_vec_f16(const float* a, const float* b, int64_t k);
-
-// BF16 tinyBLAS (AVX512-BF16, 32 values per step): lane s adds a[32c + 2s + 1] * b[...] and then
-// a[32c + 2s] * b[...] (each product exact in float, each sum rounded). k must be a multiple of 32.
-float dot_tinyblas_bf16(const float* a, const float* b, int64_t k);
-// ggml_vec_dot_bf16 (AVX512-BF16): two 16-lane dot-pair accumulators over 64-value steps, each
-// reduced and added in double, leftover products in double.
-float dot_vec_bf16(const float* a, const float* b, int64_t k);
 
 // Q8_0 blocks of 32: int8 values q and a scale d (an F16 value) per block; x ~ q * d.
 struct Q8Row {
@@ -64,20 +69,15 @@ struct Q8Row {
 };
 // quantize_row_q8_0: d = amax / 127 rounded to F16, q = round(x * 127 / amax) (ties to even).
 void quantize_q8_0(const float* x, int64_t n, int8_t* q, float* d);
-// One dot product of two Q8_0 rows of k values (k % 32 == 0).
+// One dot product of two Q8_0 rows of k values (k % 32 == 0): exact int32 sums of 4-byte groups,
+// scaled and accumulated in 8 float lanes (tinyBLAS_Q0_AVX, ggml_vec_dot_q8_0_q8_0; both builds).
 float dot_q8_0(Q8Row a, Q8Row b, int64_t k);
 
-// ggml_v_expf lane by lane (a polynomial, within 1.5 ulp of expf; 0 below about -87, inf above 88).
-float expf_simd(float x);
-// ggml_v_silu: x / (1 + ggml_v_expf(-x)); silu_scalar uses libm's expf, as ggml's scalar tails do.
-float silu_simd(float x);
-float silu_scalar(float x);
-
-// ggml_vec_soft_max_f32's exponentials: row[j] = ggml_v_expf(row[j] - max) for j < n, in 16-wide
+// ggml_vec_soft_max_f32's exponentials: row[j] = ggml_v_expf(row[j] - max) for j < n, in L-wide
 // blocks each reduced in float; returns the blocks' double sum. (llama.cpp's rows run over the whole
 // KV window; masked cells exp to exactly 0, which the blocks past n here stand for.)
 double exp_blocks(float* row, int64_t n, float max);
-// ggml_vec_swiglu_f32 on one row: silu_simd over whole 16-wide blocks, silu_scalar for the tail.
+// ggml_vec_swiglu_f32 on one row: ggml_v_silu over whole L-wide blocks, libm's expf for the tail.
 void swiglu_row(const float* gate, const float* up, int64_t n, float* out);
 
 // The type ggml's dot products see for a weight: F32 weights use float activations; F16 and BF16
@@ -95,12 +95,5 @@ void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int6
 
 // The same for Q8_0 weights [m, k] and activations [n, k], both as blocks (k % 32 == 0).
 void mul_mat_q8_0(Q8Row W, int64_t m, int64_t k, Q8Row x, int64_t n, float* y, int64_t ldy);
-
-// Which kernels run; set at start-up from SPOGW_KERNELS=auto|portable|blas (see the .cc).
-enum class KernelMode { kAuto, kPortable, kBlas };
-void set_kernel_mode(KernelMode mode);
-bool avx512_kernels_available();
-// True when the forward reproduces llama.cpp bit for bit here: AVX-512 kernels, or the portable ones.
-bool exact_llama_cpp_numerics();
 
 }  // namespace spogw::ggml
