@@ -12,7 +12,8 @@ namespace {
 
 constexpr int kLanes = 16;
 
-// reduce_lanes on a register: halves (8 pairs), quarters (4), then (0+2) + (1+3).
+// The AVX-512 build's hsum (hsum<16> in ggml_numerics.cc) on a register: halves, quarters, then
+// (0+2) + (1+3).
 SPOGW_AVX512 inline float reduce16(__m512 v) {
   const __m256 lo = _mm512_castps512_ps256(v);
   const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
