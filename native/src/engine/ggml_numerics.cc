@@ -314,7 +314,7 @@ std::atomic<KernelMode> g_mode{[] {
 // vectors, with AVX512-BF16 dot pairs where the CPU has them; AVX2 + FMA + F16C -> 8; anything else
 // is not reproduced. SPOGW_GGML_BUILD=avx512bf16|avx512|avx2 overrides (the lab, and tests that run
 // another build's arithmetic on this machine).
-std::atomic<Build> g_build{[] {
+const Build g_build = [] {
   const char* v = std::getenv("SPOGW_GGML_BUILD");
   if (v != nullptr && std::strcmp(v, "avx512bf16") == 0) return Build::kAvx512Bf16;
   if (v != nullptr && std::strcmp(v, "avx512") == 0) return Build::kAvx512;
@@ -322,7 +322,7 @@ std::atomic<Build> g_build{[] {
   if (avx512::available()) return avx512::has_bf16() ? Build::kAvx512Bf16 : Build::kAvx512;
   if (avx2::available()) return Build::kAvx2;
   return Build::kNone;
-}()};
+}();
 
 KernelMode mode() { return g_mode.load(std::memory_order_relaxed); }
 bool use_blas() { return mode() == KernelMode::kBlas || (mode() == KernelMode::kAuto && build() == Build::kNone); }
@@ -420,8 +420,7 @@ void tinyblas_product(const float* W, int64_t ldw, int64_t m, const float* x, in
 
 }  // namespace
 
-Build build() { return g_build.load(std::memory_order_relaxed); }
-void set_build(Build b) { g_build = b; }
+Build build() { return g_build; }
 void set_kernel_mode(KernelMode m) { g_mode = m; }
 int lanes() { return avx512_build() ? 16 : 8; }
 bool exact_llama_cpp_numerics() { return !use_blas() && build() != Build::kNone; }
@@ -432,8 +431,6 @@ float dot_vec_f32(const float* a, const float* b, int64_t k) {
   if (simd16()) return avx512::dot_vec_f32(a, b, k);
   return avx512_build() ? vec_dot_f32<16>(a, b, k) : vec_dot_f32<8>(a, b, k);
 }
-
-float dot_q8_0(Q8Row a, Q8Row b, int64_t k) { return dot_q8_0_portable(a, b, k); }
 
 double exp_blocks(float* row, int64_t n, float max) {
   if (simd16()) return avx512::exp_blocks(row, n, max);

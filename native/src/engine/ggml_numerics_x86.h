@@ -36,7 +36,7 @@ bool available();  // AVX2, FMA and F16C (what ggml's AVX2 build needs)
 // for i < 4, j < rn (rn in 1..3), with the rows x_j packed chunk by chunk (8 values each).
 void tile(const float* W, int64_t ldw, const float* xp, int64_t k, int rn, float* y, int64_t ldy);
 
-// y[j * ldy + i] = dot_q8_0(row i of W, row j of x, k) for i < 4, j < rn (rn in 1..2); W rows hold k
+// y[j * ldy + i] = the Q8_0 dot product (mul_mat_q8_0) of row i of W and row j of x for i < 4, j < rn (rn in 1..2); W rows hold k
 // values (k / 32 scales), as do x rows.
 void q8_0_tile(const int8_t* Wq, const float* Wd, const int8_t* xq, const float* xd, int64_t k, int rn, float* y, int64_t ldy);
 

@@ -38,7 +38,7 @@ namespace spogw::ggml {
 // whose F16 fallback dot uses AVX512-FP16 arithmetic, nor alderlake).
 enum class Build { kNone, kAvx512Bf16, kAvx512, kAvx2 };
 Build build();
-void set_build(Build b);  // the lab and tests (also SPOGW_GGML_BUILD=avx512bf16|avx512|avx2 at start-up)
+// Chosen at start-up from the CPU, or SPOGW_GGML_BUILD=avx512bf16|avx512|avx2 (the lab, tests).
 int lanes();              // floats per vector in that build: 16 or 8
 
 // Which kernels run; set at start-up from SPOGW_KERNELS=auto|portable|blas. auto: the SIMD kernels
@@ -69,9 +69,6 @@ struct Q8Row {
 };
 // quantize_row_q8_0: d = amax / 127 rounded to F16, q = round(x * 127 / amax) (ties to even).
 void quantize_q8_0(const float* x, int64_t n, int8_t* q, float* d);
-// One dot product of two Q8_0 rows of k values (k % 32 == 0): exact int32 sums of 4-byte groups,
-// scaled and accumulated in 8 float lanes (tinyBLAS_Q0_AVX, ggml_vec_dot_q8_0_q8_0; both builds).
-float dot_q8_0(Q8Row a, Q8Row b, int64_t k);
 
 // ggml_vec_soft_max_f32's exponentials: row[j] = ggml_v_expf(row[j] - max) for j < n, in L-wide
 // blocks each reduced in float; returns the blocks' double sum. (llama.cpp's rows run over the whole
@@ -93,7 +90,9 @@ void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, Do
 // [n, ldx] hold ldw = ldx values per row, zero-padded to a multiple of 64.
 void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy);
 
-// The same for Q8_0 weights [m, k] and activations [n, k], both as blocks (k % 32 == 0).
+// The same for Q8_0 weights [m, k] and activations [n, k], both as blocks (k % 32 == 0): each output is
+// exact int32 sums of 4-byte groups, scaled and accumulated in 8 float lanes, then reduced
+// (tinyBLAS_Q0_AVX and ggml_vec_dot_q8_0_q8_0 compute it so in every build).
 void mul_mat_q8_0(Q8Row W, int64_t m, int64_t k, Q8Row x, int64_t n, float* y, int64_t ldy);
 
 }  // namespace spogw::ggml
