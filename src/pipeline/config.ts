@@ -49,6 +49,13 @@ export interface RunConfig {
   generatorThreads: number;
   /** Sequences node-llama-cpp samples in parallel. */
   generatorSequences: number;
+  /**
+   * node-llama-cpp samples with an F32 KV cache and no flash attention, so that its probabilities are
+   * the training engine's, bit for bit on CPUs with AVX-512 or AVX2 (false: llama.cpp's defaults, an
+   * F16 cache; leaner for long contexts, and the sampler's probabilities then differ from the
+   * engine's by the cache's rounding).
+   */
+  exactSampling: boolean;
 
   // ---- dataset (paper section 3.1)
   /** n: responses per group before sharpening (paper: 14). */
@@ -118,6 +125,7 @@ export const DEFAULT_CONFIG: Omit<RunConfig, "task" | "generator"> = {
   executionConcurrency: 4,
   generatorThreads: 1,
   generatorSequences: 8,
+  exactSampling: true,
   groupSize: 14,
   keep: 4,
   topN: 100,
@@ -190,6 +198,7 @@ const CHECKS: Record<keyof RunConfig, FieldCheck> = {
   executionConcurrency: wholeNumber(1),
   generatorThreads: wholeNumber(1),
   generatorSequences: wholeNumber(1),
+  exactSampling: boolean,
   groupSize: wholeNumber(2),
   keep: wholeNumber(0),
   topN: wholeNumber(1),
@@ -272,7 +281,9 @@ export function readConfigFile(path: string): Record<string, unknown> {
 
 /** Fields whose values differ between a stored run config and a new one, excluding those a resume may change. */
 export function conflictingFields(stored: RunConfig, requested: RunConfig): string[] {
-  return CONFIG_FIELDS.filter((f) => !RESUMABLE_FIELDS.has(f) && JSON.stringify(stored[f]) !== JSON.stringify(requested[f])).map(
-    (f) => `${f}: the run has ${JSON.stringify(stored[f])}, this invocation asks for ${JSON.stringify(requested[f])}`,
+  // A field added after the run was stored has its default there.
+  const storedValue = (f: keyof RunConfig): unknown => (f in stored ? stored[f] : (DEFAULT_CONFIG as Partial<RunConfig>)[f]);
+  return CONFIG_FIELDS.filter((f) => !RESUMABLE_FIELDS.has(f) && JSON.stringify(storedValue(f)) !== JSON.stringify(requested[f])).map(
+    (f) => `${f}: the run has ${JSON.stringify(storedValue(f))}, this invocation asks for ${JSON.stringify(requested[f])}`,
   );
 }

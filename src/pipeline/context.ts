@@ -60,6 +60,7 @@ export class RunContext {
         modelPath: this.config.generator,
         threads: this.config.generatorThreads,
         sequences: this.config.generatorSequences,
+        exactKvCache: this.config.exactSampling,
         ...(adapter ? { adapter: { path: adapter } } : {}),
       });
     } else if (this.generatorAdapter !== adapter) {

@@ -70,4 +70,12 @@ describe("run configuration", () => {
       "beta: the run has 0.1, this invocation asks for 0",
     ]);
   });
+
+  it("treats a field a stored run predates as its default (runs stored before exactSampling existed resume)", () => {
+    const { exactSampling: _added, ...older } = resolveConfig(base);
+    expect(conflictingFields(older as ReturnType<typeof resolveConfig>, resolveConfig(base))).toEqual([]);
+    expect(conflictingFields(older as ReturnType<typeof resolveConfig>, resolveConfig(base, { exactSampling: false }))).toEqual([
+      "exactSampling: the run has true, this invocation asks for false",
+    ]);
+  });
 });

@@ -24,6 +24,7 @@ const HELP: Record<keyof RunConfig, string> = {
   executionConcurrency: "workflow executions in flight",
   generatorThreads: "node-llama-cpp threads",
   generatorSequences: "sequences sampled in parallel",
+  exactSampling: "F32 KV cache, no flash attention: the sampler's probabilities are the training engine's, bit for bit (--no-exact-sampling: llama.cpp defaults)",
   groupSize: "n: responses per group before sharpening (paper: 14)",
   keep: "t: keep the t lowest and t highest of a group, 2t < n; 0 = no sharpening (paper: 4)",
   topN: "N: groups kept by screening (paper: 100)",
