@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Token } from "node-llama-cpp";
 import type { CommandModule } from "yargs";
 import { getLlamaRuntime } from "../../../generator/index.js";
-import { setThreads } from "../../../native/index.js";
+import { info, setThreads } from "../../../native/index.js";
 import { packageRoot } from "../../../packageInfo.js";
 import type { TinyModelDtype } from "../../../gguf/index.js";
 import { Engine } from "../../../train/index.js";
@@ -132,6 +132,7 @@ export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
       const tps = (s: number | undefined) => (s === undefined ? "-" : (o.tokens / s).toFixed(0));
       const ratio = (a: number, b: number | undefined) => (b === undefined ? "-" : `${(b / a).toFixed(2)}x`);
       process.stdout.write(`machine: ${describeMachine()}\n`);
+      process.stdout.write(`engine forward: ${info().engineNumerics}\n`);
       process.stdout.write(`model: random qwen2, ${o.layers} layers, d=${o.hidden}, ${o.heads} heads / ${o["kv-heads"]} KV, ff=${o.ff}, V=${o.vocab}, tied, ${o.dtype.toUpperCase()} weights (PyTorch: float32); ` +
         `T=${o.tokens}; LoRA r=${o.rank} on q,k,v,o,gate,up,down; ${o.threads} threads for all\n\n`);
       process.stdout.write(`${formatTable([
