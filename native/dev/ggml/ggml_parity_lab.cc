@@ -191,7 +191,8 @@ static int check_attention(int64_t hd, int64_t H, int64_t KV, int64_t T, int64_t
   ggml_tensor* kqv = ggml_mul_mat(ctx, f32(ctx, vt, {n_kv, hd, KV}), kq);  // [hd, T, H]
   ggml_tensor* out = ggml_cont_2d(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3), hd * H, T);
   auto ref = compute(ctx, out);
-  std::vector<float> ours(size_t(T * H * hd)), scratch;
+  std::vector<float> ours(size_t(T * H * hd));
+  AlignedFloats scratch;
   attention_forward(q.data(), k.data(), v.data(), {T, H, KV, hd}, ours.data(), scratch);
   ggml_free(ctx);
   char what[96];

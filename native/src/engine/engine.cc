@@ -15,7 +15,8 @@ namespace spogw {
 struct Engine::LayerActs {
   std::vector<float> n1, rstd1, q, k, v, att, h, n2, rstd2, gate, up, act;
   std::array<std::vector<float>, kProjCount> xa;  // x A^T per projection with LoRA
-  std::vector<float> attn_scratch, lora_tmp, round_scratch;
+  AlignedFloats attn_scratch;  // aligned: the forward's transposed value cache feeds the SIMD tiles directly
+  std::vector<float> lora_tmp, round_scratch;
   // backward buffers
   std::vector<float> dh, dact, dgate, dup, dn, datt, dq, dk, dv;
 };

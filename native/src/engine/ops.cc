@@ -142,11 +142,12 @@ void attention_probs(const float* q, const float* k, AttnShape s, int64_t h, flo
 
 }  // namespace
 
-void attention_forward(const float* q, const float* k, const float* v, AttnShape s, float* out, std::vector<float>& scratch) {
+void attention_forward(const float* q, const float* k, const float* v, AttnShape s, float* out, AlignedFloats& scratch) {
   const int64_t ldp = round_up(s.T, 64);
-  scratch.assign(size_t((s.T + s.hd) * ldp), 0.0f);
-  float* P = scratch.data();
-  float* Vt = P + s.T * ldp;  // the value cache as llama.cpp stores it: [hd, positions]
+  scratch.resize(size_t((s.T + s.hd) * ldp));
+  float* P = scratch.data();  // every row written in full by attention_probs
+  float* Vt = P + s.T * ldp;  // the value cache as llama.cpp stores it: [hd, positions], zero-padded
+  for (int64_t i = 0; i < s.hd; i++) std::fill(Vt + i * ldp + s.T, Vt + (i + 1) * ldp, 0.0f);
   for (int64_t h = 0; h < s.H; h++) {
     const int64_t g = h / (s.H / s.KV);
     if (h % (s.H / s.KV) == 0)
@@ -160,7 +161,7 @@ void attention_forward(const float* q, const float* k, const float* v, AttnShape
 // With P the probabilities and dP = dout_h v_g^T: dS = P * (dP - rowsum(dP * P)), dq_h = dS k_g * scale,
 // dk_g += dS^T q_h * scale, dv_g += P^T dout_h.
 void attention_backward(const float* dout, const float* q, const float* k, const float* v, AttnShape s, float* dq,
-                        float* dk, float* dv, std::vector<float>& scratch) {
+                        float* dk, float* dv, AlignedFloats& scratch) {
   scratch.resize(size_t(2 * s.T * s.T));
   float* P = scratch.data();
   float* dP = P + s.T * s.T;

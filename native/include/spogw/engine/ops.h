@@ -31,9 +31,9 @@ void rope_backward(float* dx, int64_t T, int64_t heads, int64_t hd, const RopeTa
 struct AttnShape {
   int64_t T, H, KV, hd;
 };
-void attention_forward(const float* q, const float* k, const float* v, AttnShape s, float* out, std::vector<float>& scratch);
+void attention_forward(const float* q, const float* k, const float* v, AttnShape s, float* out, AlignedFloats& scratch);
 void attention_backward(const float* dout, const float* q, const float* k, const float* v, AttnShape s, float* dq,
-                        float* dk, float* dv, std::vector<float>& scratch);
+                        float* dk, float* dv, AlignedFloats& scratch);
 
 // ---- SwiGLU: out = silu(gate) * up, elementwise over T rows of F values (the forward computes SiLU
 // as llama.cpp does, which depends on the position within a row).
