@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createPythonSandbox, loadBenchmark, scoreAnswer, type CodeProblem, type PythonSandbox } from "../../src/index.js";
 import { readJsonlRows } from "../../src/benchmarks/datasetRows.js";
-import { testDataDir } from "./dataDir.js";
+import { testDataDir } from "../helpers/dataDir.js";
 
 async function codeProblems(name: "humaneval" | "mbpp"): Promise<CodeProblem[]> {
   const all = [...(await loadBenchmark(name, "train", { dataDir: testDataDir })), ...(await loadBenchmark(name, "test", { dataDir: testDataDir }))];

@@ -8,7 +8,7 @@ import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPythonSandbox, type PythonSandbox } from "../../src/index.js";
-import { processesWith } from "./hostProcesses.js";
+import { processesWith } from "../helpers/hostProcesses.js";
 
 let sandbox: PythonSandbox;
 beforeAll(async () => {

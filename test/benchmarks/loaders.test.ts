@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readJsonlRows } from "../../src/benchmarks/datasetRows.js";
 import { benchmarkFile, checkDataDir, DatasetError, loadBenchmark, type BenchmarkName, type CodeProblem } from "../../src/index.js";
-import { testDataDir } from "./dataDir.js";
+import { testDataDir } from "../helpers/dataDir.js";
 
 const load = (name: BenchmarkName, split: "train" | "test") => loadBenchmark(name, split, { dataDir: testDataDir });
 

@@ -2,7 +2,7 @@
 // answers in the data (or textbook forms), each checked by hand to be mathematically equal (or not).
 import { beforeAll, describe, expect, it } from "vitest";
 import { compareMathAnswers, lastBoxedContent, loadBenchmark, scoreAnswer, type MathProblem } from "../../src/index.js";
-import { testDataDir } from "./dataDir.js";
+import { testDataDir } from "../helpers/dataDir.js";
 
 describe("\\boxed{} extraction", () => {
   it.each([

@@ -1,7 +1,7 @@
 // DROP/HotpotQA token F1 and GSM8K last-number scoring, against hand-computed values and the data.
 import { describe, expect, it } from "vitest";
 import { exactMatch, lastNumber, loadBenchmark, normalizeQaAnswer, scoreAnswer, tokenF1, type Problem } from "../../src/index.js";
-import { testDataDir } from "./dataDir.js";
+import { testDataDir } from "../helpers/dataDir.js";
 
 describe("SQuAD normalisation and token F1", () => {
   it("normalises case, punctuation, articles and spaces", () => {

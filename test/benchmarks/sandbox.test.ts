@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { createPythonSandbox, defaultPythonSandbox, runPython } from "../../src/index.js";
-import { processesWith } from "./hostProcesses.js";
+import { processesWith } from "../helpers/hostProcesses.js";
 
 const quiet = { log: () => {} };
 

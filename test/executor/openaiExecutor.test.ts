@@ -5,7 +5,7 @@
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { ExecutorError, OpenAIExecutor, openAIExecutorOptionsFromEnv } from "../../src/index.js";
-import { chatBody, startScriptedServer, type ScriptedServer } from "./scriptedServer.js";
+import { chatBody, startScriptedServer, type ScriptedServer } from "../helpers/scriptedServer.js";
 
 const secretKey = "sk-test-DO-NOT-LEAK-7f3a9c";
 const ask = { messages: [{ role: "user" as const, content: "Hello?" }] };

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { CachingExecutor, requestCacheKey, ResponseCache } from "../../src/index.js";
-import { ScriptedExecutor } from "../workflow/scriptedExecutor.js";
+import { ScriptedExecutor } from "../helpers/scriptedExecutor.js";
 
 const dir = await mkdtemp(join(tmpdir(), "spogw-cache-"));
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -16,7 +16,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 const request = { messages: [{ role: "user" as const, content: "What is 2+2?" }] };
 
 function runWriter(path: string, prefix: string, count: number): { done: Promise<number | null>; kill: () => void } {
-  const child = spawn(join(process.cwd(), "node_modules/.bin/vite-node"), ["test/executor/cacheWriterProcess.ts", path, prefix, String(count)], { stdio: "pipe" });
+  const child = spawn(join(process.cwd(), "node_modules/.bin/vite-node"), ["test/helpers/cacheWriterProcess.ts", path, prefix, String(count)], { stdio: "pipe" });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   return {

@@ -16,7 +16,7 @@ import {
   writeLoraAdapter,
   type GgufFileToWrite,
 } from "../../src/gguf/index.js";
-import { malformedCorpus } from "../gguf/malformedCorpus.js";
+import { malformedCorpus } from "../helpers/malformedCorpus.js";
 
 let dir: string;
 let loadModelSpy: MockInstance;

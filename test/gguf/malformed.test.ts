@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { GgufFormatError, parseGguf } from "../../src/gguf/index.js";
-import { assemble, baseSpec } from "./ggufBytes.js";
-import { malformedCorpus } from "./malformedCorpus.js";
+import { assemble, baseSpec } from "../helpers/ggufBytes.js";
+import { malformedCorpus } from "../helpers/malformedCorpus.js";
 
 function parseError(bytes: Uint8Array): unknown {
   try {

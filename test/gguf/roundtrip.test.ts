@@ -15,7 +15,7 @@ import {
   type GgufMetadata,
   type GgufTensorToWrite,
 } from "../../src/gguf/index.js";
-import { assemble, ByteBuilder, G, T } from "./ggufBytes.js";
+import { assemble, ByteBuilder, G, T } from "../helpers/ggufBytes.js";
 
 let dir: string;
 beforeAll(async () => {

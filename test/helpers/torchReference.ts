@@ -1,4 +1,4 @@
-// Runs the independent PyTorch float64 reference (test/reference/engine_reference.py) on a tiny GGUF
+// Runs the independent PyTorch float64 reference (engine_reference.py beside this file) on a tiny GGUF
 // model, a LoRA adapter and a batch, and returns its logits, loss and LoRA gradients.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GgufFile, type LoraAdapter } from "../../src/gguf/index.js";
 import { encodeSafetensors, readSafetensors } from "../../src/train/index.js";
-import { repoRoot } from "./prebuilds.js";
 
 /** Debian's python3 has python3-torch; a pyenv python earlier on PATH does not. */
 export const referencePython = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
@@ -66,7 +65,7 @@ export function runTorchReference(
     const input = join(work, "in.safetensors");
     const output = join(work, "out.safetensors");
     writeFileSync(input, encodeSafetensors(tensors, meta));
-    execFileSync(referencePython, [join(repoRoot, "test", "reference", "engine_reference.py"), input, output], { stdio: ["ignore", "inherit", "inherit"] });
+    execFileSync(referencePython, [join(import.meta.dirname, "engine_reference.py"), input, output], { stdio: ["ignore", "inherit", "inherit"] });
     return readSafetensors(output).tensors;
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CommandModule } from "yargs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCommand } from "./runCommand.js";
+import { runCommand } from "../helpers/cli.js";
 import { statusCommand } from "../../src/cli/commands/status.js";
 import { trainCommand } from "../../src/cli/commands/train.js";
 import { loadBenchmark } from "../../src/benchmarks/index.js";
@@ -16,8 +16,8 @@ import { createBenchmarkTask, EXECUTOR_CACHE, resolveConfig, unreadableByTrainer
 import { baselineWorkflow } from "../../src/workflow/index.js";
 import { readGgufHeader, writeTinyModel } from "../../src/gguf/index.js";
 import { startOpenAIServer, type RunningServer } from "../../src/server/index.js";
-import { runState } from "./runState.js";
-import { testDataDir } from "../benchmarks/dataDir.js";
+import { runState } from "../helpers/runState.js";
+import { testDataDir } from "../helpers/dataDir.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-bench-train-"));
 const model = join(work, "model.gguf");

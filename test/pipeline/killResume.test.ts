@@ -9,7 +9,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTinyModel } from "../../src/gguf/index.js";
 import { SeededRandom } from "../../src/gguf/seededRandom.js";
-import { runState } from "./runState.js";
+import { runState } from "../helpers/runState.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-kill-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -18,9 +18,9 @@ import { Generator } from "../../src/generator/index.js";
 import { writeTinyModel } from "../../src/gguf/index.js";
 import { histogram, loadRunReportData, medianInterval, renderRunReport, type RunReportData } from "../../src/report/index.js";
 import { startOpenAIServer } from "../../src/server/index.js";
-import { testDataDir } from "../benchmarks/dataDir.js";
-import { runCommand } from "../pipeline/runCommand.js";
-import { openInChromium, type PageReport } from "./browser.js";
+import { testDataDir } from "../helpers/dataDir.js";
+import { runCommand } from "../helpers/cli.js";
+import { openInChromium, type PageReport } from "../helpers/browser.js";
 
 const artifacts = resolve("test-artifacts/report");
 let dir: string;

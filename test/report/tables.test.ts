@@ -11,7 +11,7 @@ import { reportCommand } from "../../src/cli/commands/report.js";
 import { tableCommand } from "../../src/cli/commands/table.js";
 import { generatorMethod, putEvaluation, readEvaluations, type EvaluationRecord } from "../../src/evaluation/index.js";
 import { DEFAULT_CONFIG, RunStore } from "../../src/pipeline/index.js";
-import { runCommand } from "../pipeline/runCommand.js";
+import { runCommand } from "../helpers/cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-tables-"));
 

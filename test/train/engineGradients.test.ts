@@ -1,5 +1,5 @@
 // Engine logits and LoRA gradients against an independent float64 PyTorch model of the same weights
-// (test/reference/engine_reference.py), for both architectures, GQA, tied and untied output, every
+// (test/helpers/engine_reference.py), for both architectures, GQA, tied and untied output, every
 // LoRA target, both KL masks, and ratios below, inside and above the clip range.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

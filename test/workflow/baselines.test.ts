@@ -2,7 +2,7 @@
 // method prescribes (CoT-SC 5 samples, MedPrompt 3 responses and 5 votes, Self-Refine 2 rounds, ...).
 import { describe, expect, it } from "vitest";
 import { BASELINE_NAMES, baselineWorkflow, runWorkflow, validateWorkflow, type WorkflowProblem } from "../../src/index.js";
-import { ScriptedExecutor } from "./scriptedExecutor.js";
+import { ScriptedExecutor } from "../helpers/scriptedExecutor.js";
 
 const problems: Record<"math" | "code" | "qa", WorkflowProblem> = {
   math: { id: "m", family: "math", input: "What is 2 + 3?" },

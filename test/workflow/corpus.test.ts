@@ -3,9 +3,9 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBenchmark, parseWorkflow, runWorkflow, scoreAnswer, type Problem } from "../../src/index.js";
-import { testDataDir } from "../benchmarks/dataDir.js";
+import { testDataDir } from "../helpers/dataDir.js";
 import { corpus } from "./corpus/completions.js";
-import { ScriptedExecutor } from "./scriptedExecutor.js";
+import { ScriptedExecutor } from "../helpers/scriptedExecutor.js";
 
 const canary = `corpus-canary-${randomBytes(8).toString("hex")}`;
 const GUESS = "Unknown.";

@@ -2,8 +2,8 @@
 // protocol reported with the numbers.
 import { describe, expect, it } from "vitest";
 import { evaluateWorkflow, loadBenchmark, PROTOCOL_DESCRIPTIONS, runAndScore, type MathProblem } from "../../src/index.js";
-import { testDataDir } from "../benchmarks/dataDir.js";
-import { ScriptedExecutor } from "./scriptedExecutor.js";
+import { testDataDir } from "../helpers/dataDir.js";
+import { ScriptedExecutor } from "../helpers/scriptedExecutor.js";
 
 describe("evaluateWorkflow", async () => {
   const [right, wrong] = (await loadBenchmark("gsm8k", "train", { dataDir: testDataDir })).slice(0, 2) as MathProblem[];

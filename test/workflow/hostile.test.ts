@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runWorkflow, type WorkflowProblem, type WorkflowRunResult } from "../../src/index.js";
-import { ScriptedExecutor } from "./scriptedExecutor.js";
+import { ScriptedExecutor } from "../helpers/scriptedExecutor.js";
 
 const canary = `canary-${randomBytes(12).toString("hex")}`;
 const problem: WorkflowProblem = { id: "hostile", family: "math", input: "What is 1 + 1?" };

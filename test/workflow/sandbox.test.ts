@@ -2,7 +2,7 @@
 // determinism, and each limit producing its own stated reason.
 import { describe, expect, it } from "vitest";
 import { runWorkflow, type WorkflowProblem } from "../../src/index.js";
-import { ScriptedExecutor } from "./scriptedExecutor.js";
+import { ScriptedExecutor } from "../helpers/scriptedExecutor.js";
 
 const mathProblem: WorkflowProblem = { id: "toy-1", family: "math", input: "What is 6 times 7?" };
 

@@ -2,8 +2,8 @@
 // scorer ("extract") or an LLM judge ("judge"), on real benchmark problems with a scripted LLM.
 import { describe, expect, it } from "vitest";
 import { loadBenchmark, scoreWithProtocol, type MathProblem, type QaProblem, type CodeProblem } from "../../src/index.js";
-import { testDataDir } from "../benchmarks/dataDir.js";
-import { ScriptedExecutor } from "./scriptedExecutor.js";
+import { testDataDir } from "../helpers/dataDir.js";
+import { ScriptedExecutor } from "../helpers/scriptedExecutor.js";
 
 describe("scoring protocols", async () => {
   const gsm8k = (await loadBenchmark("gsm8k", "train", { dataDir: testDataDir }))[0] as MathProblem;

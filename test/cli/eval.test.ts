@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import yargs from "yargs";
 import { evalCommand } from "../../src/cli/commands/eval.js";
 import { Generator, loadBenchmark, startOpenAIServer, writeTinyModel, type RunningServer } from "../../src/index.js";
-import { testDataDir } from "../benchmarks/dataDir.js";
+import { testDataDir } from "../helpers/dataDir.js";
 
 let dir: string;
 let generator: Generator;

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCommand as run } from "./runCommand.js";
+import { runCommand as run } from "../helpers/cli.js";
 import { demoCommand } from "../../src/cli/commands/demo.js";
 import { statusCommand } from "../../src/cli/commands/status.js";
 

@@ -6,7 +6,7 @@ import yargs, { type CommandModule } from "yargs";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { benchCommand } from "../../src/cli/commands/bench.js";
 import { dataCommand } from "../../src/cli/commands/data.js";
-import { testDataDir } from "./dataDir.js";
+import { testDataDir } from "../helpers/dataDir.js";
 
 /** Runs one command line through yargs: what it wrote to stdout, and the error it failed with (or null). */
 async function runCli(command: CommandModule, args: string[]): Promise<{ stdout: string; error: Error | null }> {

@@ -9,8 +9,8 @@ import { datasetCommand } from "../../src/cli/commands/dataset.js";
 import { trainCommand } from "../../src/cli/commands/train.js";
 import { updateCommand } from "../../src/cli/commands/update.js";
 import { writeTinyModel } from "../../src/gguf/index.js";
-import { runCommand } from "./runCommand.js";
-import { runState } from "./runState.js";
+import { runCommand } from "../helpers/cli.js";
+import { runState } from "../helpers/runState.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-phases-"));
 const model = join(work, "model.gguf");

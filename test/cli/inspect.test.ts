@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { inspectCommand } from "../../src/cli/commands/inspect.js";
 import { tinyModelCommand } from "../../src/cli/commands/tinyModel.js";
 import { GgufFile, makeRandomLoraAdapter, metadataNumber, metadataString, writeLoraAdapter } from "../../src/gguf/index.js";
-import { assemble, baseSpec } from "./ggufBytes.js";
+import { assemble, baseSpec } from "../helpers/ggufBytes.js";
 
 let dir: string;
 beforeAll(async () => {

@@ -21,7 +21,7 @@ import {
   type WorkflowProblem,
   type WorkflowRunResult,
 } from "../../src/index.js";
-import { testDataDir } from "../benchmarks/dataDir.js";
+import { testDataDir } from "../helpers/dataDir.js";
 
 let dir: string;
 let modelPath: string;

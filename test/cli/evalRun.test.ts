@@ -16,8 +16,8 @@ import { Generator } from "../../src/generator/index.js";
 import { writeTinyModel } from "../../src/gguf/index.js";
 import { startOpenAIServer, type RunningServer } from "../../src/server/index.js";
 import { BASELINE_NAMES } from "../../src/workflow/index.js";
-import { testDataDir } from "../benchmarks/dataDir.js";
-import { runCommand } from "../pipeline/runCommand.js";
+import { testDataDir } from "../helpers/dataDir.js";
+import { runCommand } from "../helpers/cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-eval-run-"));
 const model = join(work, "model.gguf");
