@@ -1,20 +1,12 @@
-import yargs from "yargs";
-import { describe, expect, it, vi } from "vitest";
+// `spogw-native bench sampling`, parsed as the CLI parses it: the machine, then tokens/s for 1 and N
+// parallel sequences of a tiny model side by side.
+import { describe, expect, it } from "vitest";
 import { benchSamplingCommand } from "../../src/cli/commands/bench/sampling.js";
+import { stdoutOf } from "../helpers/cli.js";
 
 describe("spogw-native bench sampling", () => {
   it("prints the machine and tokens/s for 1 and N parallel sequences side by side", async () => {
-    const printed: string[] = [];
-    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-      printed.push(String(chunk));
-      return true;
-    });
-    try {
-      await yargs(["sampling", "--parallel", "3", "--tokens", "6", "--runs", "1"]).command(benchSamplingCommand).strict().exitProcess(false).parseAsync();
-    } finally {
-      spy.mockRestore();
-    }
-    const output = printed.join("");
+    const output = await stdoutOf(benchSamplingCommand, ["sampling", "--parallel", "3", "--tokens", "6", "--runs", "1"]);
     expect(output).toMatch(/^machine: .*\d+ cores/m);
     const rows = output.split("\n").filter((line) => /^(1 sequence|3 parallel)\s{2,}\d/.test(line));
     expect(rows).toHaveLength(2);
@@ -28,10 +20,6 @@ describe("spogw-native bench sampling", () => {
   });
 
   it("refuses a thread count above the machine's cores", async () => {
-    await expect(
-      yargs(["sampling", "--threads", "100000", "--runs", "1"]).command(benchSamplingCommand).exitProcess(false).fail((m, e) => {
-        throw e ?? new Error(m);
-      }).parseAsync(),
-    ).rejects.toThrow(/threads must be a whole number from 1 to/);
+    await expect(stdoutOf(benchSamplingCommand, ["sampling", "--threads", "100000", "--runs", "1"])).rejects.toThrow(/threads must be a whole number from 1 to/);
   });
 });

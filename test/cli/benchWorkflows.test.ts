@@ -1,23 +1,9 @@
 // `spogw-native bench workflows` prints the machine and one row per mode with consistent numbers.
-import { describe, expect, it, vi } from "vitest";
-import yargs from "yargs";
+import { describe, expect, it } from "vitest";
 import { benchWorkflowsCommand } from "../../src/cli/commands/bench/workflows.js";
+import { stdoutOf } from "../helpers/cli.js";
 
-async function run(args: string[]): Promise<string> {
-  const printed: string[] = [];
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    printed.push(String(chunk));
-    return true;
-  });
-  try {
-    await yargs(args).command(benchWorkflowsCommand).strict().exitProcess(false).fail((message, error) => {
-      throw error ?? new Error(message);
-    }).parseAsync();
-  } finally {
-    spy.mockRestore();
-  }
-  return printed.join("");
-}
+const run = (args: string[]) => stdoutOf(benchWorkflowsCommand, args);
 
 describe("spogw-native bench workflows", () => {
   it("times sandboxed runs one at a time and concurrently beside the unsandboxed reference", async () => {

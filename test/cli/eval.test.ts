@@ -2,68 +2,40 @@
 // end: the command in its own process, real HumanEval problems, the local OpenAI-compatible server on a
 // tiny model, the real openai client, the sandbox and the Python scorer. The tiny model's score is whatever it is; the plumbing
 // (three runs scored, mean, protocol, executor accounting) is what is checked.
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import yargs from "yargs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evalCommand } from "../../src/cli/commands/eval.js";
-import { Generator, loadBenchmark, startOpenAIServer, writeTinyModel, type RunningServer } from "../../src/index.js";
+import { loadBenchmark } from "../../src/index.js";
+import { runCli, stdoutOf } from "../helpers/cli.js";
 import { testDataDir } from "../helpers/dataDir.js";
+import { startTinyModelServer, type TinyModelServer } from "../helpers/tinyModelServer.js";
 
 let dir: string;
-let generator: Generator;
-let server: RunningServer;
-let modelPath: string;
+let executor: TinyModelServer;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "spogw-eval-"));
-  modelPath = join(dir, "tiny.gguf");
-  await writeTinyModel(modelPath, { arch: "llama", seed: 3, ctx: 4096 });
-  generator = await Generator.load({ modelPath, threads: 1, sequences: 2 });
-  server = await startOpenAIServer({ generator, modelName: "tiny" });
+  executor = await startTinyModelServer(dir, "tiny.gguf", { model: { arch: "llama" } });
 });
 
 afterAll(async () => {
-  await server?.close();
-  await generator?.dispose();
+  await executor?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-async function runEval(args: string[]): Promise<string> {
-  const printed: string[] = [];
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    printed.push(String(chunk));
-    return true;
-  });
-  try {
-    await yargs(args).command(evalCommand).strict().exitProcess(false).fail((message, error) => {
-      throw error ?? new Error(message);
-    }).parseAsync();
-  } finally {
-    spy.mockRestore();
-  }
-  return printed.join("");
-}
-
 /** The real command line in its own process (run from source); resolves with stdout once it exits 0. */
-function runEvalCli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(process.cwd(), "node_modules/.bin/vite-node"), ["src/cli/cli.ts", ...args], { stdio: "pipe" });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`eval exited ${code}: ${stderr}`))));
-  });
+async function runEvalCli(args: string[]): Promise<string> {
+  const { code, stdout, stderr } = await runCli(args);
+  if (code !== 0) throw new Error(`eval exited ${code}: ${stderr}`);
+  return stdout;
 }
 
 describe("spogw-native eval", () => {
   it("`eval --workflow cot --benchmark humaneval --executor <local server> --limit 3` runs end to end and prints scores, protocol and accounting", async () => {
     const cache = join(dir, "eval-cache.sqlite");
-    const args = ["eval", "--workflow", "cot", "--benchmark", "humaneval", "--executor", server.url, "--limit", "3", "--data-dir", testDataDir, "--max-tokens", "24", "--cache", cache];
+    const args = ["eval", "--workflow", "cot", "--benchmark", "humaneval", "--executor", executor.server.url, "--limit", "3", "--data-dir", testDataDir, "--max-tokens", "24", "--cache", cache];
     const output = await runEvalCli(args);
     const firstThree = (await loadBenchmark("humaneval", "test", { dataDir: testDataDir })).slice(0, 3).map((p) => p.id);
     const runLines = output.split("\n").filter((l) => /^ {2}\S+ run 1: score /.test(l));
@@ -82,15 +54,15 @@ describe("spogw-native eval", () => {
   }, 240_000);
 
   it("runs a baseline with a local GGUF model in-process (--executor gguf:FILE)", async () => {
-    const output = await runEval(["eval", "--workflow", "io", "--benchmark", "gsm8k", "--executor", `gguf:${modelPath}`, "--limit", "2", "--data-dir", testDataDir, "--max-tokens", "8"]);
+    const output = await stdoutOf(evalCommand, ["eval", "--workflow", "io", "--benchmark", "gsm8k", "--executor", `gguf:${executor.modelPath}`, "--limit", "2", "--data-dir", testDataDir, "--max-tokens", "8"]);
     expect(output).toMatch(/^executor: .*tiny\.gguf in-process \(node-llama-cpp, chatml prompts\)$/m);
     expect(output.split("\n").filter((l) => /run 1: score [01]\.000 /.test(l))).toHaveLength(2);
     expect(output).toMatch(/^executor: 2 calls, 0 cache hits/m);
   });
 
   it("refuses an unknown workflow and a bad --limit with a clear message", async () => {
-    const base = ["eval", "--benchmark", "humaneval", "--executor", server.url, "--data-dir", testDataDir];
-    await expect(runEval([...base, "--workflow", "no-such-baseline", "--limit", "1"])).rejects.toThrow(/neither a baseline \(io, cot, cot-sc, medprompt, multipersona, self-refine\) nor a readable file/);
-    await expect(runEval([...base, "--workflow", "cot", "--limit", "0"])).rejects.toThrow(/--limit must be a positive whole number/);
+    const base = ["eval", "--benchmark", "humaneval", "--executor", executor.server.url, "--data-dir", testDataDir];
+    await expect(stdoutOf(evalCommand, [...base, "--workflow", "no-such-baseline", "--limit", "1"])).rejects.toThrow(/neither a baseline \(io, cot, cot-sc, medprompt, multipersona, self-refine\) nor a readable file/);
+    await expect(stdoutOf(evalCommand, [...base, "--workflow", "cot", "--limit", "0"])).rejects.toThrow(/--limit must be a positive whole number/);
   });
 });

@@ -12,20 +12,16 @@ import { evalCommand } from "../../src/cli/commands/eval.js";
 import { tableCommand } from "../../src/cli/commands/table.js";
 import { trainCommand } from "../../src/cli/commands/train.js";
 import { formatSolveRate, generatorMethod, readEvaluations } from "../../src/evaluation/index.js";
-import { Generator } from "../../src/generator/index.js";
-import { writeTinyModel } from "../../src/gguf/index.js";
-import { startOpenAIServer, type RunningServer } from "../../src/server/index.js";
 import { BASELINE_NAMES } from "../../src/workflow/index.js";
 import { testDataDir } from "../helpers/dataDir.js";
 import { runCommand } from "../helpers/cli.js";
+import { startTinyModelServer, type TinyModelServer } from "../helpers/tinyModelServer.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-eval-run-"));
-const model = join(work, "model.gguf");
 const run = join(work, "run");
-let server: RunningServer;
-let serverGenerator: Generator;
+let executor: TinyModelServer;
 
-const evalFlags = () => ["--run", run, "--benchmark", "humaneval", "--limit", "2", "--data-dir", testDataDir, "--executor", server.url, "--executor-model", "tiny", "--max-tokens", "16"];
+const evalFlags = () => ["--run", run, "--benchmark", "humaneval", "--limit", "2", "--data-dir", testDataDir, "--executor", executor.server.url, "--executor-model", "tiny", "--max-tokens", "16"];
 
 async function evaluate(what: string[]): Promise<string> {
   return (await runCommand(evalCommand, ["eval", ...what, ...evalFlags()])).stdout;
@@ -56,13 +52,12 @@ function parse(output: string): Printed {
 const firstOutputs = new Map<string, string>();
 
 beforeAll(async () => {
-  // The generator prompts are about 3000 byte-level tokens: a 4096 context.
-  await writeTinyModel(model, { arch: "qwen2", seed: 3, kvHeads: 2, ctx: 4096 });
-  serverGenerator = await Generator.load({ modelPath: model, threads: 1, sequences: 2, contextSize: 4096 });
-  server = await startOpenAIServer({ generator: serverGenerator, modelName: "tiny", defaultMaxTokens: 16 });
+  // The executor's model is also the generator.
+  executor = await startTinyModelServer(work, "model.gguf");
+  const model = executor.modelPath;
   // One real SPOGW iteration on 2 training problems writes adapter 1.
   await runCommand(trainCommand, [
-    "train", run, "--benchmark", "humaneval", "--data-dir", testDataDir, "--generator", model, "--executor", server.url,
+    "train", run, "--benchmark", "humaneval", "--data-dir", testDataDir, "--generator", model, "--executor", executor.server.url,
     "--limit", "2", "--iterations", "1", "-m", "2", "-n", "2", "-t", "0", "--max-tokens", "24", "--max-attempts", "2", "--score-runs", "1", "--generator-sequences", "2",
   ]);
   for (const baseline of BASELINE_NAMES) firstOutputs.set(baseline, await evaluate(["--workflow", baseline]));
@@ -71,8 +66,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  await server?.close();
-  await serverGenerator?.dispose();
+  await executor?.close();
   rmSync(work, { recursive: true, force: true });
 });
 

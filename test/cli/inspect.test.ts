@@ -1,11 +1,13 @@
+// `spogw-native inspect`, parsed as the CLI parses it, on a model written by `tiny-model`, a LoRA
+// adapter and a malformed file.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import yargs, { type CommandModule } from "yargs";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspectCommand } from "../../src/cli/commands/inspect.js";
 import { tinyModelCommand } from "../../src/cli/commands/tinyModel.js";
-import { GgufFile, makeRandomLoraAdapter, metadataNumber, metadataString, writeLoraAdapter } from "../../src/gguf/index.js";
+import { GgufFile, makeRandomLoraAdapter, writeLoraAdapter } from "../../src/gguf/index.js";
+import { stdoutOf as run } from "../helpers/cli.js";
 import { assemble, baseSpec } from "../helpers/ggufBytes.js";
 
 let dir: string;
@@ -14,49 +16,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
-});
-
-/** Runs one command as the CLI would parse it and returns what it printed. */
-async function run(command: CommandModule<object, any>, args: string[]): Promise<string> {
-  const printed: string[] = [];
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    printed.push(String(chunk));
-    return true;
-  });
-  try {
-    await yargs(args).command(command).strict().exitProcess(false).fail((message, error) => {
-      throw error ?? new Error(message);
-    }).parseAsync();
-  } finally {
-    spy.mockRestore();
-  }
-  return printed.join("");
-}
-
-describe("spogw-native tiny-model", () => {
-  it("writes the model its flags describe", async () => {
-    const out = join(dir, "cli.gguf");
-    const printed = await run(tinyModelCommand, ["tiny-model", "--arch", "qwen2", "--out", out, "--layers", "3", "--embd", "32", "--heads", "4", "--kv-heads", "2", "--ff", "40", "--ctx", "96", "--dtype", "f16", "--tied", "--seed", "9"]);
-    expect(printed).toContain(`wrote ${out}`);
-    const file = GgufFile.open(out);
-    try {
-      const md = file.metadata;
-      expect(metadataString(md, "general.architecture")).toBe("qwen2");
-      expect([3, 32, 4, 2, 40, 96].map((v) => v)).toEqual(
-        ["block_count", "embedding_length", "attention.head_count", "attention.head_count_kv", "feed_forward_length", "context_length"].map((k) => metadataNumber(md, `qwen2.${k}`)),
-      );
-      expect(file.header.tensors.some((t) => t.name === "output.weight")).toBe(false);
-      expect(file.tensor("blk.2.attn_k.weight").dims).toEqual([32, 16]);
-      expect(file.tensor("blk.2.attn_k.weight").type.name).toBe("F16");
-    } finally {
-      file.close();
-    }
-  });
-
-  it("refuses impossible shapes and unknown architectures", async () => {
-    await expect(run(tinyModelCommand, ["tiny-model", "--arch", "qwen2", "--out", join(dir, "x.gguf"), "--embd", "30"])).rejects.toThrow(/divisible by heads/);
-    await expect(run(tinyModelCommand, ["tiny-model", "--arch", "gpt2", "--out", join(dir, "x.gguf")])).rejects.toThrow(/arch/);
-  });
 });
 
 describe("spogw-native inspect", () => {

@@ -5,28 +5,21 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CommandModule } from "yargs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCommand } from "../helpers/cli.js";
+import { stdoutOf as run } from "../helpers/cli.js";
 import { statusCommand } from "../../src/cli/commands/status.js";
 import { trainCommand } from "../../src/cli/commands/train.js";
 import { loadBenchmark } from "../../src/benchmarks/index.js";
-import { Generator } from "../../src/generator/index.js";
 import { createBenchmarkTask, EXECUTOR_CACHE, resolveConfig, unreadableByTrainer } from "../../src/pipeline/index.js";
 import { baselineWorkflow } from "../../src/workflow/index.js";
-import { readGgufHeader, writeTinyModel } from "../../src/gguf/index.js";
-import { startOpenAIServer, type RunningServer } from "../../src/server/index.js";
+import { readGgufHeader } from "../../src/gguf/index.js";
 import { runState } from "../helpers/runState.js";
 import { testDataDir } from "../helpers/dataDir.js";
+import { startTinyModelServer, type TinyModelServer } from "../helpers/tinyModelServer.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-bench-train-"));
 const model = join(work, "model.gguf");
-let server: RunningServer;
-let serverGenerator: Generator;
-
-async function run(command: CommandModule<object, any>, args: string[]): Promise<string> {
-  return (await runCommand(command, args)).stdout;
-}
+let executor: TinyModelServer;
 
 /** A port nothing listens on: bound, then released. */
 async function freePort(): Promise<number> {
@@ -37,19 +30,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+// The executor's model is also the generator being trained.
 beforeAll(async () => {
-  // The prompts (template, operator docs, question) are about 3000 byte-level tokens: a 4096 context.
-  await writeTinyModel(model, { arch: "qwen2", seed: 3, kvHeads: 2, ctx: 4096 });
-  serverGenerator = await Generator.load({ modelPath: model, threads: 1, sequences: 2, contextSize: 4096 });
-  server = await startOpenAIServer({ generator: serverGenerator, modelName: "tiny", defaultMaxTokens: 16 });
+  executor = await startTinyModelServer(work, "model.gguf");
 }, 300_000);
 afterAll(async () => {
-  await server?.close();
-  await serverGenerator?.dispose();
+  await executor?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
-const benchFlags = () => ["--benchmark", "humaneval", "--data-dir", testDataDir, "--generator", model, "--executor", server.url];
+const benchFlags = () => ["--benchmark", "humaneval", "--data-dir", testDataDir, "--generator", model, "--executor", executor.server.url];
 // One iteration on the first 2 training problems with m = 2: the plumbing is what is checked.
 const small = ["--limit", "2", "--iterations", "1", "-m", "2", "-n", "2", "-t", "0", "--max-tokens", "24", "--max-attempts", "2", "--score-runs", "1", "--generator-sequences", "2"];
 
@@ -79,25 +69,25 @@ describe("train on a benchmark", () => {
     // The tiny model writes no valid workflow, so the loop above never reaches the executor; this runs
     // the task's execute() on a built-in workflow to show that path works with the same settings.
     const dir = join(work, "execute");
-    const config = resolveConfig({ task: "humaneval", dataDir: testDataDir, generator: model, executorUrl: server.url, limit: 1 });
+    const config = resolveConfig({ task: "humaneval", dataDir: testDataDir, generator: model, executorUrl: executor.server.url, limit: 1 });
     const task = await createBenchmarkTask(config, dir);
     try {
-      const before = server.counters.answered;
+      const before = executor.server.counters.answered;
       const first = await task.execute(baselineWorkflow("cot", "code"), task.queries[0]!, 0);
-      expect(server.counters.answered).toBeGreaterThan(before);
+      expect(executor.server.counters.answered).toBeGreaterThan(before);
       expect([0, 1]).toContain(first.score);
-      const afterFirst = server.counters.answered;
+      const afterFirst = executor.server.counters.answered;
       const again = await task.execute(baselineWorkflow("cot", "code"), task.queries[0]!, 0);
       expect(again).toEqual(first);
-      expect(server.counters.answered).toBe(afterFirst); // answered from the run's response cache
+      expect(executor.server.counters.answered).toBe(afterFirst); // answered from the run's response cache
       expect(existsSync(join(dir, EXECUTOR_CACHE))).toBe(true);
       // The scoreRuns executions are separate executions: run 1 calls the executor again (its own
       // cache namespace) instead of replaying run 0, and repeating run 1 is then a cache hit.
       await task.execute(baselineWorkflow("cot", "code"), task.queries[0]!, 1);
-      const afterRun1 = server.counters.answered;
+      const afterRun1 = executor.server.counters.answered;
       expect(afterRun1 - afterFirst).toBe(afterFirst - before);
       await task.execute(baselineWorkflow("cot", "code"), task.queries[0]!, 1);
-      expect(server.counters.answered).toBe(afterRun1);
+      expect(executor.server.counters.answered).toBe(afterRun1);
     } finally {
       await task.close();
     }
@@ -111,16 +101,16 @@ describe("train on a benchmark", () => {
     writeFileSync(badYaml, "beta: lots\n");
     await expect(attempt([...benchFlags(), "--config", badYaml])).rejects.toThrow(/beta: must be a number >= 0, got "lots"/);
     const emptyData = mkdtempSync(join(work, "data-"));
-    await expect(attempt(["--benchmark", "humaneval", "--data-dir", emptyData, "--generator", model, "--executor", server.url])).rejects.toThrow(/humaneval/i);
+    await expect(attempt(["--benchmark", "humaneval", "--data-dir", emptyData, "--generator", model, "--executor", executor.server.url])).rejects.toThrow(/humaneval/i);
     const closedPort = await freePort();
     await expect(attempt(["--benchmark", "humaneval", "--data-dir", testDataDir, "--generator", model, "--executor", `http://127.0.0.1:${closedPort}/v1`])).rejects.toThrow(
       new RegExp(`executorUrl: the executor at http://127\\.0\\.0\\.1:${closedPort}/v1 is unreachable \\(ECONNREFUSED\\)\\. Start one`),
     );
     const notAModel = join(work, "not-a-model.gguf");
     writeFileSync(notAModel, "this is text, not GGUF");
-    await expect(attempt(["--benchmark", "humaneval", "--data-dir", testDataDir, "--generator", notAModel, "--executor", server.url])).rejects.toThrow(/generator: cannot use .*not-a-model\.gguf: .*Give a readable GGUF model/);
-    await expect(attempt(["--benchmark", "humaneval", "--data-dir", testDataDir, "--generator", join(work, "absent.gguf"), "--executor", server.url])).rejects.toThrow(/absent\.gguf: no such file/);
-    await expect(attempt(["--benchmark", "humaneva1", "--data-dir", testDataDir, "--generator", model, "--executor", server.url])).rejects.toThrow(/task: "humaneva1" is neither a benchmark \(humaneval, mbpp/);
+    await expect(attempt(["--benchmark", "humaneval", "--data-dir", testDataDir, "--generator", notAModel, "--executor", executor.server.url])).rejects.toThrow(/generator: cannot use .*not-a-model\.gguf: .*Give a readable GGUF model/);
+    await expect(attempt(["--benchmark", "humaneval", "--data-dir", testDataDir, "--generator", join(work, "absent.gguf"), "--executor", executor.server.url])).rejects.toThrow(/absent\.gguf: no such file/);
+    await expect(attempt(["--benchmark", "humaneva1", "--data-dir", testDataDir, "--generator", model, "--executor", executor.server.url])).rejects.toThrow(/task: "humaneva1" is neither a benchmark \(humaneval, mbpp/);
     expect(existsSync(dir)).toBe(false);
   }, 120_000);
 

@@ -1,7 +1,6 @@
 // SIGKILL `train` at random moments, rerun it, repeat until it finishes: the end state (samples,
 // executions, groups, log-probs, update steps, adapters and every file) equals an uninterrupted run's.
 // The CLI runs in a child process through vite-node (TypeScript sources, no build step needed).
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +8,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTinyModel } from "../../src/gguf/index.js";
 import { SeededRandom } from "../../src/gguf/seededRandom.js";
+import { exitOf, spawnCli } from "../helpers/cli.js";
 import { runState } from "../helpers/runState.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-kill-"));
@@ -40,15 +40,7 @@ simulatedLatencyMs: 3
 executionConcurrency: 2
 `;
 
-const viteNode = join(process.cwd(), "node_modules", ".bin", "vite-node");
-function startTrain(dir: string): ChildProcess {
-  return spawn(viteNode, ["src/cli/cli.ts", "--", "train", dir, "--config", configPath, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
-}
-function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr += String(d)));
-  return new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal, stderr })));
-}
+const startTrain = (dir: string) => spawnCli(["train", dir, "--config", configPath, "--json"]);
 
 /** Rows in every table: it grows whenever the run stores something. */
 function progressMark(dir: string): number {

@@ -1,11 +1,10 @@
 // The run store: records round-trip exactly (token ids, float32 log-probs, float64 advantages), keys
 // refuse duplicates, a query's samples are written all-or-nothing, and the store reopens where it was.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createSimulatedTask, openRun, resolveConfig, RUN_LOCK, RunStore, type SampleRecord } from "../../src/pipeline/index.js";
+import { createSimulatedTask, openRun, resolveConfig, RunStore, type SampleRecord } from "../../src/pipeline/index.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-store-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -71,23 +70,5 @@ describe("reopening a run", () => {
       /was started with other settings[\s\S]*beta: the run has 0\.1, this invocation asks for 0[\s\S]*klMask: the run has "advantage", this invocation asks for "all"/,
     );
     expect(() => openRun(dir, config, createSimulatedTask({ queries: 4, seed: 0 }))).toThrow(/started on 3 other queries than the 4/);
-  });
-});
-
-describe("run lock", () => {
-  it("lets one process work on a run at a time and takes over a lock whose process is gone", async () => {
-    const dir = join(work, "d");
-    const config = resolveConfig({ task: "simulated", generator: "m.gguf", simulatedQueries: 2 });
-    const task = () => createSimulatedTask({ queries: 2, seed: 0 });
-    const first = openRun(dir, config, task());
-    expect(() => openRun(dir, config, task())).toThrow(new RegExp(`in use by process ${process.pid} \\(this one\\)`));
-    await first.close();
-    // A lock left by a process that was killed: its pid no longer exists.
-    const gone = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
-    writeFileSync(join(dir, RUN_LOCK), `${gone.stdout}\n`);
-    const second = openRun(dir, config, task());
-    expect(readFileSync(join(dir, RUN_LOCK), "utf8")).toBe(`${process.pid}\n`);
-    await second.close();
-    expect(existsSync(join(dir, RUN_LOCK))).toBe(false);
   });
 });

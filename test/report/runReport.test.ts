@@ -14,12 +14,10 @@ import { evalCommand } from "../../src/cli/commands/eval.js";
 import { reportCommand } from "../../src/cli/commands/report.js";
 import { tableCommand } from "../../src/cli/commands/table.js";
 import { formatSolveRate, generatorMethod, readEvaluations, type EvaluationRecord } from "../../src/evaluation/index.js";
-import { Generator } from "../../src/generator/index.js";
-import { writeTinyModel } from "../../src/gguf/index.js";
 import { histogram, loadRunReportData, medianInterval, renderRunReport, type RunReportData } from "../../src/report/index.js";
-import { startOpenAIServer } from "../../src/server/index.js";
 import { testDataDir } from "../helpers/dataDir.js";
 import { runCommand } from "../helpers/cli.js";
+import { startTinyModelServer } from "../helpers/tinyModelServer.js";
 import { openInChromium, type PageReport } from "../helpers/browser.js";
 
 const artifacts = resolve("test-artifacts/report");
@@ -40,18 +38,13 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "spogw-report-"));
   const printed = (await runCommand(demoCommand, ["demo", "--run", dir, "--json"])).stdout;
   demo = JSON.parse(printed.trimEnd().split("\n").at(-1)!) as typeof demo;
-  // The executor: a tiny model with room for HumanEval prompts, behind the local OpenAI-compatible server.
-  const executorModel = join(dir, "executor.gguf");
-  await writeTinyModel(executorModel, { arch: "qwen2", seed: 3, kvHeads: 2, ctx: 4096 });
-  const generator = await Generator.load({ modelPath: executorModel, threads: 1, sequences: 2, contextSize: 4096 });
-  const server = await startOpenAIServer({ generator, modelName: "tiny", defaultMaxTokens: 16 });
+  const executor = await startTinyModelServer(dir);
   try {
     for (const baseline of ["io", "cot"]) {
-      await runCommand(evalCommand, ["eval", "--run", dir, "--workflow", baseline, "--benchmark", "humaneval", "--limit", "2", "--data-dir", testDataDir, "--executor", server.url, "--executor-model", "tiny", "--max-tokens", "16"]);
+      await runCommand(evalCommand, ["eval", "--run", dir, "--workflow", baseline, "--benchmark", "humaneval", "--limit", "2", "--data-dir", testDataDir, "--executor", executor.server.url, "--executor-model", "tiny", "--max-tokens", "16"]);
     }
   } finally {
-    await server.close();
-    await generator.dispose();
+    await executor.close();
   }
   mkdirSync(artifacts, { recursive: true });
   const htmlFile = join(artifacts, "demo-report.html");

@@ -1,23 +1,17 @@
 // `spogw-native table` and `report` on run directories whose configurations differ the way the
 // paper's ablations do: Table 1 (methods x benchmarks, average column), Table 3 (KL settings) and
 // Table 4 (data processing), in Markdown and CSV; every cell is the stored number in percent.
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CommandModule } from "yargs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reportCommand } from "../../src/cli/commands/report.js";
 import { tableCommand } from "../../src/cli/commands/table.js";
 import { generatorMethod, putEvaluation, readEvaluations, type EvaluationRecord } from "../../src/evaluation/index.js";
 import { DEFAULT_CONFIG, RunStore } from "../../src/pipeline/index.js";
-import { runCommand } from "../helpers/cli.js";
+import { stdoutOf as run } from "../helpers/cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-tables-"));
-
-async function run(command: CommandModule<object, any>, args: string[]): Promise<string> {
-  return (await runCommand(command, args)).stdout;
-}
 
 /** A run directory with the given settings (a real run store holding only its configuration). */
 function makeRun(name: string, settings: Record<string, unknown>): string {
@@ -113,21 +107,6 @@ describe("spogw-native table", () => {
     await expect(run(reportCommand, ["report", missing])).rejects.toThrow(`run directory ${missing} does not exist`);
     expect(existsSync(missing)).toBe(false);
   });
-});
-
-describe("the real command line", () => {
-  it("stops with one line naming a missing or corrupt run directory, exit status 1 and no stack trace", () => {
-    const corrupt = join(work, "corrupt");
-    mkdirSync(corrupt);
-    writeFileSync(join(corrupt, "run.sqlite"), "not a database, only some text that is long enough to look like a header.......");
-    const cli = (args: string[]) => spawnSync(join(process.cwd(), "node_modules/.bin/vite-node"), ["src/cli/cli.ts", "--", ...args], { encoding: "utf8" });
-    const missing = join(work, "missing");
-    const table = cli(["table", main, missing]);
-    expect([table.status, table.stderr.trim()]).toEqual([1, `spogw-native: run directory ${missing} does not exist`]);
-    const report = cli(["report", corrupt]);
-    expect(report.status).toBe(1);
-    expect(report.stderr.trim()).toMatch(new RegExp(`^spogw-native: ${join(corrupt, "run.sqlite").replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} cannot be read as a run database: file is not a database$`));
-  }, 120_000);
 });
 
 describe("spogw-native report", () => {

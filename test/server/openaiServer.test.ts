@@ -2,7 +2,6 @@
 // loopback HTTP: its API surface (in-process), the `serve` command in its own process with injected
 // faults, 100 workflow executions against `serve` under injected errors and hangs, and a batch run
 // twice through the response cache.
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +20,7 @@ import {
   type WorkflowProblem,
   type WorkflowRunResult,
 } from "../../src/index.js";
+import { exitOf, spawnCli } from "../helpers/cli.js";
 import { testDataDir } from "../helpers/dataDir.js";
 
 let dir: string;
@@ -47,12 +47,11 @@ interface ServeProcess {
 
 /** `spogw-native serve ...` in its own process (run from source), once it says where it listens. */
 async function startServeCli(extraArgs: string[]): Promise<ServeProcess> {
-  const args = ["src/cli/cli.ts", "serve", "--model", modelPath, "--port", "0", ...extraArgs];
-  const child = spawn(join(process.cwd(), "node_modules/.bin/vite-node"), args, { stdio: "pipe" });
+  const child = spawnCli(["serve", "--model", modelPath, "--port", "0", ...extraArgs]);
   let output = "";
-  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = exitOf(child);
   const url = await new Promise<string>((resolve, reject) => {
     const poll = setInterval(() => {
       const match = /at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(output);
@@ -61,7 +60,7 @@ async function startServeCli(extraArgs: string[]): Promise<ServeProcess> {
         resolve(match[1]!);
       }
     }, 20);
-    void exited.then((code) => {
+    void exited.then(({ code }) => {
       clearInterval(poll);
       reject(new Error(`serve exited early (${code}): ${output}`));
     });
@@ -70,7 +69,7 @@ async function startServeCli(extraArgs: string[]): Promise<ServeProcess> {
     url,
     stop: async () => {
       child.kill("SIGINT");
-      return { exitCode: await exited, output };
+      return { exitCode: (await exited).code, output };
     },
   };
 }

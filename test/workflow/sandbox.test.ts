@@ -53,22 +53,6 @@ describe("runWorkflow", () => {
     expect(notArray.error).toMatch(/must be an array of strings/);
   });
 
-  it("programmer runs the executor's program in the Python sandbox and feeds a failure back once", async () => {
-    let attempt = 0;
-    const executor = new ScriptedExecutor({
-      answer: (prompt) => {
-        attempt++;
-        if (attempt === 1) return "```python\ndef solve():\n    return 6 * undefined_name\n```";
-        expect(prompt).toContain("NameError"); // the failure of attempt 1 is in the retry prompt
-        return "```python\ndef solve():\n    return 6 * 7\n```";
-      },
-    });
-    const result = await runWorkflow(`async function workflow(ops) { return await ops.programmer(); }`, mathProblem, { executor });
-    expect(result.error).toBeNull();
-    expect(result.output).toMatch(/the output was: 42$/);
-    expect(result).toMatchObject({ calls: 1, executorCalls: 2 });
-  });
-
   it("records an operator failure (executor error) as the workflow's error unless the workflow catches it", async () => {
     const executor = new ScriptedExecutor({ answer: () => { throw new Error("HTTP 503 after 3 retries"); } });
     const uncaught = await runWorkflow(`async function workflow(ops) { return await ops.custom("a"); }`, mathProblem, { executor });
