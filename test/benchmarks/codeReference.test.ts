@@ -90,11 +90,9 @@ describe("broken variants fail for the stated reason", () => {
   });
 
   it("an infinite loop fails on the time limit", async () => {
-    const started = Date.now();
     const result = await scoreAnswer(problem("HumanEval/23"), "def strlen(string):\n    while True:\n        pass\n", { sandbox, codeTimeoutMs: 1500 });
     expect(result.score).toBe(0);
     expect(result.run?.status).toBe("timeout");
-    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it("a solution without the entry point fails on a NameError", async () => {

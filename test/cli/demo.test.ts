@@ -12,19 +12,16 @@ const work = mkdtempSync(join(tmpdir(), "spogw-demo-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("spogw-native demo", () => {
-  it("raises the mean workflow score over 3 iterations (seed 0: final - iteration 0 >= 0.15) within 10 minutes", async () => {
+  it("raises the mean workflow score over 3 iterations (seed 0: final - iteration 0 >= 0.15)", async () => {
     const dir = join(work, "run");
-    const started = Date.now();
     const { stdout, stderr } = await run(demoCommand, ["demo", "--json", "--run", dir, "--seed", "0"]);
-    const seconds = (Date.now() - started) / 1000;
-    expect(seconds).toBeLessThan(600);
     const lines = stdout.trimEnd().split("\n");
     const summary = JSON.parse(lines.at(-1)!) as { iterations: Array<{ iteration: number; meanScore: number; groups: number; loss: number }>; final: { meanScore: number } };
     expect(Object.keys(summary)).toEqual(["iterations", "final"]);
     expect(summary.iterations.map((i) => Object.keys(i))).toEqual(Array(3).fill(["iteration", "meanScore", "groups", "loss"]));
     expect(summary.iterations.map((i) => i.iteration)).toEqual([0, 1, 2]);
     for (const it of summary.iterations) expect(it.groups).toBeGreaterThan(0);
-    console.info(`demo: ${seconds.toFixed(0)} s, mean scores ${summary.iterations.map((i) => i.meanScore.toFixed(3)).join(" -> ")} -> final ${summary.final.meanScore.toFixed(3)}`);
+    console.info(`demo: mean scores ${summary.iterations.map((i) => i.meanScore.toFixed(3)).join(" -> ")} -> final ${summary.final.meanScore.toFixed(3)}`);
     expect(summary.final.meanScore - summary.iterations[0]!.meanScore).toBeGreaterThanOrEqual(0.15);
     // Every human-readable line says the scores are simulated.
     for (const line of lines.slice(0, -1)) expect(line).toMatch(/SIMULATED/);

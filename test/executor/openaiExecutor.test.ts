@@ -3,7 +3,7 @@
 // bounded concurrency, token and cost accounting, clear errors for bad responses, and a key that
 // never appears in what the executor reports.
 import { inspect } from "node:util";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ExecutorError, OpenAIExecutor, openAIExecutorOptionsFromEnv } from "../../src/index.js";
 import { chatBody, startScriptedServer, type ScriptedServer } from "../helpers/scriptedServer.js";
 
@@ -53,9 +53,15 @@ describe("OpenAIExecutor", () => {
       { status: 200, body: chatBody("finally") },
     ]);
     const executor = executorFor(server.url, { maxRetries: 4 });
-    const started = Date.now();
-    await expect(executor.complete(ask)).resolves.toMatchObject({ text: "finally" });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(100); // waited at least the Retry-After
+    // The waits it schedules: with backoffMs 10 the exponential backoff stays under 100 ms for these four
+    // retries, so a wait of exactly 100 ms is the server's Retry-After of 0.1 s.
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    try {
+      await expect(executor.complete(ask)).resolves.toMatchObject({ text: "finally" });
+      expect(timers.mock.calls.map(([, ms]) => ms)).toContain(100);
+    } finally {
+      timers.mockRestore();
+    }
     expect(server.requests).toHaveLength(5);
     expect(executor.stats()).toMatchObject({ calls: 5, retries: 4, failures: 0 });
   });
@@ -95,7 +101,8 @@ describe("OpenAIExecutor", () => {
     server = await startScriptedServer([{ hang: true }]);
     const controller = new AbortController();
     const pending = executorFor(server.url, { timeoutMs: 10_000 }).complete(ask, { signal: controller.signal });
-    setTimeout(() => controller.abort(), 100);
+    await vi.waitFor(() => expect(server!.requests).toHaveLength(1), { timeout: 10_000 }); // the call is in flight
+    controller.abort();
     await expect(pending).rejects.toMatchObject({ reason: "aborted" });
     expect(server.requests).toHaveLength(1);
   });

