@@ -1,12 +1,21 @@
 // grpoLoss / selectiveLogprobs against the independent float64 reference in ./reference.ts, on inputs
 // that reach every clip region, both KL masks, beta 0 and > 0, temperatures 0.7 and 1 and vocabularies
 // from 1 to Qwen2.5's 151936; plus a finite-difference check of dHidden, the r = 1 / kl = 0 case and
-// the equivalence of one call with two calls over a split of the responses.
+// the equivalence of one call with two calls over a split of the responses. Each tolerance is a small
+// multiple of what the kernel achieves, and an error planted just beyond it (one the earlier, looser
+// tolerance let through) is shown to fail it.
 import { describe, expect, it } from "vitest";
-import { grpoLoss, selectiveLogprobs, type GrpoLossInput } from "../../src/index.js";
-import { makeCase, referenceGrpoLoss, referenceLogprobs, relativeError, type CaseSpec } from "./reference.js";
+import { grpoLoss, selectiveLogprobs, type GrpoLossInput, type GrpoLossResult } from "../../src/index.js";
+import { makeCase, referenceGrpoLoss, referenceLogprobs, relativeError, type CaseSpec, type Reference } from "./reference.js";
 
-const TOL = 1e-4;
+// Kernel vs float64 reference, relative: at most 3.9e-6 measured (loss; dHidden 2.8e-6, logp 1.7e-7).
+const TOL = 2e-5;
+/** What TOL was before it was measured; the planted errors below pass it. */
+const OLD_TOL = 1e-4;
+// Central differences in float64 agree with the reference's gradient to 2.4e-8 (relative to max(1e-3, |g|)).
+const REFERENCE_FD_TOL = 2e-7;
+// Central differences of the float32 kernel (step 1e-2) agree with its dHidden to 9.6e-5 of its largest entry.
+const KERNEL_FD_TOL = 5e-4;
 
 async function expectMatchesReference(spec: CaseSpec, tileRows = 0): Promise<ReturnType<typeof referenceGrpoLoss>> {
   const input = makeCase(spec);
@@ -79,42 +88,60 @@ describe("grpoLoss against a float64 reference", () => {
   });
 });
 
+/**
+ * Central differences (step h, in float64) of the reference's loss at `input` against the reference's
+ * dHidden at `gradientAt`: the largest |fd - g| / max(1e-3, |g|) over six entries.
+ */
+function referenceFdError(input: GrpoLossInput, gradientAt: GrpoLossInput = input): number {
+  const want = referenceGrpoLoss(gradientAt);
+  const h = 1e-6;
+  let worst = 0;
+  for (const idx of [0, 7, 13, 29, 44, 59]) {
+    const plus = { ...input, hidden: Float32Array.from(input.hidden) };
+    const x = input.hidden[idx]!;
+    plus.hidden[idx] = x + h;
+    const minus = { ...input, hidden: Float32Array.from(input.hidden) };
+    minus.hidden[idx] = x - h;
+    const stepUp = plus.hidden[idx]! - x;
+    const stepDown = x - minus.hidden[idx]!;
+    const fd = (referenceGrpoLoss(plus).loss - referenceGrpoLoss(minus).loss) / (stepUp + stepDown);
+    worst = Math.max(worst, Math.abs(fd - want.dHidden[idx]!) / Math.max(1e-3, Math.abs(want.dHidden[idx]!)));
+  }
+  return worst;
+}
+
+/**
+ * Central differences (step 1e-2) of the kernel's loss at `input` against the kernel's dHidden at
+ * `gradientAt`: the largest |fd - g| over six entries, relative to the largest |dHidden|.
+ */
+async function kernelFdError(input: GrpoLossInput, gradientAt: GrpoLossInput = input): Promise<number> {
+  const got = await grpoLoss(gradientAt);
+  let scale = 0;
+  for (const v of got.dHidden) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (const idx of [1, 8, 17, 30, 45, 58]) {
+    const x = input.hidden[idx]!;
+    const plus = Float32Array.from(input.hidden);
+    const minus = Float32Array.from(input.hidden);
+    plus[idx] = x + 1e-2;
+    minus[idx] = x - 1e-2;
+    const up = await grpoLoss({ ...input, hidden: plus });
+    const down = await grpoLoss({ ...input, hidden: minus });
+    const fd = (up.loss - down.loss) / (plus[idx]! - minus[idx]!);
+    worst = Math.max(worst, Math.abs(fd - got.dHidden[idx]!) / scale);
+  }
+  return worst;
+}
+
 describe("gradient checks", () => {
   const spec: CaseSpec = { T: 10, d: 6, V: 40, S: 2, seed: 11, temperature: 0.7, beta: 0.2, klMask: "all" };
 
   it("the reference's dHidden agrees with central differences of its own loss (float64)", () => {
-    const input = makeCase(spec);
-    const want = referenceGrpoLoss(input);
-    const h = 1e-6;
-    for (const idx of [0, 7, 13, 29, 44, 59]) {
-      const plus = { ...input, hidden: Float32Array.from(input.hidden) };
-      const x = input.hidden[idx]!;
-      plus.hidden[idx] = x + h;
-      const minus = { ...input, hidden: Float32Array.from(input.hidden) };
-      minus.hidden[idx] = x - h;
-      const stepUp = plus.hidden[idx]! - x;
-      const stepDown = x - minus.hidden[idx]!;
-      const fd = (referenceGrpoLoss(plus).loss - referenceGrpoLoss(minus).loss) / (stepUp + stepDown);
-      expect(Math.abs(fd - want.dHidden[idx]!)).toBeLessThan(1e-4 * Math.max(1e-3, Math.abs(want.dHidden[idx]!)) + 1e-7);
-    }
+    expect(referenceFdError(makeCase(spec))).toBeLessThan(REFERENCE_FD_TOL);
   });
 
   it("the kernel's dHidden agrees with central differences of the kernel's loss", async () => {
-    const input = makeCase(spec);
-    const got = await grpoLoss(input);
-    let scale = 0;
-    for (const v of got.dHidden) scale = Math.max(scale, Math.abs(v));
-    for (const idx of [1, 8, 17, 30, 45, 58]) {
-      const x = input.hidden[idx]!;
-      const plus = Float32Array.from(input.hidden);
-      const minus = Float32Array.from(input.hidden);
-      plus[idx] = x + 1e-2;
-      minus[idx] = x - 1e-2;
-      const up = await grpoLoss({ ...input, hidden: plus });
-      const down = await grpoLoss({ ...input, hidden: minus });
-      const fd = (up.loss - down.loss) / (plus[idx]! - minus[idx]!);
-      expect(Math.abs(fd - got.dHidden[idx]!)).toBeLessThan(2e-3 * scale);
-    }
+    expect(await kernelFdError(makeCase(spec))).toBeLessThan(KERNEL_FD_TOL);
   });
 
   it("at oldLogp = refLogp = logp: r = 1, kl = 0 and the gradient is the plain policy gradient", async () => {
@@ -164,5 +191,38 @@ describe("gradient checks", () => {
     const dHidden = new Float32Array([...a.dHidden, ...b.dHidden]);
     expect(relativeError(logp, whole.logp)).toBeLessThan(1e-6);
     expect(relativeError(dHidden, whole.dHidden)).toBeLessThan(1e-6);
+  });
+});
+
+describe("planted errors that the old tolerances let through fail the new ones", () => {
+  const relative = (got: number, want: number) => Math.abs(got - want) / Math.abs(want);
+  const first: CaseSpec = { T: 30, d: 16, V: 123, S: 6, seed: 1, temperature: 0.7, beta: 0.1, klMask: "advantage" };
+  const wide: CaseSpec = { T: 12, d: 24, V: 5000, S: 3, seed: 5, temperature: 0.7, beta: 0.04, klMask: "all" };
+  // Each compares the kernel with a reference that has a small error planted in it.
+  const againstReference: Array<{ name: string; spec: CaseSpec; plant: (x: GrpoLossInput) => Partial<GrpoLossInput>; error: (got: GrpoLossResult, want: Reference) => number }> = [
+    { name: "beta 1% too large: the loss", spec: wide, plant: (x) => ({ beta: x.beta * 1.01 }), error: (got, want) => relative(got.loss, want.loss) },
+    { name: "beta 0.2% too large: dHidden", spec: first, plant: (x) => ({ beta: x.beta * 1.002 }), error: (got, want) => relativeError(got.dHidden, want.dHidden) },
+    { name: "temperature 0.005% too large: the log-probs", spec: first, plant: (x) => ({ temperature: x.temperature * (1 + 5e-5) }), error: (got, want) => relativeError(got.logp, want.logp) },
+  ];
+  it.each(againstReference)("kernel vs reference, $name", async ({ spec, plant, error }) => {
+    const input = makeCase(spec);
+    const measured = error(await grpoLoss(input), referenceGrpoLoss({ ...input, ...plant(input) }));
+    expect(measured).toBeGreaterThan(TOL);
+    expect(measured).toBeLessThan(OLD_TOL);
+  });
+
+  const fdSpec: CaseSpec = { T: 10, d: 6, V: 40, S: 2, seed: 11, temperature: 0.7, beta: 0.2, klMask: "all" };
+  it("central differences of the reference vs its gradient at beta 0.001% too large", () => {
+    const input = makeCase(fdSpec);
+    const measured = referenceFdError(input, { ...input, beta: input.beta * (1 + 1e-5) });
+    expect(measured).toBeGreaterThan(REFERENCE_FD_TOL);
+    expect(measured).toBeLessThan(1e-4); // the old bound: 1e-4 max(1e-3, |g|) + 1e-7
+  });
+
+  it("central differences of the kernel vs its gradient at beta 1% too large", async () => {
+    const input = makeCase(fdSpec);
+    const measured = await kernelFdError(input, { ...input, beta: input.beta * 1.01 });
+    expect(measured).toBeGreaterThan(KERNEL_FD_TOL);
+    expect(measured).toBeLessThan(2e-3); // the old bound, relative to the largest |dHidden|
   });
 });
