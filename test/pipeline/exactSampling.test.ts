@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { writeTinyModel } from "../../src/gguf/index.js";
 import { createSimulatedTask, openRun, resolveConfig } from "../../src/pipeline/index.js";
-import { maxProbabilityGap } from "../helpers/probabilityGap.js";
+import { maxProbabilityGap, PROBABILITY_GAP_TOLERANCE } from "../helpers/probabilityGap.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-exact-sampling-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -32,6 +32,6 @@ it("the run's sampler gives the engine's probabilities with exactSampling, and n
   await writeTinyModel(model, { arch: "qwen2", dtype: "f16", kvHeads: 2, layers: 2, seed: 4 });
   const exact = await samplerVsEngineGap(model, true, "exact");
   const defaults = await samplerVsEngineGap(model, false, "defaults");
-  expect(exact).toBeLessThan(1e-5);
+  expect(exact).toBeLessThan(PROBABILITY_GAP_TOLERANCE);
   expect(defaults).toBeGreaterThan(10 * exact);
 });

@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LlamaModel, Token } from "node-llama-cpp";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeTinyModel, type TinyModelOptions } from "../../src/gguf/index.js";
+import { buildTinyModel, gguf, metadataNumber, writeGgufFile, writeTinyModel, type TinyModelOptions } from "../../src/gguf/index.js";
 import { getLlamaRuntime } from "../../src/generator/llamaRuntime.js";
 import { Engine } from "../../src/train/index.js";
-import { maxProbabilityGap } from "../helpers/probabilityGap.js";
+import { maxProbabilityGap, PROBABILITY_GAP_TOLERANCE as TOLERANCE } from "../helpers/probabilityGap.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-parity-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -56,7 +56,8 @@ const variants: TinyModelOptions[] = [
   { arch: "llama", kvHeads: 2, tied: true, dtype: "q8_0" },
   { arch: "qwen2", kvHeads: 2, tied: false, dtype: "q8_0" },
 ];
-const TOLERANCE = 1e-4;
+/** The tolerance before it was measured; the planted error below passes it. */
+const OLD_TOLERANCE = 1e-4;
 
 describe("engine parity with llama.cpp", () => {
   for (const options of variants) {
@@ -95,4 +96,26 @@ describe("engine parity with llama.cpp", () => {
       }
     });
   }
+
+  it("a planted error that the old tolerance (1e-4) let through fails this one: llama.cpp runs the model with RMSNorm's eps 10% larger", async () => {
+    const options: TinyModelOptions = { arch: "llama", kvHeads: 2, tied: false, dtype: "f32", seed: 21, layers: 2 };
+    const path = join(work, "planted.gguf");
+    const cfg = await writeTinyModel(path, options);
+    const planted = buildTinyModel(options);
+    const epsKey = "llama.attention.layer_norm_rms_epsilon";
+    planted.metadata.set(epsKey, gguf.float32(1.1 * metadataNumber(planted.metadata, epsKey)!));
+    const plantedPath = join(work, "planted-eps.gguf");
+    await writeGgufFile(plantedPath, planted);
+    const llama = await getLlamaRuntime();
+    const model = await llama.loadModel({ modelPath: plantedPath });
+    const engine = await Engine.load(path);
+    try {
+      const gap = gapTo(await engine.logits(Int32Array.from(TOKENS)), cfg.vocabSize, await llamaCppProbabilities(model, TOKENS));
+      expect(gap).toBeGreaterThan(TOLERANCE);
+      expect(gap).toBeLessThan(OLD_TOLERANCE);
+    } finally {
+      engine.dispose();
+      await model.dispose();
+    }
+  });
 });

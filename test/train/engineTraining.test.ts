@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { writeTinyModel } from "../../src/gguf/index.js";
 import { Generator } from "../../src/generator/index.js";
 import { Engine, type BackwardItem } from "../../src/train/index.js";
+import { maxProbabilityGap, PROBABILITY_GAP_TOLERANCE } from "../helpers/probabilityGap.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-train-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -86,10 +87,8 @@ describe("engine training", () => {
         const logits = await engine.logits(Int32Array.from(probe));
         const vocab = engine.config.vocabSize;
         const last = logits.subarray((probe.length - 1) * vocab);
-        const max = Math.max(...last);
-        const z = last.reduce((acc, v) => acc + Math.exp(v - max), 0);
-        const gap = Math.max(...Array.from(last, (v, t) => Math.abs(Math.exp(v - max) / z - sampled[probe.length - 1]![t]!)));
-        expect(gap, `iteration ${iteration}: generator vs engine`).toBeLessThan(1e-4);
+        const gap = maxProbabilityGap(last, vocab, 1, (_, t) => sampled[probe.length - 1]![t]!);
+        expect(gap, `iteration ${iteration}: generator vs engine`).toBeLessThan(PROBABILITY_GAP_TOLERANCE);
       }
       const endReward = mean((await sampleRewards(2000, 32)).rewards);
       expect(startReward).toBeLessThan(0.2);
