@@ -43,15 +43,16 @@ function softmax(logits: Float64Array): Float64Array {
   return exp.map((e) => e / total);
 }
 
-/** Entry p: softmax of the logits after tokens[0..p]. */
-export function referenceDistributions(path: string, tokens: number[]): Float64Array[] {
+/** Entry p: softmax of the logits after tokens[0..p]; `rmsEps` replaces the file's RMSNorm epsilon. */
+export function referenceDistributions(path: string, tokens: number[], overrides: { rmsEps?: number } = {}): Float64Array[] {
   const file = GgufFile.open(path);
   try {
     const md = file.metadata;
     const arch = metadataString(md, "general.architecture")!;
     const num = (key: string) => metadataNumber(md, `${arch}.${key}`)!;
-    const [embd, layers, heads, ff, eps, base] = ["embedding_length", "block_count", "attention.head_count", "feed_forward_length",
+    const [embd, layers, heads, ff, fileEps, base] = ["embedding_length", "block_count", "attention.head_count", "feed_forward_length",
       "attention.layer_norm_rms_epsilon", "rope.freq_base"].map(num) as [number, number, number, number, number, number];
+    const eps = overrides.rmsEps ?? fileEps;
     const kvHeads = metadataNumber(md, `${arch}.attention.head_count_kv`) ?? heads;
     const headDim = embd / heads;
     const group = heads / kvHeads;
