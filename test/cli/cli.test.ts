@@ -1,4 +1,4 @@
-// The real command line (src/cli/cli.ts in its own process): a command that fails stops with one line
+// The real command line (the built CLI in its own process): a command that fails stops with one line
 // naming what was wrong, exit status 1 and no stack trace.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

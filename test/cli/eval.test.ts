@@ -25,7 +25,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The real command line in its own process (run from source); resolves with stdout once it exits 0. */
+/** The real command line in its own process (the built CLI); resolves with stdout once it exits 0. */
 async function runEvalCli(args: string[]): Promise<string> {
   const { code, stdout, stderr } = await runCli(args);
   if (code !== 0) throw new Error(`eval exited ${code}: ${stderr}`);

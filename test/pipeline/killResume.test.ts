@@ -1,6 +1,6 @@
 // SIGKILL `train` at random moments, rerun it, repeat until it finishes: the end state (samples,
 // executions, groups, log-probs, update steps, adapters and every file) equals an uninterrupted run's.
-// The CLI runs in a child process through vite-node (TypeScript sources, no build step needed).
+// The CLI runs in a child process (the built CLI, dist/cli/cli.js: run `npm run build:ts` first; npm test does).
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

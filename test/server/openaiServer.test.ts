@@ -45,7 +45,7 @@ interface ServeProcess {
   stop(): Promise<{ exitCode: number | null; output: string }>;
 }
 
-/** `spogw-native serve ...` in its own process (run from source), once it says where it listens. */
+/** `spogw-native serve ...` in its own process (the built CLI), once it says where it listens. */
 async function startServeCli(extraArgs: string[]): Promise<ServeProcess> {
   const child = spawnCli(["serve", "--model", modelPath, "--port", "0", ...extraArgs]);
   let output = "";
