@@ -2,7 +2,10 @@
 // name, the error it achieved and its tolerance, "OK" or "NOT OK"; a binary exits non-zero when any
 // comparison failed. Forward outputs are compared with a float64 reference written in the test;
 // gradients with central finite differences of that reference. An error is relative to the tensor's
-// largest reference value: max |got - want| / max |want|.
+// largest reference value: max |got - want| / max |want|. Each op header's tolerances are 3-5 times
+// the largest error its cases reach, worst over the kernel variants of an AVX-512 BF16 machine
+// (SPOGW_GGML_BUILD=avx512bf16|avx512|avx2, SPOGW_KERNELS=portable|blas), so that they fail a
+// gradient off by 1% by four orders of magnitude and a forward off by a few float32 roundings.
 //
 // A test binary names its checks (run_checks); given a name as its argument it runs only that check,
 // so CMake registers one ctest per name (it reads the `{"name", [` lines of run_checks' list).

@@ -6,8 +6,7 @@
 
 namespace spogw::test {
 
-// Tolerances: a small multiple of the largest error measured over the cases below, worst over this
-// machine's kernel variants (SPOGW_GGML_BUILD avx512bf16/avx512/avx2, SPOGW_KERNELS portable/blas).
+// Tolerances (test_util.h): measured errors beside them.
 // The forward is a copy: it must be exact.
 constexpr double kEmbeddingBackwardTol = 5e-7;  // measured 1.3e-7 (float32 sums of a token's dy rows)
 
@@ -20,7 +19,8 @@ struct EmbeddingCase {
   int64_t V, d, T;
   std::string label() const { return format("V=%lld d=%lld T=%lld", (long long)V, (long long)d, (long long)T); }
 };
-// A vocabulary smaller than the sequence, so tokens repeat (their gradient rows add up).
+// The first case has fewer vocabulary rows than tokens, so tokens repeat often (their gradient rows
+// add up); every case with T > 2 repeats one.
 inline const std::vector<EmbeddingCase> kEmbeddingCases = {{11, 37, 23}, {7, 19, 1}, {300, 45, 9}};
 
 // Tokens cover both ends of the vocabulary and repeat the first one.
@@ -28,7 +28,10 @@ inline std::vector<int32_t> embedding_tokens(const EmbeddingCase& c, Rng& rng) {
   std::vector<int32_t> tokens(size_t(c.T));
   for (int32_t& t : tokens) t = int32_t(rng.index(c.V));
   tokens[0] = int32_t(c.V - 1);
-  if (c.T > 2) tokens[1] = 0, tokens[2] = tokens[0];
+  if (c.T > 2) {
+    tokens[1] = 0;
+    tokens[2] = tokens[0];
+  }
   return tokens;
 }
 

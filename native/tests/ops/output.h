@@ -9,8 +9,7 @@
 
 namespace spogw::test {
 
-// Tolerances: a small multiple of the largest error measured over the cases below, worst over this
-// machine's kernel variants (SPOGW_GGML_BUILD avx512bf16/avx512/avx2, SPOGW_KERNELS portable/blas).
+// Tolerances (test_util.h): measured errors beside them.
 // The loss sums terms of both signs, so its relative error is larger than any one term's; d_hidden
 // is largest at T = 1, where lmHead[target] - E_softmax[lmHead] cancels most.
 constexpr double kOutputForwardTol = 1e-6;  // measured 2.5e-7 (logp)

@@ -8,8 +8,7 @@
 
 namespace spogw::test {
 
-// Tolerances: a small multiple of the largest error measured over the cases below, worst over this
-// machine's kernel variants (SPOGW_GGML_BUILD avx512bf16/avx512/avx2, SPOGW_KERNELS portable/blas).
+// Tolerances (test_util.h): measured errors beside them.
 // The op builds its angles in float32 by repeated multiplication, as llama.cpp does, so an angle is
 // off by up to ~1e-7 of itself: the longest case (T = 45) has the largest error.
 constexpr double kRopeForwardTol = 2e-6;   // measured 4.9e-7 (neox), 2.0e-7 (norm)
