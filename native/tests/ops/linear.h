@@ -148,31 +148,28 @@ struct LinearInputs {
   }
 };
 
-// y = W xw + s B (A x) + b in float64: xw is x as the frozen product sees it (rounded or not).
-inline Doubles linear_reference(const Doubles& xw, const Doubles& x, const Doubles& W, const Doubles& A, const Doubles& B,
-                                const Doubles& bias, double scale, const LinearCase& c) {
-  Doubles y(size_t(c.T * c.n_out), 0.0), xa(size_t(c.r));
-  for (int64_t t = 0; t < c.T; t++) {
-    for (int64_t k = 0; k < c.r; k++) {
-      xa[size_t(k)] = 0.0;
-      for (int64_t i = 0; i < c.n_in; i++) xa[size_t(k)] += A[size_t(k * c.n_in + i)] * x[size_t(t * c.n_in + i)];
-    }
-    for (int64_t o = 0; o < c.n_out; o++) {
-      double s = bias.empty() ? 0.0 : bias[size_t(o)], lora = 0.0;
-      for (int64_t i = 0; i < c.n_in; i++) s += W[size_t(o * c.n_in + i)] * xw[size_t(t * c.n_in + i)];
-      for (int64_t k = 0; k < c.r; k++) lora += B[size_t(o * c.r + k)] * xa[size_t(k)];
-      y[size_t(t * c.n_out + o)] = s + scale * lora;
-    }
-  }
-  return y;
-}
-
+// xa = x A^T [T, r] in float64.
 inline Doubles lora_input_reference(const Doubles& x, const Doubles& A, const LinearCase& c) {
   Doubles xa(size_t(c.T * c.r), 0.0);
   for (int64_t t = 0; t < c.T; t++)
     for (int64_t k = 0; k < c.r; k++)
       for (int64_t i = 0; i < c.n_in; i++) xa[size_t(t * c.r + k)] += A[size_t(k * c.n_in + i)] * x[size_t(t * c.n_in + i)];
   return xa;
+}
+
+// y = W xw + s B (A x) + b in float64: xw is x as the frozen product sees it (rounded or not).
+inline Doubles linear_reference(const Doubles& xw, const Doubles& x, const Doubles& W, const Doubles& A, const Doubles& B,
+                                const Doubles& bias, double scale, const LinearCase& c) {
+  const Doubles xa = lora_input_reference(x, A, c);
+  Doubles y(size_t(c.T * c.n_out), 0.0);
+  for (int64_t t = 0; t < c.T; t++)
+    for (int64_t o = 0; o < c.n_out; o++) {
+      double s = bias.empty() ? 0.0 : bias[size_t(o)], lora = 0.0;
+      for (int64_t i = 0; i < c.n_in; i++) s += W[size_t(o * c.n_in + i)] * xw[size_t(t * c.n_in + i)];
+      for (int64_t k = 0; k < c.r; k++) lora += B[size_t(o * c.r + k)] * xa[size_t(t * c.r + k)];
+      y[size_t(t * c.n_out + o)] = s + scale * lora;
+    }
+  return y;
 }
 
 inline void check_linear_forward(const LinearOps& op, WeightType type) {
