@@ -209,7 +209,7 @@ function unshareArgs(root, argv, opts) {
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const inner = `mount -t proc proc /proc && mkdir -p /tmp/home && cd "${opts.cwd ?? "/"}" && exec "$@"`;
   steps.push(`exec chroot "$R" /usr/bin/env -i ${envArgs.map(shellQuote).join(" ")} /bin/sh -c ${shellQuote(inner)} sh "$@"`);
-  return ["--mount", "--pid", "--fork", "--", "/bin/sh", "-c", steps.join("\n"), "sh", root, ...argv];
+  return ["--mount", "--pid", "--fork", "--kill-child", "--", "/bin/sh", "-c", steps.join("\n"), "sh", root, ...argv];
 }
 
 function shellQuote(s) {

@@ -108,12 +108,15 @@ function buildInRoot(buildRoot, name, variant, cudaToolkit) {
   return join(root, out, "Release", "spogw.node");
 }
 
-/** "13.0" from the cmake log's "CUDA ✓ nvcc 13.0.88" line. */
+/** "13.0": the nvcc release CMake found for the build that produced `builtNode`. */
 function nvccRelease(builtNode) {
-  const log = readFileSync(join(dirname(dirname(builtNode)), "build.log"), "utf8");
-  const m = log.match(/CUDA ✓ nvcc (\d+)\.(\d+)/);
-  if (!m) throw new Error(`no nvcc version in ${join(dirname(dirname(builtNode)), "build.log")}`);
-  return `${m[1]}.${m[2]}`;
+  const files = join(dirname(dirname(builtNode)), "CMakeFiles");
+  for (const dir of existsSync(files) ? readdirSync(files) : []) {
+    const compiler = join(files, dir, "CMakeCUDACompiler.cmake");
+    const m = existsSync(compiler) && readFileSync(compiler, "utf8").match(/set\(CMAKE_CUDA_COMPILER_VERSION "(\d+)\.(\d+)/);
+    if (m) return `${m[1]}.${m[2]}`;
+  }
+  throw new Error(`no CUDA compiler version under ${files}`);
 }
 
 function main() {
