@@ -5,7 +5,7 @@
 // same numbers; the next adapter is written in GGUF (node-llama-cpp) and PEFT (Hugging Face) form.
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { SeededRandom } from "../gguf/seededRandom.js";
+import { SeededRandom } from "../util/seededRandom.js";
 import type { BackwardItem, Engine } from "../train/index.js";
 import type { RunContext } from "./context.js";
 import { sampleKey, type AdapterRecord, type GroupRecord, type SampleRecord } from "./runStore.js";
