@@ -62,6 +62,17 @@ export interface SampleRecord {
   invalidReason: string | null;
 }
 
+/**
+ * The token ids the engine scores for a sample: its prompt, then its completion (the response starts
+ * at promptTokens.length).
+ */
+export function sampleTokens(sample: Pick<SampleRecord, "promptTokens" | "completionTokens">): Int32Array {
+  const tokens = new Int32Array(sample.promptTokens.length + sample.completionTokens.length);
+  tokens.set(sample.promptTokens);
+  tokens.set(sample.completionTokens, sample.promptTokens.length);
+  return tokens;
+}
+
 export interface ExecutionRecord {
   iteration: number;
   queryId: string;
