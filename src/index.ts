@@ -4,6 +4,7 @@ export type { NativeInfo, NativeCudaInfo, LoadedBinding, BindingSource } from ".
 export { grpoLoss, selectiveLogprobs, LossInputError } from "./loss/index.js";
 export type { GrpoLossInput, GrpoLossResult, GrpoLossStats, LossRunOptions, SelectiveLogprobsInput } from "./loss/index.js";
 export * from "./gguf/index.js";
+export { SeededRandom } from "./util/seededRandom.js";
 export * from "./generator/index.js";
 export * from "./benchmarks/index.js";
 export * from "./workflow/index.js";

@@ -14,7 +14,7 @@ import type { TinyModelDtype } from "../../../gguf/index.js";
 import { Engine } from "../../../train/index.js";
 import { describeMachine } from "../../utils/machine.js";
 import { formatTable, timeAsync } from "../../utils/timing.js";
-import { QWEN25_05B_SHAPE, writeBenchModel } from "./benchModel.js";
+import { QWEN25_05B_SHAPE, writeBenchModel } from "../../../gguf/index.js";
 
 interface EngineBenchOptions {
   layers: number;
