@@ -7,6 +7,7 @@ export type { TaskQuery, WorkflowTask, ParsedCompletion, ExecutionResult } from 
 export { runCollect, workflowScores, type CollectSummary } from "./collect.js";
 export { runDataset, type DatasetSummary } from "./datasetPhase.js";
 export { runUpdate, stepPlan, type UpdateSummary } from "./update.js";
+export { lossSettingsOf, optimizerSettingsOf } from "./trainingSettings.js";
 export { openRun, runIteration, runTrain, isRunDirectory, storedConfig, type IterationSummary, type TrainSummary, type OpenRunOptions } from "./train.js";
 export { runStatus, type RunStatus, type IterationStatus } from "./status.js";
 export {
