@@ -32,19 +32,33 @@ struct Shape {
   int64_t T, d, V;
 };
 
-// T from the targets, d = hidden.length / T and V = lmHead.length / d, each a whole number.
+// Given T tokens: d = hidden.length / T and V = lmHead.length / d, each a whole number.
 Shape derive_shape(Napi::Env env, const char* fn, const Napi::Float32Array& hidden,
                    const Napi::Float32Array& lm_head, int64_t T) {
   const int64_t hn = int64_t(hidden.ElementLength()), ln = int64_t(lm_head.ElementLength());
   if (T < 1) throw Napi::RangeError::New(env, std::string(fn) + ": targets is empty; there are no tokens to score");
   if (hn == 0 || hn % T != 0)
     throw Napi::RangeError::New(env, std::string(fn) + ": hidden has " + std::to_string(hn) + " values, which is not " +
-                                         std::to_string(T) + " tokens (targets.length) times a whole hidden size d");
+                                         std::to_string(T) + " tokens times a whole hidden size d");
   const int64_t d = hn / T;
   if (ln == 0 || ln % d != 0)
     throw Napi::RangeError::New(env, std::string(fn) + ": lmHead has " + std::to_string(ln) +
                                          " values, which is not a whole number of rows of d = " + std::to_string(d));
   return {T, d, ln / d};
+}
+
+// What every output-layer kernel reads: hidden [T, d], lmHead [V, d] and targets [T], the shape
+// derived from their lengths (T = targets.length).
+struct OutputLayer {
+  Napi::Float32Array hidden, lm_head;
+  Napi::Int32Array targets;
+  Shape sh;
+};
+
+OutputLayer read_output_layer(Napi::Object input, const char* fn) {
+  OutputLayer o{float32_field(input, fn, "hidden"), float32_field(input, fn, "lmHead"), int32_field(input, fn, "targets"), {}};
+  o.sh = derive_shape(input.Env(), fn, o.hidden, o.lm_head, int64_t(o.targets.ElementLength()));
+  return o;
 }
 
 // Where and in what tiles a loss kernel runs: { device: "cpu" | "cuda", tileRows } (both required).
@@ -73,9 +87,10 @@ Napi::Value GrpoLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* fn = "grpoLoss";
   Napi::Object input = object_arg(info, 0, fn, "input");
-  Napi::Float32Array hidden = float32_field(input, fn, "hidden");
-  Napi::Float32Array lm_head = float32_field(input, fn, "lmHead");
-  Napi::Int32Array targets = int32_field(input, fn, "targets");
+  const OutputLayer ol = read_output_layer(input, fn);
+  const Napi::Float32Array &hidden = ol.hidden, &lm_head = ol.lm_head;
+  const Napi::Int32Array& targets = ol.targets;
+  const Shape sh = ol.sh;
   Napi::Int32Array seq_starts = int32_field(input, fn, "seqStarts");
   Napi::Float32Array advantages = float32_field(input, fn, "advantages");
   Napi::Float32Array seq_weights = float32_field(input, fn, "seqWeights");
@@ -84,7 +99,6 @@ Napi::Value GrpoLoss(const Napi::CallbackInfo& info) {
   const GrpoLossConfig cfg = read_loss_settings(input, fn);
   const LossRun run = read_loss_run(info, 1, fn);
 
-  const Shape sh = derive_shape(env, fn, hidden, lm_head, int64_t(targets.ElementLength()));
   if (seq_starts.ElementLength() < 2)
     throw Napi::RangeError::New(env, "grpoLoss: seqStarts needs S + 1 >= 2 entries (at least one response)");
   const int64_t S = int64_t(seq_starts.ElementLength()) - 1;
@@ -156,21 +170,19 @@ Napi::Value SelectiveLogprobs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* fn = "selectiveLogprobs";
   Napi::Object input = object_arg(info, 0, fn, "input");
-  Napi::Float32Array hidden = float32_field(input, fn, "hidden");
-  Napi::Float32Array lm_head = float32_field(input, fn, "lmHead");
-  Napi::Int32Array targets = int32_field(input, fn, "targets");
+  const OutputLayer ol = read_output_layer(input, fn);
   const float temperature = float_field(input, fn, "temperature");
   const LossRun run = read_loss_run(info, 1, fn);
   const bool cuda = run.cuda;
   const int64_t tile_rows = run.tile_rows;
-  const Shape sh = derive_shape(env, fn, hidden, lm_head, int64_t(targets.ElementLength()));
+  const Shape sh = ol.sh;
   Napi::Float32Array out = Napi::Float32Array::New(env, size_t(sh.T));
-  const float* h = hidden.Data();
-  const float* w = lm_head.Data();
-  const int32_t* tg = targets.Data();
+  const float* h = ol.hidden.Data();
+  const float* w = ol.lm_head.Data();
+  const int32_t* tg = ol.targets.Data();
   float* o = out.Data();
   return PromiseWorker::Start(
-      env, {hidden, lm_head, targets, out},
+      env, {ol.hidden, ol.lm_head, ol.targets, out},
       [=] {
 #ifdef SPOGW_WITH_CUDA
         if (cuda) {
@@ -188,19 +200,13 @@ Napi::Value LossGemmsOnly(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Float32Array hidden = float32_arg(info, 0, "hidden");
   Napi::Float32Array lm_head = float32_arg(info, 1, "lmHead");
-  const int64_t T = int_arg(info, 2, "tokens", 1, kMaxRows);
   const int64_t tile_rows = int_arg(info, 3, "tileRows", 0, kMaxRows);
-  const int64_t hn = int64_t(hidden.ElementLength());
-  if (hn == 0 || hn % T != 0) throw Napi::RangeError::New(env, "lossGemmsOnly: hidden.length is not a multiple of tokens");
-  const Shape sh = {T, hn / T, 0};
-  if (lm_head.ElementLength() == 0 || int64_t(lm_head.ElementLength()) % sh.d != 0)
-    throw Napi::RangeError::New(env, "lossGemmsOnly: lmHead.length is not a multiple of d");
-  const int64_t V = int64_t(lm_head.ElementLength()) / sh.d;
-  Napi::Float32Array out = Napi::Float32Array::New(env, size_t(hn));
+  const Shape sh = derive_shape(env, "lossGemmsOnly", hidden, lm_head, int_arg(info, 2, "tokens", 1, kMaxRows));
+  Napi::Float32Array out = Napi::Float32Array::New(env, hidden.ElementLength());
   const float* h = hidden.Data();
   const float* w = lm_head.Data();
   float* o = out.Data();
-  const int64_t d = sh.d;
+  const int64_t T = sh.T, d = sh.d, V = sh.V;
   return PromiseWorker::Start(
       env, {hidden, lm_head, out}, [=] { grpo_loss_gemms_only(h, w, T, d, V, o, tile_rows); },
       [](Napi::Env, const std::vector<Napi::Value>& pinned) { return pinned[2]; });
