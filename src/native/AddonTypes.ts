@@ -47,7 +47,7 @@ export interface NativeBinding {
   /** Fused log-prob + ioGRPO-mKL loss (native/src/napi/loss.cc); shapes derived from the array lengths. */
   grpoLoss(input: GrpoLossArrays & GrpoLossSettings, run: NativeLossRun): Promise<NativeGrpoLossResult>;
   /** log pi(target) at the temperature, per token: [T]. */
-  selectiveLogprobs(input: { hidden: Float32Array; lmHead: Float32Array; targets: Int32Array; temperature: number }, run: NativeLossRun): Promise<Float32Array>;
+  selectiveLogprobs(input: Pick<GrpoLossArrays, "hidden" | "lmHead" | "targets"> & Pick<GrpoLossSettings, "temperature">, run: NativeLossRun): Promise<Float32Array>;
   /** Benchmark only: the loss kernel's two GEMMs in its tiles, without the row pass. Returns [T, d]. */
   lossGemmsOnly(hidden: Float32Array, lmHead: Float32Array, tokens: number, tileRows: number): Promise<Float32Array>;
   loadEngine(path: string): Promise<NativeEngine>;

@@ -190,14 +190,15 @@ void Engine::logits(const int32_t* tokens, int64_t T, float* out) {
   frozen_matmul(hn.data(), T, c.d, c.vocab, model_->weights.lm_head(), out, scratch);
 }
 
-// The fused output-layer kernels (log-probs, loss) take float32 weights and inputs: the inputs are
-// rounded as llama.cpp rounds them for the output weight's type (straight-through in the backward).
-// The kernels' unchecked entries are called on them, so the rows they read are checked here: O(rows d),
-// against the O(rows d V) the kernel then spends.
+// The fused output-layer kernels (log-probs, loss) take float32 weights and inputs: the rows they read
+// are rounded as llama.cpp rounds them for the output weight's type (straight-through in the
+// backward; each row on its own, so the other rows can stay as they are). The kernels' unchecked
+// entries are called on them, so those rows are checked here: O(rows d), against the O(rows d V) the
+// kernel then spends.
 void Engine::prepare_lm_head_inputs(std::vector<float>& hn, int64_t first_row, int64_t rows, const std::string& where) const {
-  const int64_t d = config().d;
-  round_inputs(hn.data(), int64_t(hn.size()) / d, d, model_->weights.lm_head().rounding, hn.data());
-  require_finite(where, "final hidden state", hn.data() + first_row * d, rows * d);
+  float* x = hn.data() + first_row * config().d;
+  round_inputs(x, rows, config().d, model_->weights.lm_head().rounding, x);
+  require_finite(where, "final hidden state", x, rows * config().d);
 }
 
 void Engine::token_logprobs(const int32_t* tokens, int64_t T, int64_t from, float temperature, float* out) {

@@ -95,8 +95,8 @@ class Engine {
   // last is the final residual).
   void forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, std::vector<float>* final_rstd,
                std::vector<std::vector<float>>* layer_inputs);
-  // Rounds the output layer's inputs as llama.cpp does and checks `rows` of them from `first_row` are
-  // finite (an overflow in the forward becomes an error here, not a NaN loss).
+  // Rounds the `rows` output-layer inputs from `first_row` as llama.cpp does and checks they are finite
+  // (an overflow in the forward becomes an error here, not a NaN loss).
   void prepare_lm_head_inputs(std::vector<float>& hn, int64_t first_row, int64_t rows, const std::string& where) const;
   // out = nullptr: recompute only the activations the backward reads (skips the down projection).
   void layer_forward(int64_t l, const float* x, int64_t T, float* out, LayerActs& acts);
