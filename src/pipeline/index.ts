@@ -13,6 +13,7 @@ export { runUpdate, stepPlan, type UpdateSummary } from "./update.js";
 export { openRun, openConfiguredRun, type OpenRunOptions } from "./openRun.js";
 export { isRunDirectory, storedConfig, readStoredConfig } from "./storedConfig.js";
 export { runIteration, runTrain, type IterationSummary, type TrainSummary } from "./trainLoop.js";
+export { lossSettingsOf, optimizerSettingsOf } from "./trainingSettings.js";
 export { runStatus, type RunStatus, type IterationStatus } from "./status.js";
 export {
   createSimulatedTask,
