@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GgufFile, type LoraAdapter } from "../../src/gguf/index.js";
-import { encodeSafetensors, readSafetensors } from "../../src/train/index.js";
+import { encodeSafetensors, readSafetensors, type GrpoLossSettings } from "../../src/train/index.js";
+import { repoRoot } from "./prebuilds.js";
 
 /**
  * Engine logits against this reference, relative (||.||2): at most 5.5e-7 measured with every kernel
@@ -26,7 +27,8 @@ export interface ReferenceBatchItem {
   refLogp: number[];
 }
 
-export interface ReferenceConfig {
+/** The model's shape and the loss settings (the same GrpoLossSettings the engine takes). */
+export interface ReferenceConfig extends GrpoLossSettings {
   arch: string;
   d: number;
   heads: number;
@@ -34,11 +36,6 @@ export interface ReferenceConfig {
   layers: number;
   eps: number;
   ropeBase: number;
-  epsilon: number;
-  epsilonHigh: number;
-  beta: number;
-  temperature: number;
-  klMask: "advantage" | "all";
   /** Override the rotary layout: "neox" (halves, Hugging Face) or "norm" (interleaved pairs, GGUF llama). */
   ropeMode?: "neox" | "norm";
 }

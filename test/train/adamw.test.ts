@@ -52,9 +52,9 @@ describe("optimizerStep", () => {
       let plantedNormError = 0;
       const norms: number[] = [];
       for (let t = 1; t <= 2; t++) {
-        const own = await engine.tokenLogprobs(tokens, 4);
+        const own = await engine.tokenLogprobs(tokens, 4, 1);
         const item: BackwardItem = { tokens, responseStart: 4, advantage: t === 1 ? 1 : -1, weight: 1, oldLogp: own, refLogp: own };
-        await engine.backward([item], { epsilon: 0.2, beta: 0, temperature: 1, klMask: "advantage" });
+        await engine.backward([item], { epsilon: 0.2, epsilonHigh: 0.2, beta: 0, temperature: 1, klMask: "advantage" });
         const grads = await engine.loraGradients();
         const norm = Math.sqrt(Object.values(grads).reduce((s, g) => s + g.reduce((a, x) => a + x * x, 0), 0));
         expect(norm).toBeGreaterThan(maxNorm); // so that clipping is exercised
@@ -65,7 +65,7 @@ describe("optimizerStep", () => {
           const q = planted.get(name)!;
           adamwStep(q.p, q.m, q.v, g, clip, t, { lr, weightDecay: wd * 1.001, b1, b2, eps });
         }
-        const { gradNorm } = await engine.optimizerStep({ lr, weightDecay: wd, betas: [b1, b2], maxGradNorm: maxNorm });
+        const { gradNorm } = await engine.optimizerStep({ lr, weightDecay: wd, beta1: b1, beta2: b2, eps, maxGradNorm: maxNorm });
         norms.push(gradNorm);
         expect(Math.abs(gradNorm - norm)).toBeLessThan(NORM_TOLERANCE * norm);
         // Planted: the clipping's 1e-6 leaking into the reported norm.
