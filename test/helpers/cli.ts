@@ -65,7 +65,7 @@ function newestUnder(dir: string): number {
  * built CLI starts in about half the CPU time vite-node needs to transform the sources (1.3 s vs 2.9 s
  * measured), which decides how long the kill-and-resume test takes: it starts the CLI 40 times.
  */
-function builtCli(): string {
+export function builtCli(): string {
   const cli = join(repoRoot, "dist", "cli", "cli.js");
   if (!existsSync(cli)) throw new Error(`${cli} does not exist: run \`npm run build:ts\` (npm test does)`);
   if (newestUnder(join(repoRoot, "src")) > statSync(cli).mtimeMs) throw new Error(`${cli} is older than src/: run \`npm run build:ts\` (npm test does)`);

@@ -3,12 +3,12 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { builtCli } from "../helpers/cli.js";
 import { cudaPrebuild, ensureCpuPrebuild, ensureCudaPrebuild, repoRoot } from "../helpers/prebuilds.js";
 
-const cli = join(repoRoot, "dist", "cli", "cli.js");
-
+/** The built CLI with `env` added to this process's environment, until it exits. */
 function runCli(args: string[], env: Record<string, string>) {
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [builtCli(), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, encoding: "utf8" });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
