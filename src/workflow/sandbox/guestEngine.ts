@@ -37,6 +37,9 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
     let calls = 0;
     let nextId = 0;
     let stopReason: string | null = null;
+    /** Set once the run's outcome is being read: guest code run from then on (getters) calls no operator. */
+    let closing = false;
+    let answers = 0;
     let sliceStart = Date.now();
     const pending = new Map<number, QuickJSDeferredPromise>();
 
@@ -47,6 +50,7 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
     function finish(output: string | null, error: string | null): void {
       if (finished) return;
       finished = true;
+      closing = true;
       release();
       sendDone(output, error);
     }
@@ -137,6 +141,9 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
 
     /** Called synchronously from guest code; returns a guest promise the host settles later. */
     function operatorCall(op: GuestOperator, handles: QuickJSHandle[]): QuickJSHandle {
+      // A stopped run makes no more calls: not from getters read while its result or error is formatted,
+      // not after a limit ended it.
+      if (closing || stopReason !== null) throw new Error("the run has stopped; no more operator calls");
       calls++;
       if (calls > limits.maxCalls) {
         calls = limits.maxCalls;
@@ -153,6 +160,7 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
 
     function settle(message: HostToWorker): void {
       if (message.type === "start") return;
+      answers++;
       const deferred = pending.get(message.id);
       if (finished || !vm || !deferred) return;
       pending.delete(message.id);
@@ -184,6 +192,7 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
       sliceStart = Date.now();
       const jobs = runtime.executePendingJobs();
       if (jobs.error) {
+        closing = true;
         // Ordinary exceptions become promise rejections; a failing job was interrupted or out of memory.
         const reason = errorText(jobs.error);
         jobs.error.dispose();
@@ -191,6 +200,7 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
       }
       if (stopReason) return finish(null, stopReason);
       const state = vm.getPromiseState(workflowPromise);
+      if (state.type !== "pending") closing = true;
       if (state.type === "fulfilled") {
         const { output, error } = readOutput(state.value);
         state.value.dispose();
@@ -201,10 +211,13 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
         finish(null, classify(reason));
       } else if (pending.size === 0) {
         finish(null, "the workflow is waiting on a promise that can never settle (no operator call is in flight)");
+      } else {
+        send({ type: "idle", runId, answers });
       }
     }
 
     function failFromGuest(errorHandle: QuickJSHandle, what: string): void {
+      closing = true;
       const reason = errorText(errorHandle);
       errorHandle.dispose();
       const classified = classify(reason);
@@ -225,6 +238,7 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
         return stopReason !== null;
       });
       vm = runtime.newContext();
+      send({ type: "ready", runId });
       sliceStart = Date.now();
       vm.unwrapResult(vm.evalCode(start.prelude, "prelude.js")).dispose();
 

@@ -57,6 +57,13 @@ export interface WorkflowRunResult {
 
 let nextRunId = 0;
 
+/**
+ * Slack the host gives the guest beyond maxComputeMs before it ends the run from outside. The engine's
+ * own interrupt check stops ordinary loops at maxComputeMs; this catches computation inside one builtin
+ * (a backtracking regular expression), where the engine never checks.
+ */
+export const COMPUTE_GRACE_MS = 500;
+
 /** Fills in defaults; a limit that is not a positive number is the caller's mistake and throws. */
 export function resolveLimits(limits: WorkflowLimits = {}): Required<WorkflowLimits> {
   const resolved = { ...DEFAULT_LIMITS, ...stripUndefined(limits) };
@@ -89,13 +96,28 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
     let finished = false;
     const worker = acquireWorker();
     const timer = setTimeout(() => finish(null, `deadline of ${limits.wallMs} ms exceeded`, false), limits.wallMs);
+    // The guest computes from "ready" and from each answer the host posts until it reports "idle" having
+    // handled every answer posted so far. Timing starts at the earliest of those and is never extended.
+    let answersPosted = 0;
+    let computeTimer: NodeJS.Timeout | null = null;
+    const computing = () => {
+      computeTimer ??= setTimeout(() => {
+        finish(null, `the workflow computed for more than ${limits.maxComputeMs} ms without yielding (stopped by the host, outside the engine)`, false);
+      }, limits.maxComputeMs + COMPUTE_GRACE_MS);
+    };
+    const waiting = (answersHandled: number) => {
+      if (answersHandled !== answersPosted || computeTimer === null) return;
+      clearTimeout(computeTimer);
+      computeTimer = null;
+    };
 
     /** `reusable`: the worker reported the run's end itself, so no guest code is left running. */
     function finish(output: string | null, error: string | null, reusable: boolean): void {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      abort.abort(); // operator calls still in flight are cancelled
+      if (computeTimer) clearTimeout(computeTimer);
+      abort.abort(); // operator calls still in flight are cancelled, Python programs they started killed
       worker.off("error", onError);
       worker.off("exit", onExit);
       releaseWorker(worker, reusable);
@@ -103,7 +125,10 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
     }
 
     function reply(message: HostToWorker): void {
-      if (!finished) worker.postMessage(message);
+      if (finished) return;
+      answersPosted++;
+      computing();
+      worker.postMessage(message);
     }
 
     const onError = (error: Error) => finish(null, `sandbox failure: ${errorMessage(error)}`, false);
@@ -112,6 +137,8 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
     worker.on("exit", onExit);
     worker.on("message", (message: WorkerToHost) => {
       if (message.runId !== runId) return;
+      if (message.type === "ready") return computing();
+      if (message.type === "idle") return waiting(message.answers);
       if (message.type === "done") {
         calls = Math.max(calls, message.calls);
         return finish(message.output, message.error, true);
