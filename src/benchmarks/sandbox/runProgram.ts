@@ -93,6 +93,7 @@ export async function runProgram(code: string, settings: IsolationSettings, limi
   const dir = await preparePrivateDirectory(code, settings);
   let cgroup: ProgramCgroup | null = null;
   try {
+    if (channels.signal?.aborted) return cancelledRun();
     cgroup = settings.cgroups ? ProgramCgroup.create(settings.cgroups, limits) : null;
     const stdio: Array<"ignore" | "pipe"> = ["ignore", "pipe", "pipe"];
     const withChannels = channels.input !== undefined || channels.report === true;
@@ -159,6 +160,7 @@ function spawnAndWatch(command: ReturnType<typeof sandboxCommand>, stdio: Array<
     const deadline = setTimeout(() => kill("timeout"), limits.timeoutMs);
     const onAbort = () => kill("cancelled");
     extras.signal?.addEventListener("abort", onAbort, { once: true });
+    if (extras.signal?.aborted) onAbort(); // aborted while the directory and cgroup were being made
 
     for (const stream of ["stdout", "stderr"] as const) {
       child[stream]!.on("data", (chunk: Buffer) => {
