@@ -16,6 +16,14 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
   const MAX_ERROR_CHARS = 500;
   const core = load(setup.corePath) as QuickJSCore;
   const variant = load(setup.variantPath) as Parameters<QuickJSCore["newQuickJSWASMModuleFromVariant"]>[0];
+  const threadId = ((): number | null => {
+    try {
+      const fs = load("node:fs") as typeof import("node:fs");
+      return Number(fs.readlinkSync("/proc/thread-self").split("/").pop()) || null;
+    } catch {
+      return null;
+    }
+  })();
   /** The run in progress: its id and how to deliver an operator's answer to it. */
   let current: { runId: number; settle: (message: HostToWorker) => void } | null = null;
 
@@ -238,7 +246,7 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
         return stopReason !== null;
       });
       vm = runtime.newContext();
-      send({ type: "ready", runId });
+      send({ type: "ready", runId, threadId });
       sliceStart = Date.now();
       vm.unwrapResult(vm.evalCode(start.prelude, "prelude.js")).dispose();
 

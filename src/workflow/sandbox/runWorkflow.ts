@@ -5,6 +5,7 @@
 // its deadline nor stall other workflows.
 // A run ends with an output string or with the reason it failed; it never throws for anything the
 // workflow does.
+import { readFileSync } from "node:fs";
 import { operatorsFor, type OperatorName } from "../operators/catalog.js";
 import { OperatorHost, type OperatorServices } from "../operators/hostOperators.js";
 import type { WorkflowProblem } from "../problem.js";
@@ -60,9 +61,20 @@ let nextRunId = 0;
 /**
  * Slack the host gives the guest beyond maxComputeMs before it ends the run from outside. The engine's
  * own interrupt check stops ordinary loops at maxComputeMs; this catches computation inside one builtin
- * (a backtracking regular expression), where the engine never checks.
+ * (a quadratic String.prototype.indexOf), where the engine never checks.
  */
 export const COMPUTE_GRACE_MS = 500;
+
+/** CPU time (ms) the worker thread `threadId` of this process has used, or null where it cannot be read. */
+function threadCpuMs(threadId: number | null): number | null {
+  if (threadId === null) return null;
+  try {
+    // schedstat's first field: nanoseconds this thread has run on a CPU.
+    return Number(readFileSync(`/proc/self/task/${threadId}/schedstat`, "utf8").split(" ")[0]) / 1e6;
+  } catch {
+    return null;
+  }
+}
 
 /** Fills in defaults; a limit that is not a positive number is the caller's mistake and throws. */
 export function resolveLimits(limits: WorkflowLimits = {}): Required<WorkflowLimits> {
@@ -97,13 +109,25 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
     const worker = acquireWorker();
     const timer = setTimeout(() => finish(null, `deadline of ${limits.wallMs} ms exceeded`, false), limits.wallMs);
     // The guest computes from "ready" and from each answer the host posts until it reports "idle" having
-    // handled every answer posted so far. Timing starts at the earliest of those and is never extended.
+    // handled every answer posted so far. What counts is the CPU time its thread uses in that stretch
+    // (wall time where /proc cannot tell), so a worker starved of CPU on a loaded machine is not ended.
     let answersPosted = 0;
+    let threadId: number | null = null;
     let computeTimer: NodeJS.Timeout | null = null;
+    let computeStart = { cpuMs: null as number | null, wallMs: 0 };
+    const allowedMs = limits.maxComputeMs + COMPUTE_GRACE_MS;
+    const check = () => {
+      const cpuNow = threadCpuMs(threadId);
+      const used = cpuNow !== null && computeStart.cpuMs !== null ? cpuNow - computeStart.cpuMs : Date.now() - computeStart.wallMs;
+      if (used >= allowedMs) {
+        return finish(null, `the workflow computed for more than ${limits.maxComputeMs} ms without yielding (stopped by the host, outside the engine)`, false);
+      }
+      computeTimer = setTimeout(check, Math.max(20, allowedMs - used));
+    };
     const computing = () => {
-      computeTimer ??= setTimeout(() => {
-        finish(null, `the workflow computed for more than ${limits.maxComputeMs} ms without yielding (stopped by the host, outside the engine)`, false);
-      }, limits.maxComputeMs + COMPUTE_GRACE_MS);
+      if (computeTimer !== null) return;
+      computeStart = { cpuMs: threadCpuMs(threadId), wallMs: Date.now() };
+      computeTimer = setTimeout(check, allowedMs);
     };
     const waiting = (answersHandled: number) => {
       if (answersHandled !== answersPosted || computeTimer === null) return;
@@ -137,7 +161,10 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
     worker.on("exit", onExit);
     worker.on("message", (message: WorkerToHost) => {
       if (message.runId !== runId) return;
-      if (message.type === "ready") return computing();
+      if (message.type === "ready") {
+        threadId = message.threadId;
+        return computing();
+      }
       if (message.type === "idle") return waiting(message.answers);
       if (message.type === "done") {
         calls = Math.max(calls, message.calls);
