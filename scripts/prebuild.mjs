@@ -2,7 +2,8 @@
 // Builds the binaries shipped in the npm tarball: prebuilds/<platform>-<arch>/spogw.cpu.node (portable
 // x86-64-v2 baseline, OpenBLAS picks its kernels at run time) and spogw.cuda.node (the same plus CUDA
 // kernels; it runs the CPU paths where no device is present), plus manifest.json recording the glibc
-// floor, ISA, CUDA architectures and sha256 of each file. `--cpu-only` skips the CUDA variant; without
+// floor, ISA, CUDA architectures and sha256 of each file; and spogw-sandbox-launch, the Python sandbox's
+// launcher. `--cpu-only` skips the CUDA variant; without
 // nvcc on PATH the CUDA variant is skipped with a message.
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
@@ -81,6 +82,11 @@ function main() {
 
   const cpu = buildNative({ cuda: "OFF", isa: "x86-64-v2", out: "native/build-prebuild-cpu" });
   ship(cpu, "cpu", { isa: "x86-64-v2", blas: "openblas-static" });
+  // The Python sandbox's launcher (a static executable, so it needs no glibc floor of its own).
+  const launcher = join(outDir, "spogw-sandbox-launch");
+  copyFileSync(join(dirname(cpu), "spogw-sandbox-launch"), launcher);
+  spawnSync("strip", [launcher]);
+  manifest.launcher = { file: "spogw-sandbox-launch", bytes: statSync(launcher).size, sha256: sha256(launcher) };
 
   const nvcc = spawnSync("nvcc", ["--version"], { encoding: "utf8" });
   if (cpuOnly) process.stderr.write("spogw-native: --cpu-only: not building the CUDA variant\n");

@@ -223,7 +223,9 @@ export function describeIsolation(
     case "none":
       missing.push(
         "namespaces (neither bubblewrap nor unshare works here): network reachable, host file system visible",
-        "PID namespace: a child that leaves the process group can outlive the program",
+        settings.cgroups
+          ? "PID namespace: the program sees, and may signal, other processes of its uid (its own cgroup still ends with it)"
+          : "PID namespace: a child that leaves the process group can outlive the program",
         "seccomp filter (installed by bubblewrap only)",
       );
       if (!settings.cgroups) missing.push("per-sandbox process count: RLIMIT_NPROC counts every process of the uid, across programs");

@@ -1,14 +1,14 @@
 // Runs one workflow program in the sandbox: a fresh QuickJS engine (WebAssembly) inside a worker
 // thread with an empty environment (workers are pooled; engines never are). The engine has no host
 // objects at all; the operators are its only way out, and they run here, on the host thread. The
-// worker is terminated at the deadline, so a workflow spinning inside the engine can neither outlive
-// its deadline nor stall other workflows.
+// worker is terminated at the deadline, or when the host's ComputeWatch sees the guest compute past its
+// cap, so a workflow spinning inside the engine can neither outlive its limits nor stall other workflows.
 // A run ends with an output string or with the reason it failed; it never throws for anything the
 // workflow does.
-import { readFileSync } from "node:fs";
 import { operatorsFor, type OperatorName } from "../operators/catalog.js";
 import { OperatorHost, type OperatorServices } from "../operators/hostOperators.js";
 import type { WorkflowProblem } from "../problem.js";
+import { ComputeWatch } from "./computeWatch.js";
 import { guestPrelude, seedFromText } from "./guestPrelude.js";
 import { acquireWorker, releaseWorker } from "./workerPool.js";
 import type { HostToWorker, RunRequest, WorkerToHost } from "./workerProtocol.js";
@@ -58,24 +58,6 @@ export interface WorkflowRunResult {
 
 let nextRunId = 0;
 
-/**
- * Slack the host gives the guest beyond maxComputeMs before it ends the run from outside. The engine's
- * own interrupt check stops ordinary loops at maxComputeMs; this catches computation inside one builtin
- * (a quadratic String.prototype.indexOf), where the engine never checks.
- */
-export const COMPUTE_GRACE_MS = 500;
-
-/** CPU time (ms) the worker thread `threadId` of this process has used, or null where it cannot be read. */
-function threadCpuMs(threadId: number | null): number | null {
-  if (threadId === null) return null;
-  try {
-    // schedstat's first field: nanoseconds this thread has run on a CPU.
-    return Number(readFileSync(`/proc/self/task/${threadId}/schedstat`, "utf8").split(" ")[0]) / 1e6;
-  } catch {
-    return null;
-  }
-}
-
 /** Fills in defaults; a limit that is not a positive number is the caller's mistake and throws. */
 export function resolveLimits(limits: WorkflowLimits = {}): Required<WorkflowLimits> {
   const resolved = { ...DEFAULT_LIMITS, ...stripUndefined(limits) };
@@ -108,39 +90,16 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
     let finished = false;
     const worker = acquireWorker();
     const timer = setTimeout(() => finish(null, `deadline of ${limits.wallMs} ms exceeded`, false), limits.wallMs);
-    // The guest computes from "ready" and from each answer the host posts until it reports "idle" having
-    // handled every answer posted so far. What counts is the CPU time its thread uses in that stretch
-    // (wall time where /proc cannot tell), so a worker starved of CPU on a loaded machine is not ended.
-    let answersPosted = 0;
-    let threadId: number | null = null;
-    let computeTimer: NodeJS.Timeout | null = null;
-    let computeStart = { cpuMs: null as number | null, wallMs: 0 };
-    const allowedMs = limits.maxComputeMs + COMPUTE_GRACE_MS;
-    const check = () => {
-      const cpuNow = threadCpuMs(threadId);
-      const used = cpuNow !== null && computeStart.cpuMs !== null ? cpuNow - computeStart.cpuMs : Date.now() - computeStart.wallMs;
-      if (used >= allowedMs) {
-        return finish(null, `the workflow computed for more than ${limits.maxComputeMs} ms without yielding (stopped by the host, outside the engine)`, false);
-      }
-      computeTimer = setTimeout(check, Math.max(20, allowedMs - used));
-    };
-    const computing = () => {
-      if (computeTimer !== null) return;
-      computeStart = { cpuMs: threadCpuMs(threadId), wallMs: Date.now() };
-      computeTimer = setTimeout(check, allowedMs);
-    };
-    const waiting = (answersHandled: number) => {
-      if (answersHandled !== answersPosted || computeTimer === null) return;
-      clearTimeout(computeTimer);
-      computeTimer = null;
-    };
+    const watch = new ComputeWatch(limits.maxComputeMs, () => {
+      finish(null, `the workflow computed for more than ${limits.maxComputeMs} ms without yielding (stopped by the host, outside the engine)`, false);
+    });
 
     /** `reusable`: the worker reported the run's end itself, so no guest code is left running. */
     function finish(output: string | null, error: string | null, reusable: boolean): void {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      if (computeTimer) clearTimeout(computeTimer);
+      watch.stop();
       abort.abort(); // operator calls still in flight are cancelled, Python programs they started killed
       worker.off("error", onError);
       worker.off("exit", onExit);
@@ -150,8 +109,7 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
 
     function reply(message: HostToWorker): void {
       if (finished) return;
-      answersPosted++;
-      computing();
+      watch.answerPosted();
       worker.postMessage(message);
     }
 
@@ -161,11 +119,8 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
     worker.on("exit", onExit);
     worker.on("message", (message: WorkerToHost) => {
       if (message.runId !== runId) return;
-      if (message.type === "ready") {
-        threadId = message.threadId;
-        return computing();
-      }
-      if (message.type === "idle") return waiting(message.answers);
+      if (message.type === "ready") return watch.ready(message.threadId);
+      if (message.type === "idle") return watch.idle(message.answers);
       if (message.type === "done") {
         calls = Math.max(calls, message.calls);
         return finish(message.output, message.error, true);
