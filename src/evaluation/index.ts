@@ -3,7 +3,6 @@ export {
   evaluationsIn,
   generatorIteration,
   generatorMethod,
-  openRunDatabase,
   putEvaluation,
   putEvaluationWorkflows,
   readEvaluations,

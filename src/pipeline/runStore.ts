@@ -3,7 +3,7 @@
 // crash skips what is done and repeats only what was in flight. A phase's "done" row is written in the
 // same transaction as its last results; files (adapters, checkpoints) are written atomically first and
 // recorded in the database afterwards, so the database never names a file that is not complete.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 
@@ -11,6 +11,40 @@ export const RUN_DATABASE = "run.sqlite";
 const SCHEMA_VERSION = "1";
 
 export type Phase = "collect" | "dataset" | "update";
+
+/**
+ * Opens the database of an existing run directory as it is (nothing created, nothing migrated), for
+ * readers and for the evaluation tables; errors name the directory when it is not a run.
+ */
+export function openRunDatabase(dir: string): Database.Database {
+  const file = join(dir, RUN_DATABASE);
+  if (!existsSync(dir)) throw new Error(`run directory ${dir} does not exist`);
+  if (!existsSync(file)) throw new Error(`${dir} is not a run directory (no ${RUN_DATABASE})`);
+  try {
+    const db = new Database(file);
+    db.pragma("busy_timeout = 10000");
+    // Reading one row checks that the file really is an SQLite database.
+    db.prepare("SELECT name FROM sqlite_master LIMIT 1").all();
+    return db;
+  } catch (error) {
+    throw new Error(`${file} cannot be read as a run database: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Meta value `key` of existing run `dir`, read without changing the file; undefined when it is not
+ * stored, also when the store's tables were never created (a run killed while it created them).
+ */
+export function readRunMeta(dir: string, key: string): string | undefined {
+  const db = openRunDatabase(dir);
+  try {
+    const meta = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+    if (!meta) return undefined;
+    return (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
+  } finally {
+    db.close();
+  }
+}
 
 export interface SampleRecord {
   iteration: number;

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { CollectSummary } from "./collect.js";
 import type { RunConfig } from "./config.js";
 import type { DatasetSummary } from "./datasetPhase.js";
+import { readStoredConfig } from "./train.js";
 import { RUN_DATABASE, RunStore, type Phase } from "./runStore.js";
 import type { UpdateSummary } from "./update.js";
 
@@ -35,11 +36,9 @@ export interface RunStatus {
 
 export function runStatus(dir: string): RunStatus {
   if (!existsSync(join(dir, RUN_DATABASE))) throw new Error(`${dir} is not a run directory (no ${RUN_DATABASE}); start one with \`spogw-native train\` or \`demo\``);
+  const config = readStoredConfig(dir);
   const store = RunStore.open(dir);
   try {
-    const configText = store.getMeta("config");
-    if (!configText) throw new Error(`${dir}: the run store has no configuration (the run was never started)`);
-    const config = JSON.parse(configText) as RunConfig;
     const queries = store.queryIds().length;
     const iterations = store.counts().map((c): IterationStatus => ({
       ...c,

@@ -4,11 +4,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { runCollect, type CollectSummary } from "./collect.js";
-import { conflictingFields, ConfigError, type RunConfig } from "./config.js";
+import { conflictingFields, ConfigError, parseStoredConfig, type RunConfig } from "./config.js";
 import { RunContext, type ProgressListener } from "./context.js";
 import { runDataset, type DatasetSummary } from "./datasetPhase.js";
 import { lockRun } from "./runLock.js";
-import { RUN_DATABASE, RunStore } from "./runStore.js";
+import { readRunMeta, RUN_DATABASE, RunStore } from "./runStore.js";
 import type { WorkflowTask } from "./task.js";
 import { runUpdate, type UpdateSummary } from "./update.js";
 
@@ -47,7 +47,7 @@ export function openRun(dir: string, config: RunConfig, task: WorkflowTask, opti
       store.setQueryIds(task.queries.map((q) => q.id));
       store.setMeta("config", JSON.stringify(config));
     } else {
-      const conflicts = conflictingFields(JSON.parse(stored) as RunConfig, config);
+      const conflicts = conflictingFields(parseStoredConfig(stored, dir), config);
       if (conflicts.length > 0) throw new ConfigError(`run ${dir} was started with other settings (use a new run directory, or the run's own settings):\n  ${conflicts.join("\n  ")}`);
       const ids = store.queryIds();
       if (ids.join("\n") !== task.queries.map((q) => q.id).join("\n")) {
@@ -63,16 +63,21 @@ export function openRun(dir: string, config: RunConfig, task: WorkflowTask, opti
   return new RunContext(store, config, task, options.onProgress, unlock);
 }
 
-/** The configuration a run was started with, or undefined when `dir` holds no run. */
+/** The configuration a run was started with, or undefined when `dir` holds no started run. */
 export function storedConfig(dir: string): RunConfig | undefined {
   if (!isRunDirectory(dir)) return undefined;
-  const store = RunStore.open(dir);
-  try {
-    const text = store.getMeta("config");
-    return text ? (JSON.parse(text) as RunConfig) : undefined;
-  } finally {
-    store.close();
-  }
+  const text = readRunMeta(dir, "config");
+  return text === undefined ? undefined : parseStoredConfig(text, dir);
+}
+
+/**
+ * The configuration of the run in `dir`, for the commands that read a run (eval, report, status, table):
+ * its stored fields over the defaults, so a run stored before a field existed reads as its default.
+ */
+export function readStoredConfig(dir: string): RunConfig {
+  const text = readRunMeta(dir, "config");
+  if (text === undefined) throw new Error(`${dir}: the run store has no configuration (the run was never started)`);
+  return parseStoredConfig(text, dir);
 }
 
 /** True when `dir` holds a run store. */

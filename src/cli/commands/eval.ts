@@ -16,9 +16,7 @@ import {
   putEvaluationWorkflows, readEvaluationWorkflows, type ProblemWorkflow,
 } from "../../evaluation/index.js";
 import { Generator } from "../../generator/index.js";
-import { RunStore } from "../../pipeline/runStore.js";
-import type { RunConfig } from "../../pipeline/config.js";
-import { loadRunEvaluations } from "../../report/index.js";
+import { readStoredConfig, RunStore, type RunConfig } from "../../pipeline/index.js";
 import type { Problem } from "../../benchmarks/problem.js";
 
 interface EvalOptions {
@@ -87,19 +85,18 @@ function withoutCredentials(url: string): string {
  * are written now by the run's generator model with adapter `iteration` and stored.
  */
 async function generatorWorkflows(
-  run: string, config: RunGeneratorConfig, iteration: number, benchmark: string, split: string, problems: readonly Problem[], method: string, out: (line: string) => void,
+  run: string, config: RunConfig, iteration: number, benchmark: string, split: string, problems: readonly Problem[], method: string, out: (line: string) => void,
 ): Promise<Map<string, { workflow: string | null; invalidReason: string | null }>> {
   const key = { method, benchmark, split };
   const stored = readEvaluationWorkflows(run, key);
   const missing = problems.filter((p) => !stored.has(p.id));
   if (missing.length > 0) {
     const adapter = adapterOf(run, iteration);
-    if (!config.generator) throw new Error(`${run}: the run's configuration names no generator model`);
     out(`generator: ${config.generator}${adapter ? ` + adapter ${adapter}` : " (base model, no adapter)"}; writing ${missing.length} workflow(s)${stored.size ? `, ${problems.length - missing.length} reused` : ""}`);
-    const generator = await Generator.load({ modelPath: config.generator, threads: config.generatorThreads ?? 1, sequences: 1, ...(adapter ? { adapter: { path: adapter } } : {}) });
+    const generator = await Generator.load({ modelPath: config.generator, threads: config.generatorThreads, sequences: 1, ...(adapter ? { adapter: { path: adapter } } : {}) });
     try {
       const written = await generateWorkflows(generator, missing, {
-        temperature: config.temperature ?? 1, topP: config.topP ?? 1, maxTokens: config.maxTokens ?? 512, maxAttempts: config.maxAttempts ?? 3, seed: config.seed ?? 0,
+        temperature: config.temperature, topP: config.topP, maxTokens: config.maxTokens, maxAttempts: config.maxAttempts, seed: config.seed,
       }, (w) => out(`  ${w.problemId}: ${w.workflow === null ? `invalid after ${w.attempts} attempt(s): ${w.invalidReason}` : `workflow written (attempt ${w.attempts})`}`));
       putEvaluationWorkflows(run, key, written);
       for (const w of written) stored.set(w.problemId, w);
@@ -111,8 +108,6 @@ async function generatorWorkflows(
   }
   return stored;
 }
-
-type RunGeneratorConfig = Partial<RunConfig>;
 
 /** The GGUF adapter that iteration `iteration` samples from (null for 0, the base model). */
 function adapterOf(run: string, iteration: number): string | null {
@@ -166,7 +161,7 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
     const runs = argv.runs ?? (argv.run === undefined ? 1 : 3);
     if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive whole number, got ${runs}`);
     // A bad run directory stops here, before any model is loaded or any call is made.
-    const runConfig = argv.run === undefined ? undefined : loadRunEvaluations(argv.run).config;
+    const runConfig = argv.run === undefined ? undefined : readStoredConfig(argv.run);
     const all = await loadBenchmark(argv.benchmark, argv.split, argv["data-dir"] ? { dataDir: argv["data-dir"] } : {});
     const problems = argv.limit === undefined ? all : all.slice(0, argv.limit);
     if (problems.length === 0) throw new Error(`${argv.benchmark} ${argv.split} has no problems`);
