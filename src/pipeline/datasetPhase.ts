@@ -31,6 +31,8 @@ export function runDataset(ctx: RunContext, iteration: number): DatasetSummary {
     maxCombinations: config.maxCombinations,
     dropZeroVariance: config.dropZeroVariance,
     selection: config.selection,
+    distinctGroups: config.distinctGroups,
+    maxGroupsPerQuery: config.maxGroupsPerQuery,
     seed: ctx.seedFor(`dataset:${iteration}`),
   });
   const byQuery = new Map(queries.map((q) => [q.queryId, q.scores]));

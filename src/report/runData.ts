@@ -195,8 +195,7 @@ function iterationData(store: RunStore, config: RunConfig, iteration: number): I
  * The paper's Figure 2 datasets other than SPOGW's own, from the same per-query scores, with groups of
  * the size the update trains on (2t, or n without sharpening) and as many groups as were kept (at
  * least one per query): D_RS (random groups), D_RSF (random groups, zero-variance ones filtered out
- * first) and D_S (screening alone: the highest-variance groups of that size). Per query at most 200
- * combinations are considered (a seeded sample when there are more).
+ * first) and D_S (screening alone: the highest-variance groups of that size), every combination considered.
  */
 function comparisonDatasets(scored: Array<{ sample: SampleRecord; score: number }>, config: RunConfig, iteration: number, keptCount: number): ComparisonDataset[] {
   const byQuery = new Map<string, number[]>();
@@ -213,7 +212,7 @@ function comparisonDatasets(scored: Array<{ sample: SampleRecord; score: number 
   const scoresOf = new Map(queries.map((q) => [q.queryId, q.scores]));
   const build = (name: ComparisonDataset["name"], selection: "random" | "variance", dropZeroVariance: boolean): ComparisonDataset => {
     const groups = buildGroupDataset(queries, {
-      groupSize: size, keep: 0, topN: Math.max(keptCount, queries.length), selection, dropZeroVariance, maxCombinations: 200, seed: config.seed + iteration,
+      groupSize: size, keep: 0, topN: Math.max(keptCount, queries.length), selection, dropZeroVariance, seed: config.seed + iteration,
     });
     const groupScores = groups.map((g) => g.members.map((i) => scoresOf.get(g.queryId)![i]!));
     return { name, variances: groupScores.map((s) => populationVariance(s)), medianIntervals: groupScores.map((s) => medianInterval(s)) };

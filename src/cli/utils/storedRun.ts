@@ -1,12 +1,23 @@
 // Opens a run for train and the single-phase commands: an existing run's own settings, overridden by
 // a --config file and flags (only those a resume may change), or a new run from them. Everything is
 // checked (settings, model, executor, data) before the run directory is touched.
-import { createTask, openRun, preflight, storedConfig, type RunContext } from "../../pipeline/index.js";
+import { stringify as toYaml } from "yaml";
+import { createTask, openRun, preflight, storedConfig, type RunConfig, type RunContext } from "../../pipeline/index.js";
 import { progressPrinter } from "./progressPrinter.js";
 import { configFromArgv } from "./runFlags.js";
 
+/** The settings `dir` runs with: an existing run's own, under the --config file and flags; nothing is created. */
+export function resolveRunConfig(dir: string, argv: Record<string, unknown>): RunConfig {
+  return configFromArgv(argv, storedConfig(dir) ?? {});
+}
+
+/** The settings as a config file (YAML, which --config reads back) or one JSON object. */
+export function printRunConfig(config: RunConfig, json: boolean): void {
+  process.stdout.write(json ? `${JSON.stringify(config)}\n` : toYaml(config));
+}
+
 export async function openRunFromArgv(dir: string, argv: Record<string, unknown>, prefix = ""): Promise<RunContext> {
-  const config = configFromArgv(argv, storedConfig(dir) ?? {});
+  const config = resolveRunConfig(dir, argv);
   await preflight(config);
   return openRun(dir, config, await createTask(config, dir), { onProgress: progressPrinter(process.stderr, prefix) });
 }
