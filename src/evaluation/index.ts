@@ -11,7 +11,7 @@ export {
   type EvaluationRecord,
   type StoredWorkflow,
 } from "./evaluationStore.js";
-export { measureSolveRate, type ProblemWorkflow, type SolveRateOptions, type SolveRateResult } from "./solveRate.js";
+export { measureSolveRate, paperScoringProtocol, PAPER_JUDGED_BENCHMARKS, type ProblemWorkflow, type SolveRateOptions, type SolveRateResult } from "./solveRate.js";
 export { generateWorkflows, type GeneratedWorkflow, type GenerationSettings } from "./generatedWorkflows.js";
 export { formatSolveRate, methodLabel, methodOrder, percent, protocolTag } from "./format.js";
 export { evaluationExecutors, runCacheModel, type EvaluationExecutors } from "../executor/index.js";

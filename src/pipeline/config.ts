@@ -144,6 +144,11 @@ export const RUN_CONFIG_FIELDS = {
   maxGroupsPerQuery: field(nullable(wholeNumber(1)), { default: null, help: "at most K of the N groups from any one query (default: no limit)" }),
   /** "random" is the paper's Table 4 ablation. */
   selection: field(oneOf("variance", "random"), { default: "variance", help: "\"variance\" (screening) or \"random\" (random sampling ablation)" }),
+  /**
+   * Beyond the paper (FlowReasoner and MaAS reward cheaper workflows): each execution's training reward
+   * is score - costWeight * executorTokens / 1000. The raw score stays stored and reported.
+   */
+  costWeight: field(number(0), { default: 0, help: "training reward = score - L * executor tokens / 1000 per execution (0 = the paper's reward, the score)" }),
 
   // ---- update (paper sections 3.2, 3.3)
   /** E is not given in the paper; 1 keeps the ratio near 1 as in offline GRPO. */

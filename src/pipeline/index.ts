@@ -5,13 +5,15 @@ export {
   resolveConfig, readConfigFile, parseStoredConfig, conflictingFields, ConfigError, RUN_CONFIG_FIELDS, DEFAULT_CONFIG, CONFIG_FIELDS, RESUMABLE_FIELDS,
   type ConfigField, type FlagType, type RunConfig,
 } from "./config.js";
-export { RunContext, type ProgressEvent, type ProgressListener, type ProgressPhase } from "./context.js";
+export { RunContext, type ProgressEvent, type ProgressListener, type ProgressPhase, type WarningListener } from "./context.js";
 export type { TaskQuery, WorkflowTask, ParsedCompletion, ExecutionResult } from "./task.js";
-export { runCollect, workflowScores, type CollectSummary } from "./collect.js";
+export { runCollect, workflowRewards, workflowScores, type CollectSummary } from "./collect.js";
 export { runDataset, type DatasetSummary } from "./datasetPhase.js";
 export { runUpdate, stepPlan, type UpdateSummary } from "./update.js";
 export { openRun, runIteration, runTrain, isRunDirectory, storedConfig, readStoredConfig, type IterationSummary, type TrainSummary, type OpenRunOptions } from "./train.js";
 export { runStatus, type RunStatus, type IterationStatus } from "./status.js";
+export { collectFacts, countReasons, formatReasons, nothingToLearn, type CollectFacts, type ReasonCount } from "./diagnosis.js";
+export { PRESETS, PRESET_NAMES, presetLayer, presetOverrides, type Preset, type PresetName, type PresetSettings } from "./presets.js";
 export {
   createSimulatedTask,
   decodeSimulatedWorkflow,
@@ -21,6 +23,8 @@ export {
   parseSimulatedWorkflow,
   simulateRun,
   simulatedDifficulty,
+  simulatedTokens,
+  SIMULATED_TOKENS,
   SIMULATED_NOTICE,
   REVIEW_FIX,
   REVIEW_BREAK,

@@ -5,8 +5,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { runCollect, type CollectSummary } from "./collect.js";
 import { conflictingFields, ConfigError, parseStoredConfig, type RunConfig } from "./config.js";
-import { RunContext, type ProgressListener } from "./context.js";
+import { RunContext, type ProgressListener, type WarningListener } from "./context.js";
 import { runDataset, type DatasetSummary } from "./datasetPhase.js";
+import type { ReasonCount } from "./diagnosis.js";
 import { lockRun } from "./runLock.js";
 import { readRunMeta, RUN_DATABASE, RunStore } from "./runStore.js";
 import type { WorkflowTask } from "./task.js";
@@ -16,9 +17,15 @@ export interface IterationSummary {
   iteration: number;
   /** Mean score of the workflows sampled in this iteration (from adapter `iteration`). */
   meanScore: number;
+  /** Workflows sampled, those invalid after every attempt, and why. */
+  workflows: number;
+  invalid: number;
+  invalidReasons: ReasonCount[];
   groups: number;
   /** Mean loss of this iteration's update. */
   loss: number;
+  /** Why the iteration could teach nothing (see diagnosis.ts), or null. */
+  warning: string | null;
 }
 
 export interface TrainSummary {
@@ -31,6 +38,7 @@ export interface TrainSummary {
 
 export interface OpenRunOptions {
   onProgress?: ProgressListener;
+  onWarning?: WarningListener;
 }
 
 /**
@@ -60,7 +68,7 @@ export function openRun(dir: string, config: RunConfig, task: WorkflowTask, opti
     store.close();
     throw error;
   }
-  return new RunContext(store, config, task, options.onProgress, unlock);
+  return new RunContext(store, config, task, options.onProgress, unlock, options.onWarning);
 }
 
 /** The configuration a run was started with, or undefined when `dir` holds no started run. */
@@ -96,7 +104,10 @@ export async function runTrain(ctx: RunContext): Promise<TrainSummary> {
   const iterations: IterationSummary[] = [];
   for (let iteration = 0; iteration < ctx.config.iterations; iteration++) {
     const { collect, dataset, update } = await runIteration(ctx, iteration);
-    iterations.push({ iteration, meanScore: collect.meanScore, groups: dataset.groups, loss: update.meanLoss });
+    iterations.push({
+      iteration, meanScore: collect.meanScore, workflows: collect.samples, invalid: collect.invalid, invalidReasons: collect.invalidReasons ?? [],
+      groups: dataset.groups, loss: update.meanLoss, warning: dataset.warning ?? null,
+    });
   }
   const final = await runCollect(ctx, ctx.config.iterations);
   return { task: ctx.task.name, simulated: ctx.task.simulated, iterations, final: { meanScore: final.meanScore } };

@@ -19,9 +19,13 @@ describe("spogw-native demo", () => {
     const seconds = (Date.now() - started) / 1000;
     expect(seconds).toBeLessThan(600);
     const lines = stdout.trimEnd().split("\n");
-    const summary = JSON.parse(lines.at(-1)!) as { iterations: Array<{ iteration: number; meanScore: number; groups: number; loss: number }>; final: { meanScore: number } };
+    const summary = JSON.parse(lines.at(-1)!) as {
+      iterations: Array<{ iteration: number; meanScore: number; workflows: number; invalid: number; groups: number; loss: number; warning: string | null }>; final: { meanScore: number };
+    };
     expect(Object.keys(summary)).toEqual(["iterations", "final"]);
-    expect(summary.iterations.map((i) => Object.keys(i))).toEqual(Array(3).fill(["iteration", "meanScore", "groups", "loss"]));
+    expect(summary.iterations.map((i) => Object.keys(i))).toEqual(Array(3).fill(["iteration", "meanScore", "workflows", "invalid", "invalidReasons", "groups", "loss", "warning"]));
+    // Grammar-constrained workflows are all valid, and every iteration has something to learn.
+    for (const it of summary.iterations) expect([it.workflows, it.invalid, it.warning]).toEqual([24 * 8, 0, null]);
     expect(summary.iterations.map((i) => i.iteration)).toEqual([0, 1, 2]);
     for (const it of summary.iterations) expect(it.groups).toBeGreaterThan(0);
     console.info(`demo: ${seconds.toFixed(0)} s, mean scores ${summary.iterations.map((i) => i.meanScore.toFixed(3)).join(" -> ")} -> final ${summary.final.meanScore.toFixed(3)}`);

@@ -19,7 +19,10 @@ export function printRunConfig(config: RunConfig, json: boolean): void {
 export async function openRunFromArgv(dir: string, argv: Record<string, unknown>, prefix = ""): Promise<RunContext> {
   const config = resolveRunConfig(dir, argv);
   await preflight(config);
-  return openRun(dir, config, await createTask(config, dir), { onProgress: progressPrinter(process.stderr, prefix) });
+  return openRun(dir, config, await createTask(config, dir), {
+    onProgress: progressPrinter(process.stderr, prefix),
+    onWarning: (message) => process.stderr.write(`${prefix}WARNING: ${message}\n`),
+  });
 }
 
 /** The iteration a phase command works on: the one given, or the first whose phase is not done. */
