@@ -1,4 +1,4 @@
-// SIGKILL `train` (and `demo`) at random moments, rerun it, repeat until it finishes: the end state
+// SIGKILL `train` (and `demo`) at random moments in each phase, rerun it, let the last rerun finish: the end state
 // (samples, executions, groups, log-probs, update steps, adapters and every file) equals an
 // uninterrupted run's. Both sample grammar-constrained workflows on 8 parallel sequences, as the demo
 // does. The CLI runs in a child process through vite-node (TypeScript sources, no build step needed).
@@ -92,48 +92,62 @@ beforeAll(async () => {
   writeFileSync(configPath, CONFIG);
 });
 
+/** The phases of a run in the order it passes them (what phaseAt can return). */
+function phaseOrder(iterations: number): string[] {
+  const order: string[] = [];
+  for (let it = 0; it <= iterations; it++) {
+    order.push(`generate ${it}`, `execute ${it}`);
+    if (it < iterations) order.push(`dataset ${it}`, `update ${it} (log-probs)`, `update ${it} (steps)`);
+  }
+  return [...order, "done"];
+}
+
 /**
- * Starts the command in `dir` until it finishes, SIGKILLing each attempt at a random moment once it has
- * stored something new (so the kill cuts into real work rather than start-up). Returns where each kill landed.
+ * Starts the command in `dir` once per target phase and SIGKILLs it a random 0-30 ms after it has
+ * stored something new (so the kill cuts into real work rather than start-up) in that phase or a later
+ * one; then lets a last attempt finish. Returns where each kill landed.
  */
-async function killUntilDone(start: (dir: string) => ChildProcess, dir: string, random: SeededRandom, samples: number, iterations: number): Promise<string[]> {
+async function killAtPhases(start: (dir: string) => ChildProcess, dir: string, random: SeededRandom, run: { samples: number; iterations: number }, targets: string[]): Promise<string[]> {
+  const order = phaseOrder(run.iterations);
   const kills: string[] = [];
-  for (let attempt = 0; attempt < 60; attempt++) {
+  for (const target of targets) {
     const child = start(dir);
     const exit = exitOf(child);
     const before = progressMark(dir);
     let exited = false;
     void exit.then(() => (exited = true));
-    while (!exited && progressMark(dir) === before) await new Promise((r) => setTimeout(r, 10));
+    const reached = () => progressMark(dir) !== before && order.indexOf(phaseAt(dir, run.samples, run.iterations)) >= order.indexOf(target);
+    while (!exited && !reached()) await new Promise((r) => setTimeout(r, 10));
     if (!exited) {
       await new Promise((r) => setTimeout(r, Math.floor(random.next() * 30)));
       child.kill("SIGKILL");
     }
     const result = await exit;
-    if (result.signal === "SIGKILL") {
-      kills.push(phaseAt(dir, samples, iterations));
-      continue;
+    if (result.signal !== "SIGKILL") {
+      expect(result.code, result.stderr).toBe(0);
+      return kills; // it finished before the kill
     }
-    expect(result.code, result.stderr).toBe(0);
-    return kills;
+    kills.push(phaseAt(dir, run.samples, run.iterations));
   }
-  throw new Error(`${dir} did not finish in 60 attempts (kills at: ${kills.join("; ")})`);
+  const last = await exitOf(start(dir));
+  expect(last.code, last.stderr).toBe(0);
+  return kills;
 }
 
 /**
- * Runs `start` uninterrupted into NAME-reference and with >= 10 kills into NAME-killed; the kills land
- * in each of `phases`, and the two runs end in the same state.
+ * Runs `start` uninterrupted into NAME-reference and killed once in each target phase into NAME-killed;
+ * the kills land in each of `phases`, and the two runs end in the same state.
  */
 async function expectKillsChangeNothing(
-  name: string, start: (dir: string) => ChildProcess, random: SeededRandom, run: { samples: number; iterations: number }, phases: string[],
+  name: string, start: (dir: string) => ChildProcess, random: SeededRandom, run: { samples: number; iterations: number }, targets: string[], phases: string[],
 ): Promise<void> {
   const reference = join(work, `${name}-reference`);
   const clean = await exitOf(start(reference));
   expect(clean.code, clean.stderr).toBe(0);
   const killed = join(work, `${name}-killed`);
-  const kills = await killUntilDone(start, killed, random, run.samples, run.iterations);
+  const kills = await killAtPhases(start, killed, random, run, targets);
   console.info(`${name}: ${kills.length} kills, in: ${kills.join("; ")}`);
-  expect(kills.length).toBeGreaterThanOrEqual(10);
+  expect(kills.length).toBeGreaterThanOrEqual(targets.length - 1); // the last may find the run already finished
   const landed = new Set(kills.map((k) => k.split(" ")[0]));
   for (const phase of phases) expect([...landed], kills.join("; ")).toContain(phase);
   const [after, expected] = [runState(killed), runState(reference)];
@@ -141,13 +155,15 @@ async function expectKillsChangeNothing(
 }
 
 describe("train under SIGKILL", () => {
-  it("ends in the same state as an uninterrupted run after >= 10 kills at random moments (seed 11)", async () => {
-    await expectKillsChangeNothing("train", startTrain, new SeededRandom(11, "kill moments"), { samples: 16, iterations: 2 }, ["generate", "execute", "update"]);
+  it("ends in the same state as an uninterrupted run after a kill in every phase of both iterations (seed 11)", async () => {
+    const targets = ["generate 0", "execute 0", "update 0 (log-probs)", "update 0 (steps)", "generate 1", "execute 1", "update 1 (log-probs)", "update 1 (steps)", "generate 2", "execute 2"];
+    await expectKillsChangeNothing("train", startTrain, new SeededRandom(11, "kill moments"), { samples: 16, iterations: 2 }, targets, ["generate", "execute", "update"]);
   }, 1_500_000);
 });
 
 describe("demo under SIGKILL", () => {
   it("ends with the numbers and adapter bytes of an uninterrupted demo with the same seed", async () => {
-    await expectKillsChangeNothing("demo", startDemo, new SeededRandom(12, "demo kill moments"), { samples: 24 * 8, iterations: 1 }, ["generate", "update"]);
+    const targets = ["generate 0", "generate 0", "execute 0", "update 0 (log-probs)", "update 0 (steps)", "update 0 (steps)", "generate 1", "generate 1", "execute 1", "execute 1"];
+    await expectKillsChangeNothing("demo", startDemo, new SeededRandom(12, "demo kill moments"), { samples: 24 * 8, iterations: 1 }, targets, ["generate", "update"]);
   }, 1_500_000);
 });
