@@ -13,6 +13,10 @@ export { runUpdate, stepPlan, type UpdateSummary } from "./update.js";
 export { openRun, runIteration, runTrain, isRunDirectory, storedConfig, readStoredConfig, type IterationSummary, type TrainSummary, type OpenRunOptions } from "./train.js";
 export { runStatus, type RunStatus, type IterationStatus } from "./status.js";
 export { collectFacts, countReasons, formatReasons, nothingToLearn, type CollectFacts, type ReasonCount } from "./diagnosis.js";
+export {
+  importCollection, planSweep, readSweep, runSweep, sharedCollectionSource, sweepRunName, SWEEP_AXES, SWEEP_FILE,
+  type SweepAxis, type SweepManifest, type SweepOptions, type SweepResult, type SweepRun,
+} from "./sweep.js";
 export { PRESETS, PRESET_NAMES, presetLayer, presetOverrides, type Preset, type PresetName, type PresetSettings } from "./presets.js";
 export {
   createSimulatedTask,

@@ -174,6 +174,11 @@ export class RunStore {
     this.db.close();
   }
 
+  /** Runs `work` in one transaction: all of its writes are committed, or none. */
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
   getMeta(key: string): string | undefined {
     return (this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
   }
