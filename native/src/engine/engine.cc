@@ -168,7 +168,7 @@ void Engine::forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, s
   check_tokens(tokens, T);
   rope_table(rope_, T, c.n_rot, c.rope_theta);
   std::vector<float> x(size_t(T * d)), next(size_t(T * d));
-  for (int64_t t = 0; t < T; t++) std::memcpy(&x[size_t(t * d)], &model_->weights.token_embd.values[size_t(int64_t(tokens[t]) * d)], size_t(d) * 4);
+  embedding_forward(model_->weights.token_embd.data(), d, tokens, T, x.data());
   LayerActs acts;
   if (layer_inputs) layer_inputs->resize(size_t(c.layers + 1));
   for (int64_t l = 0; l < c.layers; l++) {
