@@ -1,6 +1,6 @@
 // Phase 2 of an iteration: the group-wise dataset from the iteration's workflow scores (filter,
 // screen, sharpen) with each group's advantages, stored in one transaction with the phase's done mark.
-import { buildGroupDataset, groupAdvantages } from "../dataset/index.js";
+import { buildGroupDataset, countCombinations, groupAdvantages } from "../dataset/index.js";
 import { workflowRewards, type CollectSummary } from "./collect.js";
 import type { RunContext } from "./context.js";
 import { collectFacts, nothingToLearn } from "./diagnosis.js";
@@ -20,6 +20,8 @@ export interface DatasetSummary {
   queries: number;
   /** Why the update can learn nothing (no group with signal), with the likely cause; null when it can. */
   warning: string | null;
+  /** True when C(m, n) exceeded maxCombinations, so each query's groups were a seeded sample rather than all of them. */
+  sampledCombinations: boolean;
 }
 
 export function runDataset(ctx: RunContext, iteration: number): DatasetSummary {
@@ -65,8 +67,13 @@ export function runDataset(ctx: RunContext, iteration: number): DatasetSummary {
     distinctGroups: new Set(records.map((r) => `${r.queryId}\t${[...r.members].sort((a, b) => a - b).join(",")}`)).size,
     queries: new Set(records.map((r) => r.queryId)).size,
     warning: nothingToLearn(iteration, facts, groupsWithSignal, config.maxTokens),
+    sampledCombinations: countCombinations(config.samplesPerQuery, config.groupSize, config.maxCombinations) > config.maxCombinations,
   };
   if (summary.warning) ctx.warn(summary.warning);
+  if (summary.sampledCombinations) {
+    ctx.warn(`dataset of iteration ${iteration}: C(${config.samplesPerQuery}, ${config.groupSize}) groups per query exceed maxCombinations (${config.maxCombinations}), ` +
+      "so screening chose among a seeded sample of them; raise --max-combinations for exact screening");
+  }
   ctx.store.putGroups(iteration, records, summary);
   return summary;
 }

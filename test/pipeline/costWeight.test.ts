@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTinyModel } from "../../src/gguf/index.js";
-import { createSimulatedTask, openRun, parseSimulatedWorkflow, resolveConfig, runCollect, runDataset, sampleKey } from "../../src/pipeline/index.js";
+import { createSimulatedTask, importCollection, openRun, parseSimulatedWorkflow, resolveConfig, runCollect, runDataset, RunStore, sampleKey } from "../../src/pipeline/index.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-cost-"));
 const model = join(work, "model.gguf");
@@ -19,8 +19,10 @@ function tokensByHand(workflow: string): number {
   return parseSimulatedWorkflow(workflow).reduce((t, step, i) => t + (step === "review" ? 200 : step === "scEnsemble" ? 390 : i === 0 ? 0 : 60), 120);
 }
 
+const SETTINGS = { task: "simulated", generator: model, simulatedQueries: 3, samplesPerQuery: 6, groupSize: 4, keep: 1, scoreRuns: 2, maxTokens: 48 };
+
 async function collectAndGroup(name: string, costWeight: number) {
-  const config = resolveConfig({ task: "simulated", generator: model, simulatedQueries: 3, samplesPerQuery: 6, groupSize: 4, keep: 1, scoreRuns: 2, maxTokens: 48, costWeight });
+  const config = resolveConfig(SETTINGS, { costWeight });
   const ctx = openRun(join(work, name), config, createSimulatedTask({ queries: 3, seed: config.seed }));
   try {
     const collect = await runCollect(ctx, 0);
@@ -55,4 +57,20 @@ describe("costWeight", () => {
     expect(costly.groups.length).toBeGreaterThan(0);
     for (const g of costly.groups) g.members.forEach((m, i) => expect(g.scores[i]).toBeCloseTo(meanReward(sampleKey(g.queryId, m)), 12));
   }, 300_000);
+
+  it("says when screening chose among a sample of the groups (C(m, n) above maxCombinations)", async () => {
+    // The collection of the run above, imported: C(6, 4) = 15 groups per query, at most 5 considered.
+    const warnings: string[] = [];
+    const config = resolveConfig(SETTINGS, { maxCombinations: 5 });
+    const ctx = openRun(join(work, "sampled"), config, createSimulatedTask({ queries: 3, seed: config.seed }), { onWarning: (w) => warnings.push(w) });
+    try {
+      const source = RunStore.open(join(work, "plain"));
+      expect(importCollection(source, ctx.store)).toBe(true);
+      source.close();
+      expect(runDataset(ctx, 0).sampledCombinations).toBe(true);
+      expect(warnings).toContain("dataset of iteration 0: C(6, 4) groups per query exceed maxCombinations (5), so screening chose among a seeded sample of them; raise --max-combinations for exact screening");
+    } finally {
+      await ctx.close();
+    }
+  });
 });
