@@ -4,7 +4,7 @@
 // lowest and t highest scores of each group kept). Random selection and no sharpening give the paper's
 // Table 4 ablations. Combinations are enumerated lazily and each query keeps only its best candidates
 // so far, so memory stays at about N groups per query however many combinations there are.
-import { SeededRandom } from "../gguf/seededRandom.js";
+import { SeededRandom } from "../util/seededRandom.js";
 import { allCombinations, compareIndexLists, countCombinations, sampleCombinations } from "./combinations.js";
 import { canonicalScore, isFlat, populationVariance } from "./scores.js";
 

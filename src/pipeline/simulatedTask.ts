@@ -19,7 +19,7 @@
 // Executor tokens (for cost-aware rewards): a draft costs SIMULATED_TOKENS.draft, a review
 // SIMULATED_TOKENS.review, an ensemble two drafts and a vote, and a custom step after the first only
 // restates (SIMULATED_TOKENS.restate). So more steps cost more, as with a real executor.
-import { SeededRandom } from "../gguf/seededRandom.js";
+import { SeededRandom } from "../util/seededRandom.js";
 import type { ExecutionResult, ParsedCompletion, TaskQuery, WorkflowTask } from "./task.js";
 
 export const SIMULATED_NOTICE = "SIMULATED task family: scores come from a probability model, not from an LLM executor";

@@ -8,9 +8,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { basename, join } from "node:path";
 import { ConfigError, resolveConfig, type RunConfig } from "./config.js";
 import type { ProgressListener, WarningListener } from "./context.js";
+import { openRun } from "./openRun.js";
 import { RunStore } from "./runStore.js";
 import type { WorkflowTask } from "./task.js";
-import { openRun, runTrain, type TrainSummary } from "./train.js";
+import { runTrain, type TrainSummary } from "./trainLoop.js";
 
 /** The settings a sweep may vary: they change what the dataset and update phases do, never a collection. */
 export const SWEEP_AXES = ["beta", "keep", "topN"] as const;

@@ -6,7 +6,7 @@ import { tokenF1 } from "../../src/benchmarks/scoring/qaF1.js";
 import {
   allCombinations, buildGroupDataset, canonicalScore, countCombinations, groupAdvantages, SCORE_TOLERANCE, type Group,
 } from "../../src/dataset/index.js";
-import { SeededRandom } from "../../src/gguf/seededRandom.js";
+import { SeededRandom } from "../../src/util/seededRandom.js";
 
 const shape = (groups: Group[]) => groups.map((g) => [g.queryId, g.members]);
 

@@ -2,7 +2,7 @@
 // a --config file and flags (only those a resume may change), or a new run from them. Everything is
 // checked (settings, model, executor, data) before the run directory is touched.
 import { stringify as toYaml } from "yaml";
-import { createTask, openRun, preflight, storedConfig, type RunConfig, type RunContext } from "../../pipeline/index.js";
+import { openConfiguredRun, storedConfig, type Phase, type RunConfig, type RunContext } from "../../pipeline/index.js";
 import { progressPrinter } from "./progressPrinter.js";
 import { configFromArgv } from "./runFlags.js";
 
@@ -17,21 +17,15 @@ export function printRunConfig(config: RunConfig, json: boolean): void {
 }
 
 export async function openRunFromArgv(dir: string, argv: Record<string, unknown>, prefix = ""): Promise<RunContext> {
-  const config = resolveRunConfig(dir, argv);
-  await preflight(config);
-  return openRun(dir, config, await createTask(config, dir), {
+  return openConfiguredRun(dir, resolveRunConfig(dir, argv), {
     onProgress: progressPrinter(process.stderr, prefix),
     onWarning: (message) => process.stderr.write(`${prefix}WARNING: ${message}\n`),
   });
 }
 
 /** The iteration a phase command works on: the one given, or the first whose phase is not done. */
-export function pickIteration(ctx: RunContext, phase: "collect" | "dataset" | "update", given: number | undefined): number {
-  if (given !== undefined) {
-    if (!Number.isInteger(given) || given < 0) throw new Error(`--iteration must be a whole number >= 0, got ${given}`);
-    return given;
-  }
-  let iteration = 0;
-  while (ctx.store.phaseSummary(iteration, phase)) iteration++;
-  return iteration;
+export function pickIteration(ctx: RunContext, phase: Phase, given: number | undefined): number {
+  if (given === undefined) return ctx.store.nextIteration(phase);
+  if (!Number.isInteger(given) || given < 0) throw new Error(`--iteration must be a whole number >= 0, got ${given}`);
+  return given;
 }
