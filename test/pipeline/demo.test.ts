@@ -1,10 +1,12 @@
 // `spogw-native demo`: three iterations offline on this machine, every line saying it is simulated,
-// the JSON line last, and the mean score after the last update clearly above the first iteration's.
+// the JSON line last, and the mean score after the last update clearly above the first iteration's; a
+// second uninterrupted demo with the same seed ends in the same state (numbers and adapter bytes).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCommand as run } from "./runCommand.js";
+import { runState } from "./runState.js";
 import { demoCommand } from "../../src/cli/commands/demo.js";
 import { statusCommand } from "../../src/cli/commands/status.js";
 
@@ -42,5 +44,13 @@ describe("spogw-native demo", () => {
     expect(status.adapters).toEqual(["adapters/iter-1.gguf", "adapters/iter-2.gguf", "adapters/iter-3.gguf"]);
     expect(status.iterations).toHaveLength(4);
     await expect(run(statusCommand, ["status", join(work, "absent")])).rejects.toThrow(/absent is not a run directory \(no run\.sqlite\)/);
-  }, 600_000);
+
+    // Same seed, same run: a second demo from scratch stores the same workflows, scores, groups,
+    // log-probs, update steps and adapter files, and prints the same numbers.
+    const twin = join(work, "twin");
+    const second = await run(demoCommand, ["demo", "--json", "--run", twin, "--seed", "0"]);
+    expect(second.stdout.trimEnd().split("\n").at(-1)).toBe(lines.at(-1));
+    const [expected, actual] = [runState(dir), runState(twin)];
+    for (const key of Object.keys(expected)) expect(actual[key], key).toEqual(expected[key]);
+  }, 1_200_000);
 });
