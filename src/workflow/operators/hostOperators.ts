@@ -45,6 +45,7 @@ const TEST_REPAIR_ROUNDS = 3;
 export class OperatorHost {
   private readonly repeats = new Map<string, number>();
   private executorCallCount = 0;
+  private executorTokenCount = 0;
 
   constructor(
     private readonly problem: WorkflowProblem,
@@ -54,6 +55,11 @@ export class OperatorHost {
 
   get executorCalls(): number {
     return this.executorCallCount;
+  }
+
+  /** Prompt plus completion tokens of the executor's answers so far (cached answers count what they cost when made). */
+  get executorTokens(): number {
+    return this.executorTokenCount;
   }
 
   async call(name: OperatorName, args: OperatorArgument[]): Promise<string> {
@@ -96,6 +102,7 @@ export class OperatorHost {
         ? { messages: [{ role: "user" as const, content: prompt }] }
         : { messages: [{ role: "user" as const, content: prompt }], temperature: this.services.repeatTemperature ?? 0.7, seed: repeat };
     const result = await this.services.executor.complete(request, { signal: this.signal });
+    this.executorTokenCount += result.usage.promptTokens + result.usage.completionTokens;
     const limit = this.services.maxReplyChars ?? 20_000;
     return result.text.length > limit ? result.text.slice(0, limit) : result.text;
   }

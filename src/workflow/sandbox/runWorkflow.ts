@@ -53,6 +53,8 @@ export interface WorkflowRunResult {
   calls: number;
   /** Requests the operators sent to the executor (an operator may send several). */
   executorCalls: number;
+  /** Prompt plus completion tokens of the executor's answers. */
+  executorTokens: number;
   durationMs: number;
 }
 
@@ -104,7 +106,7 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
       worker.off("error", onError);
       worker.off("exit", onExit);
       releaseWorker(worker, reusable);
-      resolve({ output, error, calls, executorCalls: host.executorCalls, durationMs: Date.now() - startedAt });
+      resolve({ output, error, calls, executorCalls: host.executorCalls, executorTokens: host.executorTokens, durationMs: Date.now() - startedAt });
     }
 
     function reply(message: HostToWorker): void {
