@@ -34,6 +34,12 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+// glibc before 2.34 (the prebuilds' Debian 11 root has 2.31) has no SYS_close_range; the syscall's
+// number is 436 on every architecture (it was added after the syscall tables were unified).
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
 #define LAUNCH_FAILED 125
 #define MAX_LIST 8
 
