@@ -58,6 +58,28 @@ float round_f16(float x) {
   return from_bits(sign | rounded);
 }
 
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      exp = 127 - 15 + 1;
+      while ((mant & 0x400) == 0) {
+        mant <<= 1;
+        exp--;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000 | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  return from_bits(bits);
+}
+
 float round_bf16(float x) {
   uint32_t u = f32_bits(x);
   if ((u & 0x7fffffffu) > 0x7f800000u) return x;  // NaN
@@ -267,7 +289,6 @@ SPOGW_AVX2_CLONE void tile_portable(const float* W, int64_t ldw, const float* x,
       y[j * ldy + i] = bf16_pairs ? tiny_dot_bf16_pairs(W + i * ldw, x + j * ldx, k) : tiny_dot<L>(W + i * ldw, x + j * ldx, k);
 }
 
-// hsum_float_8 of ggml's x86 quants: the same tree as tinyBLAS's AVX hsum.
 SPOGW_AVX2_CLONE float dot_q8_0_portable(Q8Row a, Q8Row b, int64_t k) {
   float acc[8] = {};
   for (int64_t blk = 0; blk < k / 32; blk++) {
@@ -284,6 +305,8 @@ SPOGW_AVX2_CLONE float dot_q8_0_portable(Q8Row a, Q8Row b, int64_t k) {
 }
 
 }  // namespace
+
+float hsum_float_8(const float* v) { return hsum<8>(v); }
 
 void quantize_q8_0(const float* x, int64_t n, int8_t* q, float* d) {
   for (int64_t b = 0; b < n / 32; b++) {
