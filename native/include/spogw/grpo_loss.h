@@ -16,14 +16,29 @@
 // and throws spogw::Error with a message naming the problem; nothing is computed on bad input.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 #include "spogw/grpo_row_math.h"
 
 namespace spogw {
 
+// An output matrix [V, d] the caller does not hold as float32 (a quantized model keeps its blocks):
+// fill(r0, r1, out) writes rows [r0, r1) as float32 into out [r1 - r0, d], and the kernels form the
+// backward product dHidden = dLogits lmHead over blocks of `block_rows` rows, so no float32 copy of the
+// whole matrix exists. logits(hidden, n, Z), when set, computes Z [n, V] = hidden lmHead^T itself
+// (the engine: llama.cpp's own quantized product, so log-probs are those of the sampler's logits);
+// otherwise the forward product is formed from fill's blocks too. Both run on the calling thread and
+// may use parallel_for.
+struct LmHeadRows {
+  std::function<void(int64_t r0, int64_t r1, float* out)> fill;
+  int64_t block_rows = 0;
+  std::function<void(const float* hidden, int64_t n, float* Z)> logits;
+};
+
 struct GrpoLossInputs {
   const float* hidden = nullptr;       // [T, d]
-  const float* lm_head = nullptr;      // [V, d]
+  const float* lm_head = nullptr;      // [V, d]; may be null when lm_head_rows is given
+  const LmHeadRows* lm_head_rows = nullptr;  // used instead of lm_head when set
   const int32_t* targets = nullptr;    // [T], each in [0, V)
   const int32_t* seq_starts = nullptr; // [S + 1], 0 = s_0 < s_1 < ... < s_S = T
   const float* advantages = nullptr;   // [S]
@@ -88,6 +103,9 @@ GrpoLossSums grpo_loss_reference(const GrpoLossInputs& in, const GrpoLossConfig&
 // log pi(target) at the temperature for each token: the forward half of the fused kernel (no
 // gradient), used for the old/ref passes. out: [T].
 void selective_logprobs(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
+                        int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows = 0);
+// The same with the output matrix given by rows (see LmHeadRows).
+void selective_logprobs(const float* hidden, const LmHeadRows& lm_head, const int32_t* targets, int64_t T,
                         int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows = 0);
 void selective_logprobs_reference(const float* hidden, const float* lm_head, const int32_t* targets,
                                   int64_t T, int64_t d, int64_t V, float temperature, float* out);

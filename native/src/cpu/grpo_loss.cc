@@ -146,10 +146,8 @@ void require_ptr(const char* fn, const char* name, const void* p) {
   if (p == nullptr) throw Error(std::string(fn) + ": " + name + " is missing (null pointer)");
 }
 
-void validate_shapes(const char* fn, const float* hidden, const float* lm_head, const int32_t* targets,
-                     int64_t T, int64_t d, int64_t V) {
+void validate_shapes(const char* fn, const float* hidden, const int32_t* targets, int64_t T, int64_t d, int64_t V) {
   require_ptr(fn, "hidden", hidden);
-  require_ptr(fn, "lmHead", lm_head);
   require_ptr(fn, "targets", targets);
   if (T < 1) throw Error(std::string(fn) + ": there are no tokens (T = " + std::to_string(T) + ")");
   if (d < 1) throw Error(std::string(fn) + ": hidden size d must be at least 1 (got " + std::to_string(d) + ")");
@@ -169,6 +167,48 @@ void validate_shapes(const char* fn, const float* hidden, const float* lm_head, 
 void validate_temperature(const char* fn, float temperature) {
   if (!std::isfinite(temperature) || temperature <= 0.0f)
     throw Error(std::string(fn) + ": temperature must be a finite number > 0 (got " + std::to_string(temperature) + ")");
+}
+
+// The output matrix given as float32 rows (finite) or by blocks of rows.
+void validate_lm_head(const char* fn, const float* lm_head, const LmHeadRows* rows, int64_t V, int64_t d) {
+  if (rows != nullptr) {
+    if (!rows->fill || rows->block_rows < 1) throw Error(std::string(fn) + ": lmHead rows need a fill function and block_rows >= 1");
+    return;
+  }
+  require_ptr(fn, "lmHead", lm_head);
+  require_finite(fn, "lmHead", lm_head, V * d);
+}
+
+// Z [n, V] = alpha hidden [n, d] lmHead^T, straight from float32 rows or one block of rows at a time.
+void times_lm_head_t(const float* hidden, int64_t n, int64_t d, int64_t V, float alpha, const float* lm_head, const LmHeadRows* rows,
+                     std::vector<float>& block, float* Z) {
+  if (rows == nullptr) return gemm(false, true, n, V, d, alpha, hidden, d, lm_head, d, 0.0f, Z, V);
+  if (rows->logits) {
+    rows->logits(hidden, n, Z);
+    if (alpha != 1.0f)
+      parallel_for(n * V, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; i++) Z[i] *= alpha;
+      });
+    return;
+  }
+  block.resize(size_t(std::min(V, rows->block_rows) * d));
+  for (int64_t r0 = 0; r0 < V; r0 += rows->block_rows) {
+    const int64_t r1 = std::min(V, r0 + rows->block_rows);
+    rows->fill(r0, r1, block.data());
+    gemm(false, true, n, r1 - r0, d, alpha, hidden, d, block.data(), d, 0.0f, Z + r0, V);
+  }
+}
+
+// dH [n, d] = G [n, V] lmHead, the same two ways.
+void times_lm_head(const float* G, int64_t n, int64_t d, int64_t V, const float* lm_head, const LmHeadRows* rows, std::vector<float>& block,
+                   float* dH) {
+  if (rows == nullptr) return gemm(false, false, n, d, V, 1.0f, G, V, lm_head, d, 0.0f, dH, d);
+  block.resize(size_t(std::min(V, rows->block_rows) * d));
+  for (int64_t r0 = 0; r0 < V; r0 += rows->block_rows) {
+    const int64_t r1 = std::min(V, r0 + rows->block_rows);
+    rows->fill(r0, r1, block.data());
+    gemm(false, false, n, d, r1 - r0, 1.0f, G + r0, V, block.data(), d, r0 > 0 ? 1.0f : 0.0f, dH, d);
+  }
 }
 
 // The [rows x V] scratch tile, uninitialised (the GEMM overwrites it). Running out of memory is an
@@ -200,15 +240,15 @@ int64_t grpo_workspace_bytes(int64_t tile_rows, int64_t V) {
 void selective_logprobs_validate(const float* hidden, const float* lm_head, const int32_t* targets,
                                  int64_t T, int64_t d, int64_t V, float temperature) {
   const char* fn = "selectiveLogprobs";
-  validate_shapes(fn, hidden, lm_head, targets, T, d, V);
+  validate_shapes(fn, hidden, targets, T, d, V);
   validate_temperature(fn, temperature);
   require_finite(fn, "hidden", hidden, T * d);
-  require_finite(fn, "lmHead", lm_head, V * d);
+  validate_lm_head(fn, lm_head, nullptr, V, d);
 }
 
 void grpo_loss_validate(const GrpoLossInputs& in, const GrpoLossConfig& cfg) {
   const char* fn = "grpoLoss";
-  validate_shapes(fn, in.hidden, in.lm_head, in.targets, in.T, in.d, in.V);
+  validate_shapes(fn, in.hidden, in.targets, in.T, in.d, in.V);
   require_ptr(fn, "seqStarts", in.seq_starts);
   require_ptr(fn, "advantages", in.advantages);
   require_ptr(fn, "seqWeights", in.seq_weights);
@@ -238,7 +278,7 @@ void grpo_loss_validate(const GrpoLossInputs& in, const GrpoLossConfig& cfg) {
   require_finite(fn, "oldLogp", in.old_logp, in.T);
   require_finite(fn, "refLogp", in.ref_logp, in.T);
   require_finite(fn, "hidden", in.hidden, in.T * in.d);
-  require_finite(fn, "lmHead", in.lm_head, in.V * in.d);
+  validate_lm_head(fn, in.lm_head, in.lm_head_rows, in.V, in.d);
 }
 
 GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
@@ -258,12 +298,13 @@ GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg
 
   const GrpoTokenParams params{cfg.eps_low, cfg.eps_high, cfg.beta, cfg.kl_all_tokens};
   const float inv_temp = 1.0f / cfg.temperature;
+  std::vector<float> lm_block;  // one block of lmHead rows when they come from in.lm_head_rows
   GrpoLossSums sums;
   for (int64_t t0 = 0; t0 < T; t0 += rows) {
     const int64_t n = std::min(rows, T - t0);
     float* Z = tile.get();
     // Z = hidden_tile lmHead^T / temperature: the temperature rides on the GEMM's alpha.
-    gemm(false, true, n, V, d, inv_temp, in.hidden + t0 * d, d, in.lm_head, d, 0.0f, Z, V);
+    times_lm_head_t(in.hidden + t0 * d, n, d, V, inv_temp, in.lm_head, in.lm_head_rows, lm_block, Z);
     parallel_for(n, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; r++) {
         const int64_t t = t0 + r;
@@ -292,7 +333,7 @@ GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg
       }
     });
     // dHidden_tile = dlogits lmHead.
-    gemm(false, false, n, d, V, 1.0f, Z, V, in.lm_head, d, 0.0f, out.d_hidden + t0 * d, d);
+    times_lm_head(Z, n, d, V, in.lm_head, in.lm_head_rows, lm_block, out.d_hidden + t0 * d);
     for (int64_t r = 0; r < n; r++) {  // in token order, so the sums do not depend on threads
       const GrpoToken& tok = tokens[size_t(r)];
       sums.loss += tok.loss;
@@ -306,17 +347,19 @@ GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg
   return sums;
 }
 
-void selective_logprobs(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
-                        int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
-  selective_logprobs_validate(hidden, lm_head, targets, T, d, V, temperature);
+namespace {
+
+void selective_logprobs_tiled(const float* hidden, const float* lm_head, const LmHeadRows* lm_rows, const int32_t* targets, int64_t T,
+                              int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
   require_ptr("selectiveLogprobs", "output", out);
   const int64_t rows = tile_rows > 0 ? std::min(tile_rows, T) : grpo_tile_rows(T, V, kGrpoTileBudgetBytes);
   std::unique_ptr<float[]> tile = alloc_tile("selectiveLogprobs", rows, V);
+  std::vector<float> lm_block;
   const float inv_temp = 1.0f / temperature;
   for (int64_t t0 = 0; t0 < T; t0 += rows) {
     const int64_t n = std::min(rows, T - t0);
     float* Z = tile.get();
-    gemm(false, true, n, V, d, inv_temp, hidden + t0 * d, d, lm_head, d, 0.0f, Z, V);
+    times_lm_head_t(hidden + t0 * d, n, d, V, inv_temp, lm_head, lm_rows, lm_block, Z);
     parallel_for(n, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; r++) {
         float* z = Z + r * V;
@@ -326,6 +369,24 @@ void selective_logprobs(const float* hidden, const float* lm_head, const int32_t
       }
     });
   }
+}
+
+}  // namespace
+
+void selective_logprobs(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
+                        int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
+  selective_logprobs_validate(hidden, lm_head, targets, T, d, V, temperature);
+  selective_logprobs_tiled(hidden, lm_head, nullptr, targets, T, d, V, temperature, out, tile_rows);
+}
+
+void selective_logprobs(const float* hidden, const LmHeadRows& lm_head, const int32_t* targets, int64_t T,
+                        int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
+  const char* fn = "selectiveLogprobs";
+  validate_shapes(fn, hidden, targets, T, d, V);
+  validate_temperature(fn, temperature);
+  require_finite(fn, "hidden", hidden, T * d);
+  validate_lm_head(fn, nullptr, &lm_head, V, d);
+  selective_logprobs_tiled(hidden, nullptr, &lm_head, targets, T, d, V, temperature, out, tile_rows);
 }
 
 void grpo_loss_gemms_only(const float* hidden, const float* lm_head, int64_t T, int64_t d, int64_t V,

@@ -33,6 +33,7 @@ GrpoLossSums grpo_loss_reference(const GrpoLossInputs& in, const GrpoLossConfig&
                                  const GrpoLossOutputs& out) {
   grpo_loss_validate(in, cfg);
   if (out.logp == nullptr || out.d_hidden == nullptr) throw Error("grpo_loss_reference: missing output");
+  if (in.lm_head == nullptr) throw Error("grpoLoss: this kernel takes lmHead as float32 rows (lm_head_rows is for the fused CPU kernel)");
   const int64_t d = in.d, V = in.V;
   const double inv_temp = 1.0 / double(cfg.temperature);
   const GrpoTokenParams params{cfg.eps_low, cfg.eps_high, cfg.beta, cfg.kl_all_tokens};

@@ -260,6 +260,7 @@ GrpoLossSums grpo_loss_cuda(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
                             int64_t tile_rows) {
   grpo_loss_validate(in, cfg);
   if (out.logp == nullptr || out.d_hidden == nullptr) throw Error("grpoLoss: missing output buffers");
+  if (in.lm_head == nullptr) throw Error("grpoLoss: this kernel takes lmHead as float32 rows (lm_head_rows is for the fused CPU kernel)");
   require_device("grpoLoss");
   const int64_t T = in.T, d = in.d, V = in.V, S = in.S;
   const int64_t rows = cuda_tile_rows(T, V, tile_rows);

@@ -168,7 +168,7 @@ void Engine::forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, s
   check_tokens(tokens, T);
   rope_table(rope_, T, c.n_rot, c.rope_theta);
   std::vector<float> x(size_t(T * d)), next(size_t(T * d));
-  for (int64_t t = 0; t < T; t++) std::memcpy(&x[size_t(t * d)], &model_->weights.token_embd.values[size_t(int64_t(tokens[t]) * d)], size_t(d) * 4);
+  for (int64_t t = 0; t < T; t++) model_->weights.token_embd.dequantize_rows(tokens[t], tokens[t] + 1, &x[size_t(t * d)]);
   LayerActs acts;
   if (layer_inputs) layer_inputs->resize(size_t(c.layers + 1));
   for (int64_t l = 0; l < c.layers; l++) {
@@ -200,9 +200,30 @@ void Engine::token_logprobs(const int32_t* tokens, int64_t T, int64_t from, floa
   if (from < 1 || from >= T) throw Error("tokenLogprobs: from = " + std::to_string(from) + " must be in [1, " + std::to_string(T) + ") (token 0 has no context)");
   std::vector<float> hn;
   forward(tokens, T, hn, nullptr, nullptr);
-  round_lm_head_inputs(hn);
   const ModelConfig& c = config();
-  selective_logprobs(hn.data() + (from - 1) * c.d, model_->weights.lm_head().data(), tokens + from, T - from, c.d, c.vocab, temperature, out);
+  const FrozenWeight& lm = model_->weights.lm_head();
+  if (lm.data() == nullptr) {  // blocks: the logits come from llama.cpp's product (lm_head_rows)
+    selective_logprobs(hn.data() + (from - 1) * c.d, lm_head_rows(), tokens + from, T - from, c.d, c.vocab, temperature, out);
+    return;
+  }
+  round_lm_head_inputs(hn);
+  selective_logprobs(hn.data() + (from - 1) * c.d, lm.data(), tokens + from, T - from, c.d, c.vocab, temperature, out);
+}
+
+// An output matrix held as blocks (Q8_0 and the block-quantized types) reaches the fused kernels as
+// llama.cpp's own product for the logits (so the log-probs are those of the sampler's logits) and as
+// dequantised blocks of rows (about 8 MiB) for the backward product.
+LmHeadRows Engine::lm_head_rows() const {
+  const FrozenWeight& lm = model_->weights.lm_head();
+  const ModelConfig& c = config();
+  LmHeadRows rows;
+  rows.fill = [&lm](int64_t r0, int64_t r1, float* out) { lm.dequantize_rows(r0, r1, out); };
+  rows.block_rows = std::max<int64_t>(1, (int64_t(8) << 20) / int64_t(sizeof(float)) / c.d);
+  rows.logits = [&lm, &c](const float* hidden, int64_t n, float* Z) {
+    std::vector<float> scratch;
+    frozen_matmul(hidden, n, c.d, c.vocab, lm, Z, scratch);
+  };
+  return rows;
 }
 
 // ---- backward --------------------------------------------------------------------------------------
@@ -212,7 +233,7 @@ void Engine::layer_backward(int64_t l, const float* x, const float* dout, int64_
   const LayerWeights& w = model_->weights.layers[size_t(l)];
   const int64_t d = c.d, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim, F = c.ff;
   const auto sized = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); return v.data(); };
-  const auto W = [&](Proj p) { return w.w[int(p)].data(); };
+  const auto W = [&](Proj p) -> const FrozenWeight& { return w.w[int(p)]; };
   const auto xa = [&](Proj p) { return a.xa[int(p)].data(); };
 
   // Recompute this layer's activations from its saved input.
@@ -263,12 +284,14 @@ BackwardResult Engine::backward(const std::vector<SequenceItem>& batch, const Gr
     std::vector<float> hn, rstd;
     std::vector<std::vector<float>> inputs;
     forward(s.tokens, T, hn, &rstd, &inputs);
-    round_lm_head_inputs(hn);
+    const LmHeadRows lm_rows = lm_head_rows();
+    if (model_->weights.lm_head().data() != nullptr) round_lm_head_inputs(hn);  // else rounded inside lm_rows.logits
 
     // Output layer + loss on the rows that predict the response tokens (positions start-1 .. T-2).
     GrpoLossInputs in;
     in.hidden = hn.data() + (s.response_start - 1) * d;
     in.lm_head = model_->weights.lm_head().data();
+    if (in.lm_head == nullptr) in.lm_head_rows = &lm_rows;
     in.targets = s.tokens + s.response_start;
     const int32_t seq_starts[2] = {0, int32_t(n)};
     in.seq_starts = seq_starts;

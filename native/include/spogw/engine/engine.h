@@ -94,6 +94,7 @@ class Engine {
   void forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, std::vector<float>* final_rstd,
                std::vector<std::vector<float>>* layer_inputs);
   void round_lm_head_inputs(std::vector<float>& hn) const;
+  LmHeadRows lm_head_rows() const;
   // out = nullptr: recompute only the activations the backward reads (skips the down projection).
   void layer_forward(int64_t l, const float* x, int64_t T, float* out, LayerActs& acts);
   void layer_backward(int64_t l, const float* x, const float* dout, int64_t T, float* dx, LayerActs& acts);
