@@ -9,7 +9,14 @@ export function dequantizeToFloat32(type: GgmlTypeInfo, bytes: Uint8Array, eleme
   if (bytes.length !== expectedBytes) {
     throw new Error(`tensor '${tensorName}': ${bytes.length} bytes given for ${elementCount} ${type.name} elements (expected ${expectedBytes})`);
   }
-  if (isBlockQuantType(type.name)) return dequantizeBlocks(type.name, bytes, elementCount);
+  if (isBlockQuantType(type.name)) {
+    const values = dequantizeBlocks(type.name, bytes, elementCount);
+    // Finite scales give finite values (at most 65504 x 63 x 31), so a non-finite value is a NaN or
+    // infinite F16 scale in its block.
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`tensor '${tensorName}': ${type.name} block ${Math.floor(bad / type.blockSize)} has a non-finite (NaN or infinite) F16 scale; the file is corrupt`);
+    return values;
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(elementCount);
   switch (type.name) {

@@ -22,10 +22,12 @@
 //   blk.N.ffn_down.weight      [ff, embd]          N(0, 1/ff)
 //
 // With dtype f16, bf16 or a quantized type the 2-D weights have that type; 1-D tensors stay F32 because
-// llama.cpp aborts on F16 norms. The 32-value block types (q8_0, q4_0, q4_1, q5_0, q5_1) need embd and
-// ff to be multiples of 32, the K-quants (q2_k .. q6_k, q4_k_m) multiples of 256. q4_k_m mixes types
-// as llama.cpp's Q4_K_M does (llama-quant.cpp): Q6_K for the output matrix (token_embd when tied) and
-// for attn_v and ffn_down in the layers its use_more_bits picks, Q4_K elsewhere.
+// llama.cpp aborts on F16 norms. Quantized dtypes need embd and ff to be multiples of 32. As in
+// llama-quant.cpp, a K-quant matrix whose rows are not whole 256-value super-blocks falls back to a
+// 32-value type (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0; llama.cpp's IQ4_NL for Q2_K/Q3_K is not
+// written here, so q2_k and q3_k need multiples of 256). q4_k_m mixes types as llama.cpp's Q4_K_M does:
+// Q6_K for the output matrix (token_embd when tied) and for attn_v and ffn_down in the layers its
+// use_more_bits picks, Q4_K elsewhere.
 // How llama.cpp runs these files (checked position by position by test/generator/referenceForward.ts):
 // RoPE over the whole head, llama rotating adjacent pairs (2i, 2i+1), qwen2 rotating (i, i + hd/2);
 // query head h uses key/value head floor(h / (heads / kvHeads)); SwiGLU MLP; RMSNorm with the eps below.
@@ -63,11 +65,14 @@ function useMoreBits(layer: number, layers: number): boolean {
   return layer < Math.floor(layers / 8) || layer >= Math.floor((7 * layers) / 8) || (layer - Math.floor(layers / 8)) % 3 === 2;
 }
 
-/** The type of a 2-D weight ("output" for the output matrix, token_embd when tied). */
-function matrixType(dtype: TinyModelDtype, role: "token_embd" | "output" | "attn_v" | "ffn_down" | "other", layer: number, layers: number): GgufWritableTensorType {
-  if (dtype !== "q4_k_m") return DTYPES[dtype].matrix;
-  if (role === "output" || ((role === "attn_v" || role === "ffn_down") && useMoreBits(layer, layers))) return "Q6_K";
-  return "Q4_K";
+/** llama-quant.cpp's replacement for a K-quant whose rows are not whole super-blocks. */
+const NOT_SUPER_BLOCK_FALLBACK: Partial<Record<GgufWritableTensorType, GgufWritableTensorType>> = { Q4_K: "Q5_0", Q5_K: "Q5_1", Q6_K: "Q8_0" };
+
+/** The type of a 2-D weight with rows of nIn values ("output" for the output matrix, token_embd when tied). */
+function matrixType(dtype: TinyModelDtype, role: "token_embd" | "output" | "attn_v" | "ffn_down" | "other", layer: number, layers: number, nIn: number): GgufWritableTensorType {
+  let type = DTYPES[dtype].matrix;
+  if (dtype === "q4_k_m" && (role === "output" || ((role === "attn_v" || role === "ffn_down") && useMoreBits(layer, layers)))) type = "Q6_K";
+  return nIn % 256 === 0 ? type : NOT_SUPER_BLOCK_FALLBACK[type] ?? type;
 }
 
 export interface TinyModelOptions {
@@ -102,7 +107,7 @@ export function resolveTinyModelConfig(options: TinyModelOptions): TinyModelConf
   const kvHeads = options.kvHeads ?? config.heads;
   if (config.arch !== "llama" && config.arch !== "qwen2") throw new Error(`arch must be llama or qwen2, got ${String(config.arch)}`);
   if (!(config.dtype in DTYPES)) throw new Error(`dtype must be one of ${TINY_MODEL_DTYPES.join(", ")}, got ${String(config.dtype)}`);
-  const block = config.dtype.endsWith("_k") || config.dtype === "q4_k_m" ? 256 : config.dtype.startsWith("q") ? 32 : 1;
+  const block = config.dtype === "q2_k" || config.dtype === "q3_k" ? 256 : config.dtype.startsWith("q") ? 32 : 1;
   if (config.embd % block !== 0 || config.ff % block !== 0) {
     throw new Error(`dtype ${config.dtype} needs embd and ff to be multiples of ${block} (its block size), got ${config.embd} and ${config.ff}`);
   }
@@ -133,27 +138,27 @@ export function buildTinyModel(options: TinyModelOptions): GgufFileToWrite & { c
   const normal = (std: number) => (r: SeededRandom, n: number) => r.normalArray(n, std);
   const normWeight = (r: SeededRandom, n: number) => r.normalArray(n, 0.1, 1);
   const matrix = (name: string, nIn: number, nOut: number, type: GgufWritableTensorType, std = 1 / Math.sqrt(nIn)) => add(name, [nIn, nOut], normal(std), type);
-  const typeOf = (role: Parameters<typeof matrixType>[1], layer = 0) => matrixType(config.dtype, role, layer, config.layers);
+  const typeOf = (role: Parameters<typeof matrixType>[1], nIn: number, layer = 0) => matrixType(config.dtype, role, layer, config.layers, nIn);
 
-  matrix("token_embd.weight", embd, vocabSize, typeOf(config.tied ? "output" : "token_embd"), 0.3);
+  matrix("token_embd.weight", embd, vocabSize, typeOf(config.tied ? "output" : "token_embd", embd), 0.3);
   add("output_norm.weight", [embd], normWeight, "F32");
-  if (!config.tied) matrix("output.weight", embd, vocabSize, typeOf("output"), 0.3);
+  if (!config.tied) matrix("output.weight", embd, vocabSize, typeOf("output", embd), 0.3);
   for (let layer = 0; layer < config.layers; layer++) {
     const blk = `blk.${layer}`;
     add(`${blk}.attn_norm.weight`, [embd], normWeight, "F32");
-    matrix(`${blk}.attn_q.weight`, embd, heads * headDim, typeOf("other"));
-    matrix(`${blk}.attn_k.weight`, embd, kvHeads * headDim, typeOf("other"));
-    matrix(`${blk}.attn_v.weight`, embd, kvHeads * headDim, typeOf("attn_v", layer));
+    matrix(`${blk}.attn_q.weight`, embd, heads * headDim, typeOf("other", embd));
+    matrix(`${blk}.attn_k.weight`, embd, kvHeads * headDim, typeOf("other", embd));
+    matrix(`${blk}.attn_v.weight`, embd, kvHeads * headDim, typeOf("attn_v", embd, layer));
     if (config.arch === "qwen2") {
       add(`${blk}.attn_q.bias`, [heads * headDim], normal(0.1), "F32");
       add(`${blk}.attn_k.bias`, [kvHeads * headDim], normal(0.1), "F32");
       add(`${blk}.attn_v.bias`, [kvHeads * headDim], normal(0.1), "F32");
     }
-    matrix(`${blk}.attn_output.weight`, heads * headDim, embd, typeOf("other"));
+    matrix(`${blk}.attn_output.weight`, heads * headDim, embd, typeOf("other", heads * headDim));
     add(`${blk}.ffn_norm.weight`, [embd], normWeight, "F32");
-    matrix(`${blk}.ffn_gate.weight`, embd, ff, typeOf("other"));
-    matrix(`${blk}.ffn_up.weight`, embd, ff, typeOf("other"));
-    matrix(`${blk}.ffn_down.weight`, ff, embd, typeOf("ffn_down", layer));
+    matrix(`${blk}.ffn_gate.weight`, embd, ff, typeOf("other", embd));
+    matrix(`${blk}.ffn_up.weight`, embd, ff, typeOf("other", embd));
+    matrix(`${blk}.ffn_down.weight`, ff, embd, typeOf("ffn_down", ff, layer));
   }
   return { metadata: tinyModelMetadata(config), tensors, config };
 }

@@ -180,6 +180,12 @@ void Engine::forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, s
   std::vector<float> rstd(static_cast<size_t>(T));
   hn.resize(size_t(T * d));
   rmsnorm_forward(x.data(), model_->weights.output_norm.data(), T, d, c.rms_eps, hn.data(), rstd.data());
+  // Weights or block scales near the float limits can overflow a product; say so rather than return
+  // NaN probabilities or train on them.
+  for (int64_t i = 0; i < T * d; i++)
+    if (!std::isfinite(hn[size_t(i)]))
+      throw Error("the forward pass overflowed float32 at position " + std::to_string(i / d) +
+                  ": the model's weights or block scales are too large (is the file corrupt?)");
   if (final_rstd) *final_rstd = std::move(rstd);
 }
 

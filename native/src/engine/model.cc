@@ -43,6 +43,7 @@ void load_weight(const GgufReader& g, const std::string& name, int64_t n_in, int
   check_shape(g, t, {n_in, n_out});
   out.rows = n_out;
   out.cols = n_in;
+  out.type = t.type;
   out.rounding = input_rounding_for(t.type);
   if (t.type == kGgmlQ8_0) {
     g.read_q8_0(t, out.q8, out.q8_scale);
@@ -90,6 +91,33 @@ void FrozenWeight::dequantize_rows(int64_t r0, int64_t r1, float* out) const {
 
 int64_t FrozenWeight::resident_bytes() const {
   return int64_t(values.size() * sizeof(float) + q8.size() + q8_scale.size() * sizeof(float) + quant.blocks.size());
+}
+
+std::vector<WeightInfo> weight_infos(const Model& model) {
+  std::vector<WeightInfo> out;
+  const auto matrix = [&](const std::string& name, const FrozenWeight& w) {
+    const char* kernel = !w.quant.empty() ? ggml::quant_path_name(ggml::quant_path(w.type, w.rows)) : !w.q8.empty() ? "q8_0" : "float";
+    out.push_back({name, w.type, kernel, w.resident_bytes()});
+  };
+  const auto vector = [&](const std::string& name, const std::vector<float>& v) {
+    if (!v.empty()) out.push_back({name, kGgmlF32, "vector", int64_t(v.size() * sizeof(float))});
+  };
+  const ModelWeights& w = model.weights;
+  matrix("token_embd.weight", w.token_embd);
+  if (!w.output.empty()) out.back().kernel = "get_rows";  // only rows are read from it (llama.cpp: GET_ROWS)
+  vector("output_norm.weight", w.output_norm);
+  if (!w.output.empty()) matrix("output.weight", w.output);
+  for (size_t l = 0; l < w.layers.size(); l++) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    const LayerWeights& lw = w.layers[l];
+    vector(b + "attn_norm.weight", lw.attn_norm);
+    vector(b + "ffn_norm.weight", lw.ffn_norm);
+    vector(b + "attn_q.bias", lw.bq);
+    vector(b + "attn_k.bias", lw.bk);
+    vector(b + "attn_v.bias", lw.bv);
+    for (int p = 0; p < kProjCount; p++) matrix(b + kProjNames[p] + ".weight", lw.w[size_t(p)]);
+  }
+  return out;
 }
 
 InputRounding input_rounding_for(uint32_t type) {

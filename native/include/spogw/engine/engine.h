@@ -63,6 +63,7 @@ class Engine {
   explicit Engine(std::unique_ptr<Model> model);
   const ModelConfig& config() const { return model_->config; }
   const LoraState& lora() const { return lora_; }
+  std::vector<WeightInfo> weight_infos() const { return spogw::weight_infos(*model_); }
 
   // Every public call takes this lock: one operation at a time per engine.
   std::mutex& mutex() { return mu_; }

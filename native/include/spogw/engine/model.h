@@ -64,6 +64,7 @@ struct FrozenWeight {
   std::vector<int8_t> q8;        // Q8_0 only: quantised values [n_out * n_in]
   std::vector<float> q8_scale;   // Q8_0 only: one scale (an F16 value) per 32 values
   ggml::QuantMatrix quant;       // Q4_0 .. Q6_K only: the GGUF blocks
+  uint32_t type = 0;             // the GGUF tensor's ggml type
   int64_t rows = 0, cols = 0;    // n_out, n_in
   const float* data() const { return values.data(); }  // null for block types
   bool empty() const { return rows == 0; }
@@ -99,5 +100,16 @@ struct Model {
 
 // Loads and checks a llama/qwen2 GGUF: metadata, every tensor's presence, shape and type.
 std::unique_ptr<Model> load_model(const std::string& path);
+
+// One tensor as the engine holds it: its stored type, the kernel its products take ("repack" or
+// "vec_dot" for the block types as llama.cpp chooses, "q8_0", "float"; "get_rows" for an untied
+// token_embd, "vector" for norms and biases) and the bytes held. What `bench engine` reports and the parity tests check llama.cpp against.
+struct WeightInfo {
+  std::string name;
+  uint32_t type = 0;
+  std::string kernel;
+  int64_t bytes = 0;
+};
+std::vector<WeightInfo> weight_infos(const Model& model);
 
 }  // namespace spogw
