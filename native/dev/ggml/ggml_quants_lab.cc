@@ -11,6 +11,7 @@
 //       -Wl,-rpath,$BINS -lpthread -lm -o /tmp/ggml_quants_lab && /tmp/ggml_quants_lab
 //
 // For the AVX2 build link libggml-cpu-haswell.so and run with SPOGW_GGML_BUILD=avx2.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -115,27 +116,39 @@ static int check_quantize_acts(ggml_type weight_type) {
   return report(what, a.data(), b.data(), a.size());
 }
 
+// W as a ggml tensor in an ordinary CPU buffer, or in CPU_REPACK (repacked as llama.cpp's loader does).
+struct GgmlWeight {
+  ggml_context* ctx = nullptr;
+  ggml_backend_buffer_t buffer = nullptr;
+  ggml_tensor* tensor = nullptr;
+  GgmlWeight(const ggml::QuantMatrix& W, bool repack) {
+    ggml_init_params wp = {ggml_tensor_overhead() * 4 + W.blocks.size() + 64, nullptr, repack};
+    ctx = ggml_init(wp);
+    tensor = ggml_new_tensor_2d(ctx, ggml_type(W.type), W.cols, W.rows);
+    if (repack) {
+      buffer = ggml_backend_alloc_ctx_tensors_from_buft(ctx, ggml_backend_cpu_repack_buffer_type());
+      ggml_backend_tensor_set(tensor, W.blocks.data(), 0, W.blocks.size());
+    } else {
+      std::memcpy(tensor->data, W.blocks.data(), W.blocks.size());
+    }
+  }
+  ~GgmlWeight() {
+    if (buffer) ggml_backend_buffer_free(buffer);
+    ggml_free(ctx);
+  }
+};
+
 // ggml_mul_mat(W, x) with W in an ordinary CPU buffer (repack = false) or in CPU_REPACK, against
 // mul_mat_quant on the matching path.
 static int check_mul_mat(ggml_type type, int64_t m, int64_t k, int64_t n, bool repack) {
   auto w = randn(size_t(m * k), 0.1f), x = randn(size_t(n * k), 1.0f);
   ggml::QuantMatrix W = quantize_weights(type, w, m, k);
-
-  ggml_init_params wp = {ggml_tensor_overhead() * 4 + W.blocks.size() + 64, nullptr, repack};
-  ggml_context* wctx = ggml_init(wp);
-  ggml_tensor* wt = ggml_new_tensor_2d(wctx, type, k, m);
-  ggml_backend_buffer_t wbuf = nullptr;
-  if (repack) {
-    wbuf = ggml_backend_alloc_ctx_tensors_from_buft(wctx, ggml_backend_cpu_repack_buffer_type());
-    ggml_backend_tensor_set(wt, W.blocks.data(), 0, W.blocks.size());
-  } else {
-    std::memcpy(wt->data, W.blocks.data(), W.blocks.size());
-  }
+  GgmlWeight wt(W, repack);
   ggml_init_params p = {size_t(64) << 20, nullptr, false};
   ggml_context* ctx = ggml_init(p);
   ggml_tensor* xt = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, k, n);
   std::memcpy(xt->data, x.data(), x.size() * 4);
-  ggml_tensor* out = ggml_mul_mat(ctx, wt, xt);
+  ggml_tensor* out = ggml_mul_mat(ctx, wt.tensor, xt);
   ggml_cgraph* gf = ggml_new_graph(ctx);
   ggml_build_forward_expand(gf, out);
   ggml_graph_compute_with_ctx(ctx, gf, 2);
@@ -151,14 +164,48 @@ static int check_mul_mat(ggml_type type, int64_t m, int64_t k, int64_t n, bool r
                 (long long)m, (long long)k, (long long)n);
   const int bad = report(what, ours.data(), ref.data(), ref.size());
   ggml_free(ctx);
-  if (wbuf) ggml_backend_buffer_free(wbuf);
-  ggml_free(wctx);
   return bad;
 }
 
-int main() {
+// Times mul_mat_quant (the engine's kernel on llama.cpp's path) against ggml's mul_mat on the same
+// weights (repacked where llama.cpp repacks them) for one shape: the lab's own speed check.
+static void time_mul_mat(ggml_type type, int64_t m, int64_t k, int64_t n) {
+  auto w = randn(size_t(m * k), 0.1f), x = randn(size_t(n * k), 1.0f);
+  ggml::QuantMatrix W = quantize_weights(type, w, m, k);
+  const ggml::QuantPath path = ggml::quant_path(uint32_t(type), m);
+  GgmlWeight wt(W, path == ggml::QuantPath::kRepack);
+  ggml_init_params p = {size_t(256) << 20, nullptr, false};
+  ggml_context* ctx = ggml_init(p);
+  ggml_tensor* xt = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, k, n);
+  std::memcpy(xt->data, x.data(), x.size() * 4);
+  ggml_cgraph* gf = ggml_new_graph(ctx);
+  ggml_build_forward_expand(gf, ggml_mul_mat(ctx, wt.tensor, xt));
+  const auto seconds = [](auto&& fn) {
+    fn();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < 3; r++) fn();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 3;
+  };
+  const double theirs = seconds([&] { ggml_graph_compute_with_ctx(ctx, gf, 2); });
+  std::vector<float> ours(size_t(m * n));
+  const double mine = seconds([&] {
+    ggml::QuantizedActs xa;
+    ggml::quantize_acts(x.data(), n, k, ggml::act_quant_for(W.type), xa);
+    ggml::mul_mat_quant(W, path, xa, ours.data(), m);
+  });
+  std::printf("time %-5s %-7s m=%lld k=%lld n=%lld: ours %.2f ms, ggml %.2f ms (%.2fx)\n", ggml_type_name(type), ggml::quant_path_name(path),
+              (long long)m, (long long)k, (long long)n, mine * 1e3, theirs * 1e3, mine / theirs);
+  ggml_free(ctx);
+}
+
+int main(int argc, char** argv) {
   ggml_cpu_init();
   set_threads(2);
+  if (argc > 1 && std::strcmp(argv[1], "--time") == 0) {
+    for (ggml_type t : {GGML_TYPE_Q4_0, GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K})
+      for (int64_t n : {1, 64}) time_mul_mat(t, 4864, 1024, n);
+    return 0;
+  }
   std::printf("reproducing ggml's %d-lane build\n", ggml::lanes());
   const ggml_type types[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q2_K,
                              GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};

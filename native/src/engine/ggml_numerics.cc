@@ -8,20 +8,11 @@
 #include <cstring>
 
 #include "ggml_numerics_x86.h"
+#include "portable_clones.h"
 #include "spogw/aligned_vector.h"
 #include "spogw/gemm.h"
 #include "spogw/threads.h"
 
-// The portable kernels' hot loops are also compiled for AVX2 + FMA and picked at load time, so that a
-// binary built for an older baseline (the x86-64-v2 prebuild) does not call libm's fmaf per element.
-// Same operations, same order: only the instructions differ.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SPOGW_AVX2_CLONE __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define SPOGW_AVX2_CLONE
-#endif
-// Helpers the clones inline (a call would run the baseline build of the helper).
-#define SPOGW_INLINE inline __attribute__((always_inline))
 
 namespace spogw::ggml {
 
@@ -445,6 +436,7 @@ void tinyblas_product(const float* W, int64_t ldw, int64_t m, const float* x, in
 
 Build build() { return g_build; }
 void set_kernel_mode(KernelMode m) { g_mode = m; }
+KernelMode kernel_mode() { return mode(); }
 int lanes() { return avx512_build() ? 16 : 8; }
 bool exact_llama_cpp_numerics() { return !use_blas() && build() != Build::kNone; }
 

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "ggml_quants_x86.h"
+#include "portable_clones.h"
 #include "spogw/engine/ggml_numerics.h"
 #include "spogw/error.h"
 #include "spogw/threads.h"
@@ -27,14 +29,25 @@ uint16_t u16_at(const uint8_t* p) {
 float half_at(const uint8_t* p) { return f16_to_f32(u16_at(p)); }
 bool half_finite(const uint8_t* p) { return ((u16_at(p) >> 10) & 0x1f) != 0x1f; }
 
-// One block of a weight row as the integer dot products see it: the quants, the integer scale and
-// min of each 16 values (K-quants; 1 and 0 for the 32-value types), and the block's float factors.
+// A weight row as the integer dot products see it: the quants, the integer scale and min of each 16
+// values (K-quants; 1 and 0 for the 32-value types), and each block's float factors. Contiguous over
+// the row, so the SIMD kernels run along it.
+struct DecodedRow {
+  std::vector<int8_t> q;       // [n]
+  std::vector<int16_t> scale;  // [n / 16]
+  std::vector<int16_t> min;    // [n / 16]
+  std::vector<float> d;        // [blocks]: the block or super-block scale
+  std::vector<float> dmin;     // [blocks]: K-quants: the super-block min scale; Q4_1/Q5_1: the block min m
+  void decode(uint32_t type, const uint8_t* row, int64_t n);
+};
+
+// One block's slice of a DecodedRow.
 struct Decoded {
-  int8_t q[kQK];
-  int16_t scale[16];
-  int16_t min[16];
-  float d = 0.0f;     // the block or super-block scale
-  float dmin = 0.0f;  // K-quants: the super-block min scale; Q4_1/Q5_1: the block min m
+  int8_t* q;
+  int16_t* scale;
+  int16_t* min;
+  float& d;
+  float& dmin;
 };
 
 // The 6-bit scale and min of sub-block j of a Q4_K/Q5_K block (ggml's get_scale_min_k4 layout).
@@ -49,7 +62,7 @@ void scale_min_k4(int j, const uint8_t* s, int* sc, int* m) {
 }
 
 // Decodes one block of `type` at b. Layouts (ggml-common.h), with i the value index in the block:
-void decode(uint32_t type, const uint8_t* b, Decoded& o) {
+void decode(uint32_t type, const uint8_t* b, Decoded o) {
   switch (type) {
     case kQ4_0:  // d, qs[16]: i < 16 low nibbles, i >= 16 high nibbles; value q - 8
     case kQ4_1:  // d, m, qs[16]; value q (m added separately)
@@ -62,7 +75,6 @@ void decode(uint32_t type, const uint8_t* b, Decoded& o) {
       }
       o.d = half_at(b);
       o.dmin = type == kQ4_1 ? half_at(b + 2) : 0.0f;
-      o.scale[0] = o.scale[1] = 1;
       return;
     }
     case kQ5_0:  // d, qh (bit i = fifth bit of value i), qs[16]; value q - 16
@@ -79,12 +91,14 @@ void decode(uint32_t type, const uint8_t* b, Decoded& o) {
       }
       o.d = half_at(b);
       o.dmin = type == kQ5_1 ? half_at(b + 2) : 0.0f;
-      o.scale[0] = o.scale[1] = 1;
       return;
     }
     case kQ2_K: {  // scales[16] (low nibble scale, high nibble min per 16 values), qs[64], d, dmin
+      // Value 128 n + 32 s + l: bits 2s of qs[32 n + l].
       const uint8_t* qs = b + 16;
-      for (int i = 0; i < kQK; i++) o.q[i] = int8_t((qs[32 * (i / 128) + i % 32] >> (2 * ((i % 128) / 32))) & 3);
+      for (int n = 0; n < 2; n++)
+        for (int s = 0; s < 4; s++)
+          for (int l = 0; l < 32; l++) o.q[128 * n + 32 * s + l] = int8_t((qs[32 * n + l] >> (2 * s)) & 3);
       for (int g = 0; g < 16; g++) {
         o.scale[g] = int16_t(b[g] & 0xF);
         o.min[g] = int16_t(b[g] >> 4);
@@ -97,11 +111,10 @@ void decode(uint32_t type, const uint8_t* b, Decoded& o) {
       const uint8_t* hm = b;
       const uint8_t* qs = b + 32;
       const uint8_t* sc = b + 96;
-      for (int i = 0; i < kQK; i++) {
-        const int n = i / 128, s = (i % 128) / 32, l = i % 32;
-        const int low = (qs[32 * n + l] >> (2 * s)) & 3;
-        o.q[i] = int8_t(low - ((hm[l] >> (4 * n + s)) & 1 ? 0 : 4));
-      }
+      for (int n = 0; n < 2; n++)
+        for (int s = 0; s < 4; s++)
+          for (int l = 0; l < 32; l++)
+            o.q[128 * n + 32 * s + l] = int8_t(((qs[32 * n + l] >> (2 * s)) & 3) - 4 + 4 * ((hm[l] >> (4 * n + s)) & 1));
       for (int g = 0; g < 16; g++) {
         const int low4 = g < 8 ? sc[g] & 0xF : sc[g - 8] >> 4;
         const int high2 = (sc[8 + g % 4] >> (2 * (g / 4))) & 3;
@@ -115,12 +128,17 @@ void decode(uint32_t type, const uint8_t* b, Decoded& o) {
       const uint8_t* sc = b + 4;
       const uint8_t* qh = b + 16;
       const uint8_t* qs = b + (type == kQ4_K ? 16 : 48);
-      for (int i = 0; i < kQK; i++) {
-        const int j = i / 64, l = i % 32, hi = (i % 64) / 32;
-        int v = hi ? qs[32 * j + l] >> 4 : qs[32 * j + l] & 0xF;
-        if (type == kQ5_K) v += ((qh[l] >> (2 * j + hi)) & 1) << 4;
-        o.q[i] = int8_t(v);
-      }
+      for (int j = 0; j < 4; j++)
+        for (int l = 0; l < 32; l++) {
+          o.q[64 * j + l] = int8_t(qs[32 * j + l] & 0xF);
+          o.q[64 * j + 32 + l] = int8_t(qs[32 * j + l] >> 4);
+        }
+      if (type == kQ5_K)
+        for (int j = 0; j < 4; j++)
+          for (int l = 0; l < 32; l++) {
+            o.q[64 * j + l] = int8_t(o.q[64 * j + l] + (((qh[l] >> (2 * j)) & 1) << 4));
+            o.q[64 * j + 32 + l] = int8_t(o.q[64 * j + 32 + l] + (((qh[l] >> (2 * j + 1)) & 1) << 4));
+          }
       for (int j = 0; j < 8; j++) {
         int s, m;
         scale_min_k4(j, sc, &s, &m);
@@ -134,11 +152,14 @@ void decode(uint32_t type, const uint8_t* b, Decoded& o) {
     case kQ6_K: {  // ql[128], qh[64], scales[16] (int8), d; value (6 bits) - 32, kept raw here (0..63)
       const uint8_t* ql = b;
       const uint8_t* qh = b + 128;
-      for (int i = 0; i < kQK; i++) {
-        const int n = i / 128, k = (i % 128) / 32, l = i % 32;
-        const uint8_t lo = ql[64 * n + 32 * (k % 2) + l];
-        o.q[i] = int8_t(((k < 2 ? lo & 0xF : lo >> 4)) | (((qh[32 * n + l] >> (2 * k)) & 3) << 4));
-      }
+      for (int n = 0; n < 2; n++)
+        for (int l = 0; l < 32; l++) {
+          const uint8_t lo0 = ql[64 * n + l], lo1 = ql[64 * n + 32 + l], h = qh[32 * n + l];
+          o.q[128 * n + l] = int8_t((lo0 & 0xF) | ((h & 3) << 4));
+          o.q[128 * n + 32 + l] = int8_t((lo1 & 0xF) | (((h >> 2) & 3) << 4));
+          o.q[128 * n + 64 + l] = int8_t((lo0 >> 4) | (((h >> 4) & 3) << 4));
+          o.q[128 * n + 96 + l] = int8_t((lo1 >> 4) | ((h >> 6) << 4));
+        }
       for (int g = 0; g < 16; g++) o.scale[g] = int16_t(int8_t(b[192 + g]));
       o.d = half_at(b + 208);
       return;
@@ -148,93 +169,168 @@ void decode(uint32_t type, const uint8_t* b, Decoded& o) {
   }
 }
 
+void DecodedRow::decode(uint32_t type, const uint8_t* row, int64_t n) {
+  const BlockShape shape = block_shape(type);
+  const int64_t blocks = n / shape.values;
+  q.resize(size_t(n));
+  scale.assign(size_t(n / 16), 1);
+  min.assign(size_t(n / 16), 0);
+  d.resize(size_t(blocks));
+  dmin.assign(size_t(blocks), 0.0f);
+  for (int64_t b = 0; b < blocks; b++)
+    ggml::decode(type, row + b * shape.bytes, {q.data() + b * shape.values, scale.data() + b * shape.values / 16,
+                                                min.data() + b * shape.values / 16, d[size_t(b)], dmin[size_t(b)]});
+}
+
 int32_t dot4(const int8_t* a, const int8_t* b) {
   return int32_t(a[0]) * b[0] + int32_t(a[1]) * b[1] + int32_t(a[2]) * b[2] + int32_t(a[3]) * b[3];
 }
 
-// The 8 integer lanes of ggml's AVX2 kernels for one block: lane l holds, for every 32-value chunk c,
-// the scale of its 16 values times the dot product of bytes 4l..4l+3 of the chunk.
-void block_lanes(const Decoded& w, const int8_t* y, int values, int32_t lanes[8]) {
-  for (int l = 0; l < 8; l++) lanes[l] = 0;
-  for (int c = 0; c < values / 32; c++)
-    for (int l = 0; l < 8; l++) lanes[l] += int32_t(w.scale[2 * c + l / 4]) * dot4(w.q + 32 * c + 4 * l, y + 32 * c + 4 * l);
+// The SIMD integer kernels unless switched off (SPOGW_KERNELS=portable): integer sums are exact, so
+// both give the same values.
+bool simd_ints() { return quants_avx2::available() && kernel_mode() != KernelMode::kPortable; }
+
+// Whether a type's decoded quants are never negative (the SIMD kernels then skip the sign steps).
+bool unsigned_quants(uint32_t type) { return type != kQ4_0 && type != kQ5_0 && type != kQ3_K; }
+
+// The 8 integer lanes of ggml's AVX2 kernels for every block of a row, against activation rows y[j],
+// j < nt (1..4): lane l of block b holds, for every 32-value chunk c of the block, the scale of its
+// 16 values times the dot product of bytes 4l..4l+3 of the chunk. lanes[j]: [blocks, 8].
+void row_lanes(uint32_t type, const DecodedRow& w, const int8_t* const* y, int nt, int64_t blocks, int values, int32_t* const* lanes) {
+  if (simd_ints()) return quants_avx2::row_lanes(w.q.data(), w.scale.data(), unsigned_quants(type), y, nt, blocks, values / 32, lanes);
+  for (int j = 0; j < nt; j++)
+    for (int64_t b = 0; b < blocks; b++) {
+      const int8_t* q = w.q.data() + b * values;
+      const int16_t* sc = w.scale.data() + b * values / 16;
+      const int8_t* yb = y[j] + b * values;
+      int32_t* lb = lanes[j] + 8 * b;
+      for (int l = 0; l < 8; l++) lb[l] = 0;
+      for (int c = 0; c < values / 32; c++)
+        for (int l = 0; l < 8; l++) lb[l] += int32_t(sc[2 * c + l / 4]) * dot4(q + 32 * c + 4 * l, yb + 32 * c + 4 * l);
+    }
 }
 
-// sum over values [a, b) of a block of scale * q * y, exactly.
-int32_t block_range_dot(const Decoded& w, const int8_t* y, int a, int b) {
-  int32_t s = 0;
-  for (int i = a; i < b; i++) s += int32_t(w.scale[i / 16]) * int32_t(w.q[i]) * int32_t(y[i]);
-  return s;
+// For 8 rows at once (repack.cpp's interleaving) and activation rows y[j], j < nt (1..4):
+// out[j][8s + r] = the sum over values [step s, step s + 1) of row r's scale * q * y[j], exactly, for
+// `steps` steps of `step` values. out[j]: [steps, 8].
+void rows8_step_dots(uint32_t type, const DecodedRow* const* rows, const int8_t* const* y, int nt, int64_t steps, int step, int32_t* const* out) {
+  if (simd_ints()) {
+    const int8_t* q[8];
+    const int16_t* sc[8];
+    for (int r = 0; r < 8; r++) {
+      q[r] = rows[r]->q.data();
+      sc[r] = rows[r]->scale.data();
+    }
+    return quants_avx2::rows8_step_dots(q, sc, unsigned_quants(type), y, nt, steps, step / 32, out);
+  }
+  for (int j = 0; j < nt; j++)
+    for (int64_t s = 0; s < steps; s++)
+      for (int r = 0; r < 8; r++) {
+        int32_t sum = 0;
+        for (int64_t i = s * step; i < (s + 1) * step; i++) sum += int32_t(rows[r]->scale[size_t(i / 16)]) * rows[r]->q[size_t(i)] * y[j][i];
+        out[j][8 * s + r] = sum;
+      }
 }
 
 // sum of mins times activation sums over the 16-value groups [g0, g1) (the Q8_K bsums).
-int32_t mins_dot(const Decoded& w, const int16_t* bsums, int g0, int g1) {
+int32_t mins_dot(const int16_t* min, const int16_t* bsums, int g0, int g1) {
   int32_t s = 0;
-  for (int g = g0; g < g1; g++) s += int32_t(w.min[g]) * bsums[g];
+  for (int g = g0; g < g1; g++) s += int32_t(min[g]) * bsums[g];
   return s;
 }
 
+// acc[l] = fma(scales[b], float(lanes[8b + l]), acc[l]) over blocks b in order.
+void fma_lanes(const int32_t* lanes, const float* scales, int64_t blocks, float* acc) {
+  if (simd_ints()) return quants_avx2::fma_lanes(lanes, scales, blocks, acc);
+  for (int64_t b = 0; b < blocks; b++)
+    for (int l = 0; l < 8; l++) acc[l] = std::fma(scales[b], float(lanes[8 * b + l]), acc[l]);
+}
+
 // ggml_vec_dot_<type>_q8_<...> (AVX2 path; tinyBLAS sums Q4_0/Q5_0 the same way) of one decoded weight
-// row with activation row t.
-float vec_dot(uint32_t type, const Decoded* w, int64_t blocks, const QuantizedActs& x, int64_t t) {
-  const int values = int(block_shape(type).values);
-  const int8_t* y = x.q.data() + t * x.cols;
+// row with activation row t, from the row's integer lanes against it (row_lanes; adjusted here for
+// Q6_K): 8 float lanes, each block adding scale x its integer lane, reduced by hsum_float_8; the min
+// terms in their own accumulators (Q2_K: in the same lanes, before each block's main term). `scales`
+// is scratch of `blocks` floats.
+SPOGW_AVX2_CLONE float vec_dot(uint32_t type, const DecodedRow& w, int64_t blocks, const QuantizedActs& x, int64_t t, int32_t* lanes, float* scales) {
   const float* yd = x.d.data() + t * blocks;
   float acc[8] = {};
-  float summs = 0.0f;        // Q4_1, Q5_1, Q5_K: scalar min term
-  float acc_m[4] = {};       // Q4_K: 4-lane min term
-  int32_t lanes[8];
+  float summs = 0.0f;   // Q4_1, Q5_1, Q5_K: scalar min term
+  float acc_m[4] = {};  // Q4_K: 4-lane min term
   for (int64_t b = 0; b < blocks; b++) {
-    const Decoded& wb = w[b];
-    const int8_t* yb = y + b * values;
-    block_lanes(wb, yb, values, lanes);
-    switch (type) {
-      case kQ4_0:
-      case kQ5_0:
-      case kQ4_1:
-      case kQ5_1: {
-        const float scale = wb.d * yd[b];
-        for (int l = 0; l < 8; l++) acc[l] = std::fma(scale, float(lanes[l]), acc[l]);
-        // summs += m * s: ggml's compiler fused it (measured in native/dev/ggml).
-        if (type == kQ4_1 || type == kQ5_1) summs = std::fma(wb.dmin, x.s[size_t(t * blocks + b)], summs);
-        break;
-      }
-      default: {  // K-quants
-        const int16_t* bs = x.bsums.data() + (t * blocks + b) * 16;
-        const float d = yd[b] * wb.d;
-        const float dmin = -yd[b] * wb.dmin;
-        if (type == kQ2_K)
-          for (int l = 0; l < 8; l++) acc[l] = std::fma(dmin, float(mins_dot(wb, bs, 2 * l, 2 * l + 2)), acc[l]);
-        if (type == kQ4_K)
-          for (int k = 0; k < 4; k++) acc_m[k] = std::fma(dmin, float(mins_dot(wb, bs, 4 * k, 4 * k + 4)), acc_m[k]);
-        if (type == kQ5_K) summs = std::fma(dmin, float(mins_dot(wb, bs, 0, 16)), summs);
-        if (type == kQ6_K)
-          for (int l = 0; l < 8; l++) lanes[l] -= 32 * (int32_t(wb.scale[2 * l]) * bs[2 * l] + int32_t(wb.scale[2 * l + 1]) * bs[2 * l + 1]);
-        for (int l = 0; l < 8; l++) acc[l] = std::fma(d, float(lanes[l]), acc[l]);
-      }
+    const float wd = w.d[size_t(b)], wdmin = w.dmin[size_t(b)];
+    if (act_quant_for(type) != ActQuant::kQ8_K) {
+      scales[b] = wd * yd[b];
+      // summs += m * s: ggml's compiler fused it (measured in native/dev/ggml).
+      if (type == kQ4_1 || type == kQ5_1) summs = std::fma(wdmin, x.s[size_t(t * blocks + b)], summs);
+      continue;
     }
+    const int16_t* bs = x.bsums.data() + (t * blocks + b) * 16;
+    const int16_t* mn = w.min.data() + b * 16;
+    const int16_t* sc = w.scale.data() + b * 16;
+    int32_t* lb = lanes + 8 * b;
+    scales[b] = yd[b] * wd;
+    const float dmin = -yd[b] * wdmin;
+    if (type == kQ2_K) {  // the min term goes into the same lanes, block by block
+      for (int l = 0; l < 8; l++) acc[l] = std::fma(dmin, float(mins_dot(mn, bs, 2 * l, 2 * l + 2)), acc[l]);
+      for (int l = 0; l < 8; l++) acc[l] = std::fma(scales[b], float(lb[l]), acc[l]);
+    }
+    if (type == kQ4_K)
+      for (int k = 0; k < 4; k++) acc_m[k] = std::fma(dmin, float(mins_dot(mn, bs, 4 * k, 4 * k + 4)), acc_m[k]);
+    if (type == kQ5_K) summs = std::fma(dmin, float(mins_dot(mn, bs, 0, 16)), summs);
+    if (type == kQ6_K)
+      for (int l = 0; l < 8; l++) lb[l] -= 32 * (int32_t(sc[2 * l]) * bs[2 * l] + int32_t(sc[2 * l + 1]) * bs[2 * l + 1]);
   }
+  if (type != kQ2_K) fma_lanes(lanes, scales, blocks, acc);
   float out = hsum_float_8(acc);
   if (type == kQ4_K) out += (acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]);
   return out + summs;
 }
 
-// repack.cpp's kernels for one output: per chunk of `chunk` values (a multiple of 32 dividing the block)
-// acc += float(int dot) * (d_w * d_x), and for the K-quants a min accumulator, subtracted at the end.
-float repack_dot(uint32_t type, const Decoded* w, int64_t blocks, const QuantizedActs& x, int64_t t, int chunk) {
-  const int values = int(block_shape(type).values);
-  const int8_t* y = x.q.data() + t * x.cols;
-  float acc = 0.0f, acc_min = 0.0f;
-  for (int64_t b = 0; b < blocks; b++) {
-    const Decoded& wb = w[b];
-    const float yd = x.d[size_t(t * blocks + b)];
-    const int16_t* bs = type == kQ4_0 ? nullptr : x.bsums.data() + (t * blocks + b) * 16;
-    for (int a = 0; a < values; a += chunk) {
-      acc = std::fma(float(block_range_dot(wb, y + b * values, a, a + chunk)), wb.d * yd, acc);
-      if (bs) acc_min = std::fma(float(mins_dot(wb, bs, a / 16, (a + chunk) / 16)), wb.dmin * yd, acc_min);
+// Eight decoded rows as repack.cpp interleaves them: per block the 8 rows' scales d and dmin, per
+// 16-value group the 8 rows' mins, contiguous so that the float steps run 8 wide.
+struct Rows8 {
+  const DecodedRow* rows[8];
+  std::vector<float> d, dmin;  // [blocks, 8]
+  std::vector<int32_t> min;    // [groups of 16 values, 8]
+  void gather(int64_t blocks, int64_t groups) {
+    d.resize(size_t(blocks * 8));
+    dmin.resize(size_t(blocks * 8));
+    min.resize(size_t(groups * 8));
+    for (int r = 0; r < 8; r++) {
+      for (int64_t b = 0; b < blocks; b++) {
+        d[size_t(8 * b + r)] = rows[r]->d[size_t(b)];
+        dmin[size_t(8 * b + r)] = rows[r]->dmin[size_t(b)];
+      }
+      for (int64_t g = 0; g < groups; g++) min[size_t(8 * g + r)] = rows[r]->min[size_t(g)];
     }
   }
-  return acc - acc_min;
+};
+
+// repack.cpp's kernels for 8 outputs (8 weight rows, activation row t), from the rows' integer sums
+// per step against it (rows8_step_dots): per step of `step` values (a multiple of 32 dividing the
+// block) acc += float(int dot) * (d_w * d_x), and for the K-quants a min accumulator, subtracted at the end.
+SPOGW_AVX2_CLONE void repack_dot8(uint32_t type, const Rows8& w, int64_t blocks, const QuantizedActs& x, int64_t t, int step,
+                                  const int32_t* dots, float out[8]) {
+  const int values = int(block_shape(type).values);
+  const int steps_per_block = values / step;
+  float acc[8] = {}, acc_min[8] = {};
+  for (int64_t b = 0; b < blocks; b++) {
+    const float yd = x.d[size_t(t * blocks + b)];
+    const float* d = w.d.data() + 8 * b;
+    const float* dmin = w.dmin.data() + 8 * b;
+    for (int s = 0; s < steps_per_block; s++) {
+      const int32_t* dot = dots + 8 * (b * steps_per_block + s);
+      for (int r = 0; r < 8; r++) acc[r] = std::fma(float(dot[r]), d[r] * yd, acc[r]);
+      if (type == kQ4_0) continue;
+      const int16_t* bs = x.bsums.data() + (t * blocks + b) * 16;
+      const int32_t* mn = w.min.data() + 8 * (b * values / 16);
+      int32_t imin[8] = {};
+      for (int g = s * step / 16; g < (s + 1) * step / 16; g++)
+        for (int r = 0; r < 8; r++) imin[r] += mn[8 * g + r] * bs[g];
+      for (int r = 0; r < 8; r++) acc_min[r] = std::fma(float(imin[r]), dmin[r] * yd, acc_min[r]);
+    }
+  }
+  for (int r = 0; r < 8; r++) out[r] = acc[r] - acc_min[r];
 }
 
 // Values per float step of the repacked kernels: the batch (gemm) kernel and the single-row (gemv) one.
@@ -267,7 +363,10 @@ BlockShape block_shape(uint32_t type) {
 
 void dequantize_row(uint32_t type, const uint8_t* src, int64_t n, float* out) {
   const BlockShape shape = block_shape(type);
-  Decoded w;
+  int8_t q[kQK];
+  int16_t scale[16] = {1, 1}, min[16] = {};
+  float d = 0.0f, dmin = 0.0f;
+  const Decoded w{q, scale, min, d, dmin};
   for (int64_t b = 0; b < n / shape.values; b++, src += shape.bytes, out += shape.values) {
     decode(type, src, w);
     // ggml-base's dequantize_row_* expressions (that library is built without FMA, so none is fused).
@@ -412,15 +511,47 @@ const char* quant_path_name(QuantPath p) { return p == QuantPath::kRepack ? "rep
 
 void mul_mat_quant(const QuantMatrix& W, QuantPath path, const QuantizedActs& x, float* y, int64_t ldy) {
   if (x.cols != W.cols || x.kind != act_quant_for(W.type)) throw Error("internal: quantized product with mismatched activations");
-  const int64_t blocks = W.cols / block_shape(W.type).values;
+  if (path == QuantPath::kRepack && W.rows % 8 != 0) throw Error("internal: the repacked kernels take weights with a multiple of 8 rows");
+  const BlockShape shape = block_shape(W.type);
+  const int64_t blocks = W.cols / shape.values;
   const int64_t batch_rows = x.rows - x.rows % 4;  // repack: the batch kernel takes whole groups of 4 rows
-  parallel_for(W.rows, [&](int64_t o0, int64_t o1) {
-    std::vector<Decoded> row(static_cast<size_t>(blocks));
-    for (int64_t o = o0; o < o1; o++) {
-      for (int64_t b = 0; b < blocks; b++) decode(W.type, W.row(o) + b * block_shape(W.type).bytes, row[size_t(b)]);
-      for (int64_t t = 0; t < x.rows; t++)
-        y[t * ldy + o] = path == QuantPath::kRepack ? repack_dot(W.type, row.data(), blocks, x, t, repack_chunk(W.type, t < batch_rows))
-                                                    : vec_dot(W.type, row.data(), blocks, x, t);
+  // Groups of 8 weight rows (repack.cpp's interleaving), each meeting up to 4 activation rows at once.
+  parallel_for((W.rows + 7) / 8, [&](int64_t g0, int64_t g1) {
+    DecodedRow rows[8];
+    Rows8 rows8;
+    std::vector<int32_t> ints(size_t(4 * blocks * 8 * (shape.values / 32)));  // per activation row: lanes or step sums
+    std::vector<float> scales(static_cast<size_t>(blocks));
+    int32_t* per_t[4];
+    for (int j = 0; j < 4; j++) per_t[j] = ints.data() + j * blocks * 8 * (shape.values / 32);
+    for (int64_t g = g0; g < g1; g++) {
+      const int64_t o0 = g * 8, n_rows = std::min<int64_t>(8, W.rows - o0);
+      for (int64_t r = 0; r < n_rows; r++) {
+        rows[r].decode(W.type, W.row(o0 + r), W.cols);
+        rows8.rows[r] = &rows[r];
+      }
+      if (path == QuantPath::kRepack) rows8.gather(blocks, W.cols / 16);
+      for (int64_t t0 = 0; t0 < x.rows;) {
+        // Repack: the batch kernel's groups of 4 rows, then the single-row kernel for the rest.
+        const bool batch = t0 < batch_rows;
+        const int nt = path == QuantPath::kRepack ? (batch ? 4 : 1) : int(std::min<int64_t>(4, x.rows - t0));
+        const int8_t* ys[4];
+        for (int j = 0; j < nt; j++) ys[j] = x.q.data() + (t0 + j) * x.cols;
+        if (path == QuantPath::kRepack) {
+          const int step = repack_chunk(W.type, batch);
+          rows8_step_dots(W.type, rows8.rows, ys, nt, W.cols / step, step, per_t);
+          for (int j = 0; j < nt; j++) {
+            float out[8];
+            repack_dot8(W.type, rows8, blocks, x, t0 + j, step, per_t[j], out);
+            for (int r = 0; r < 8; r++) y[(t0 + j) * ldy + o0 + r] = out[r];
+          }
+        } else {
+          for (int64_t r = 0; r < n_rows; r++) {
+            row_lanes(W.type, rows[r], ys, nt, blocks, int(shape.values), per_t);
+            for (int j = 0; j < nt; j++) y[(t0 + j) * ldy + o0 + r] = vec_dot(W.type, rows[r], blocks, x, t0 + j, per_t[j], scales.data());
+          }
+        }
+        t0 += nt;
+      }
     }
   });
 }

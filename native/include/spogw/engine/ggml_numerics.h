@@ -47,6 +47,7 @@ int lanes();              // floats per vector in that build: 16 or 8
 // is); blas: OpenBLAS products (within float32 rounding of llama.cpp, not bit for bit).
 enum class KernelMode { kAuto, kPortable, kBlas };
 void set_kernel_mode(KernelMode mode);
+KernelMode kernel_mode();
 // True when the forward reproduces llama.cpp bit for bit here.
 bool exact_llama_cpp_numerics();
 
