@@ -186,9 +186,9 @@ int32_t dot4(const int8_t* a, const int8_t* b) {
   return int32_t(a[0]) * b[0] + int32_t(a[1]) * b[1] + int32_t(a[2]) * b[2] + int32_t(a[3]) * b[3];
 }
 
-// The SIMD integer kernels unless switched off (SPOGW_KERNELS=portable): integer sums are exact, so
-// both give the same values.
-bool simd_ints() { return quants_avx2::available() && kernel_mode() != KernelMode::kPortable; }
+// The AVX2 kernels unless switched off (SPOGW_KERNELS=portable): integer sums are exact and the float
+// steps are the same fused multiply-adds, so both give the same values.
+bool use_simd() { return quants_avx2::available() && kernel_mode() != KernelMode::kPortable; }
 
 // Whether a type's decoded quants are never negative (the SIMD kernels then skip the sign steps).
 bool unsigned_quants(uint32_t type) { return type != kQ4_0 && type != kQ5_0 && type != kQ3_K; }
@@ -197,7 +197,7 @@ bool unsigned_quants(uint32_t type) { return type != kQ4_0 && type != kQ5_0 && t
 // j < nt (1..4): lane l of block b holds, for every 32-value chunk c of the block, the scale of its
 // 16 values times the dot product of bytes 4l..4l+3 of the chunk. lanes[j]: [blocks, 8].
 void row_lanes(uint32_t type, const DecodedRow& w, const int8_t* const* y, int nt, int64_t blocks, int values, int32_t* const* lanes) {
-  if (simd_ints()) return quants_avx2::row_lanes(w.q.data(), w.scale.data(), unsigned_quants(type), y, nt, blocks, values / 32, lanes);
+  if (use_simd()) return quants_avx2::row_lanes(w.q.data(), w.scale.data(), unsigned_quants(type), y, nt, blocks, values / 32, lanes);
   for (int j = 0; j < nt; j++)
     for (int64_t b = 0; b < blocks; b++) {
       const int8_t* q = w.q.data() + b * values;
@@ -214,7 +214,7 @@ void row_lanes(uint32_t type, const DecodedRow& w, const int8_t* const* y, int n
 // out[j][8s + r] = the sum over values [step s, step s + 1) of row r's scale * q * y[j], exactly, for
 // `steps` steps of `step` values. out[j]: [steps, 8].
 void rows8_step_dots(uint32_t type, const DecodedRow* const* rows, const int8_t* const* y, int nt, int64_t steps, int step, int32_t* const* out) {
-  if (simd_ints()) {
+  if (use_simd()) {
     const int8_t* q[8];
     const int16_t* sc[8];
     for (int r = 0; r < 8; r++) {
@@ -241,7 +241,7 @@ int32_t mins_dot(const int16_t* min, const int16_t* bsums, int g0, int g1) {
 
 // acc[l] = fma(scales[b], float(lanes[8b + l]), acc[l]) over blocks b in order.
 void fma_lanes(const int32_t* lanes, const float* scales, int64_t blocks, float* acc) {
-  if (simd_ints()) return quants_avx2::fma_lanes(lanes, scales, blocks, acc);
+  if (use_simd()) return quants_avx2::fma_lanes(lanes, scales, blocks, acc);
   for (int64_t b = 0; b < blocks; b++)
     for (int l = 0; l < 8; l++) acc[l] = std::fma(scales[b], float(lanes[8 * b + l]), acc[l]);
 }
@@ -482,13 +482,6 @@ void quantize_acts(const float* x, int64_t rows, int64_t cols, ActQuant kind, Qu
   });
 }
 
-void dequantize_acts(const QuantizedActs& a, float* out) {
-  const int64_t bv = act_block(a.kind);
-  parallel_for(a.rows * a.cols, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; i++) out[i] = a.d[size_t(i / bv)] * float(a.q[size_t(i)]);
-  });
-}
-
 // ---- weights -------------------------------------------------------------------------------------
 
 void dequantize_rows(const QuantMatrix& W, int64_t r0, int64_t r1, float* out) {
@@ -554,19 +547,6 @@ void mul_mat_quant(const QuantMatrix& W, QuantPath path, const QuantizedActs& x,
       }
     }
   });
-}
-
-void mul_mat_quant_reference(const QuantMatrix& W, const QuantizedActs& x, double* y, int64_t ldy) {
-  std::vector<float> w(static_cast<size_t>(W.cols)), xa(static_cast<size_t>(x.rows * x.cols));
-  dequantize_acts(x, xa.data());
-  for (int64_t o = 0; o < W.rows; o++) {
-    dequantize_row(W.type, W.row(o), W.cols, w.data());
-    for (int64_t t = 0; t < x.rows; t++) {
-      double s = 0.0;
-      for (int64_t i = 0; i < W.cols; i++) s += double(w[size_t(i)]) * double(xa[size_t(t * x.cols + i)]);
-      y[t * ldy + o] = s;
-    }
-  }
 }
 
 }  // namespace spogw::ggml

@@ -66,9 +66,6 @@ struct QuantizedActs {
   std::vector<int16_t> bsums;  // Q8_K only: per 16 values
 };
 void quantize_acts(const float* x, int64_t rows, int64_t cols, ActQuant kind, QuantizedActs& out);
-// x as the integer dot products see it: each value d * q (the straight-through input of the fused
-// output layer, which takes float32 inputs).
-void dequantize_acts(const QuantizedActs& a, float* out);
 
 // ---- weights -------------------------------------------------------------------------------------
 
@@ -97,9 +94,5 @@ const char* quant_path_name(QuantPath p);
 // ggml_mul_mat(W, x) on `path` (quant_path(W.type, W.rows) is llama.cpp's choice) with x quantized by
 // quantize_acts(act_quant_for(W.type)). Runs on the engine's thread pool.
 void mul_mat_quant(const QuantMatrix& W, QuantPath path, const QuantizedActs& x, float* y, int64_t ldy);
-
-// The same product in float64 from the dequantized values of W and x: the reference the tests hold
-// the exact kernels to (differences are float32 rounding only).
-void mul_mat_quant_reference(const QuantMatrix& W, const QuantizedActs& x, double* y, int64_t ldy);
 
 }  // namespace spogw::ggml
