@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "ggml_numerics_x86.h"
 #include "ggml_quants_x86.h"
 #include "portable_clones.h"
 #include "spogw/engine/ggml_numerics.h"
@@ -246,6 +247,14 @@ void fma_lanes(const int32_t* lanes, const float* scales, int64_t blocks, float*
     for (int l = 0; l < 8; l++) acc[l] = std::fma(scales[b], float(lanes[8 * b + l]), acc[l]);
 }
 
+// Q4_1/Q5_1's min term: summs += m * s block by block (ggml's compiler fused it: measured in
+// native/dev/ggml), added after the lanes' horizontal sum.
+SPOGW_AVX2_CLONE float legacy_summs(const DecodedRow& w, int64_t blocks, const QuantizedActs& x, int64_t t) {
+  float summs = 0.0f;
+  for (int64_t b = 0; b < blocks; b++) summs = std::fma(w.dmin[size_t(b)], x.s[size_t(t * blocks + b)], summs);
+  return summs;
+}
+
 // ggml_vec_dot_<type>_q8_<...> (AVX2 path; tinyBLAS sums Q4_0/Q5_0 the same way) of one decoded weight
 // row with activation row t, from the row's integer lanes against it (row_lanes; adjusted here for
 // Q6_K): 8 float lanes, each block adding scale x its integer lane, reduced by hsum_float_8; the min
@@ -260,8 +269,6 @@ SPOGW_AVX2_CLONE float vec_dot(uint32_t type, const DecodedRow& w, int64_t block
     const float wd = w.d[size_t(b)], wdmin = w.dmin[size_t(b)];
     if (act_quant_for(type) != ActQuant::kQ8_K) {
       scales[b] = wd * yd[b];
-      // summs += m * s: ggml's compiler fused it (measured in native/dev/ggml).
-      if (type == kQ4_1 || type == kQ5_1) summs = std::fma(wdmin, x.s[size_t(t * blocks + b)], summs);
       continue;
     }
     const int16_t* bs = x.bsums.data() + (t * blocks + b) * 16;
@@ -281,6 +288,7 @@ SPOGW_AVX2_CLONE float vec_dot(uint32_t type, const DecodedRow& w, int64_t block
       for (int l = 0; l < 8; l++) lb[l] -= 32 * (int32_t(sc[2 * l]) * bs[2 * l] + int32_t(sc[2 * l + 1]) * bs[2 * l + 1]);
   }
   if (type != kQ2_K) fma_lanes(lanes, scales, blocks, acc);
+  if (type == kQ4_1 || type == kQ5_1) summs = legacy_summs(w, blocks, x, t);
   float out = hsum_float_8(acc);
   if (type == kQ4_K) out += (acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]);
   return out + summs;
@@ -508,6 +516,10 @@ void mul_mat_quant(const QuantMatrix& W, QuantPath path, const QuantizedActs& x,
   const BlockShape shape = block_shape(W.type);
   const int64_t blocks = W.cols / shape.values;
   const int64_t batch_rows = x.rows - x.rows % 4;  // repack: the batch kernel takes whole groups of 4 rows
+  // The 32-value types on the vec_dot path are Q8_0 products of their decoded values (the same exact
+  // group sums, scaled and summed in 8 lanes; Q4_1/Q5_1 then add their min term): the engine's Q8_0
+  // tile kernel runs them, 4 weight rows by 2 activation rows.
+  const bool q8_tiles = path == QuantPath::kVecDot && shape.values == 32 && use_simd() && avx2::available();
   // Groups of 8 weight rows (repack.cpp's interleaving), each meeting up to 4 activation rows at once.
   parallel_for((W.rows + 7) / 8, [&](int64_t g0, int64_t g1) {
     DecodedRow rows[8];
@@ -516,6 +528,8 @@ void mul_mat_quant(const QuantMatrix& W, QuantPath path, const QuantizedActs& x,
     std::vector<float> scales(static_cast<size_t>(blocks));
     int32_t* per_t[4];
     for (int j = 0; j < 4; j++) per_t[j] = ints.data() + j * blocks * 8 * (shape.values / 32);
+    std::vector<int8_t> tile_q(q8_tiles ? size_t(8 * W.cols) : 0);  // the group's rows, contiguous, for the Q8_0 tiles
+    std::vector<float> tile_d(q8_tiles ? size_t(8 * blocks) : 0);
     for (int64_t g = g0; g < g1; g++) {
       const int64_t o0 = g * 8, n_rows = std::min<int64_t>(8, W.rows - o0);
       for (int64_t r = 0; r < n_rows; r++) {
@@ -523,10 +537,15 @@ void mul_mat_quant(const QuantMatrix& W, QuantPath path, const QuantizedActs& x,
         rows8.rows[r] = &rows[r];
       }
       if (path == QuantPath::kRepack) rows8.gather(blocks, W.cols / 16);
+      const int64_t tiled_rows = q8_tiles ? n_rows / 4 * 4 : 0;
+      for (int64_t r = 0; r < tiled_rows; r++) {
+        std::copy(rows[r].q.begin(), rows[r].q.end(), tile_q.begin() + r * W.cols);
+        std::copy(rows[r].d.begin(), rows[r].d.end(), tile_d.begin() + r * blocks);
+      }
       for (int64_t t0 = 0; t0 < x.rows;) {
         // Repack: the batch kernel's groups of 4 rows, then the single-row kernel for the rest.
         const bool batch = t0 < batch_rows;
-        const int nt = path == QuantPath::kRepack ? (batch ? 4 : 1) : int(std::min<int64_t>(4, x.rows - t0));
+        const int nt = path == QuantPath::kRepack ? (batch ? 4 : 1) : int(std::min<int64_t>(q8_tiles ? 2 : 4, x.rows - t0));
         const int8_t* ys[4];
         for (int j = 0; j < nt; j++) ys[j] = x.q.data() + (t0 + j) * x.cols;
         if (path == QuantPath::kRepack) {
@@ -538,7 +557,12 @@ void mul_mat_quant(const QuantMatrix& W, QuantPath path, const QuantizedActs& x,
             for (int r = 0; r < 8; r++) y[(t0 + j) * ldy + o0 + r] = out[r];
           }
         } else {
-          for (int64_t r = 0; r < n_rows; r++) {
+          for (int64_t r = 0; r < tiled_rows; r += 4)
+            avx2::q8_0_tile(tile_q.data() + r * W.cols, tile_d.data() + r * blocks, ys[0], x.d.data() + t0 * blocks, W.cols, nt,
+                            y + t0 * ldy + o0 + r, ldy);
+          for (int64_t r = 0; r < tiled_rows && (W.type == kQ4_1 || W.type == kQ5_1); r++)
+            for (int j = 0; j < nt; j++) y[(t0 + j) * ldy + o0 + r] += legacy_summs(rows[r], blocks, x, t0 + j);
+          for (int64_t r = tiled_rows; r < n_rows; r++) {
             row_lanes(W.type, rows[r], ys, nt, blocks, int(shape.values), per_t);
             for (int j = 0; j < nt; j++) y[(t0 + j) * ldy + o0 + r] = vec_dot(W.type, rows[r], blocks, x, t0 + j, per_t[j], scales.data());
           }
