@@ -196,9 +196,13 @@ void Engine::logits(const int32_t* tokens, int64_t T, float* out) {
   frozen_matmul(hn.data(), T, c.d, c.vocab, model_->weights.lm_head(), out, scratch);
 }
 
-// The fused output-layer kernels (log-probs, loss) take float32 weights and inputs: the inputs are
-// rounded as llama.cpp rounds them for the output weight's type (straight-through in the backward).
-void Engine::round_lm_head_inputs(std::vector<float>& hn) const {
+// The fused output-layer kernels (log-probs, loss) take float32 products: the inputs are rounded as
+// llama.cpp rounds them for the output weight's type (straight-through in the backward), so that the
+// products equal llama.cpp's up to float32 summation order. A Q4_1/Q5_1 head is the exception (its
+// products use Q8_1's rounded block sums, not the rounded inputs): lm_head_rows gives the product
+// itself, which rounds its own inputs.
+void Engine::round_lm_head_inputs(std::vector<float>& hn, const LmHeadRows& rows) const {
+  if (rows.logits) return;
   round_inputs(hn.data(), int64_t(hn.size()) / config().d, config().d, model_->weights.lm_head().rounding, hn.data());
 }
 
@@ -208,27 +212,28 @@ void Engine::token_logprobs(const int32_t* tokens, int64_t T, int64_t from, floa
   forward(tokens, T, hn, nullptr, nullptr);
   const ModelConfig& c = config();
   const FrozenWeight& lm = model_->weights.lm_head();
-  if (lm.data() == nullptr) {  // blocks: the logits come from llama.cpp's product (lm_head_rows)
-    selective_logprobs(hn.data() + (from - 1) * c.d, lm_head_rows(), tokens + from, T - from, c.d, c.vocab, temperature, out);
-    return;
-  }
-  round_lm_head_inputs(hn);
-  selective_logprobs(hn.data() + (from - 1) * c.d, lm.data(), tokens + from, T - from, c.d, c.vocab, temperature, out);
+  const LmHeadRows rows = lm_head_rows();
+  round_lm_head_inputs(hn, rows);
+  if (lm.data() != nullptr)
+    selective_logprobs(hn.data() + (from - 1) * c.d, lm.data(), tokens + from, T - from, c.d, c.vocab, temperature, out);
+  else
+    selective_logprobs(hn.data() + (from - 1) * c.d, rows, tokens + from, T - from, c.d, c.vocab, temperature, out);
 }
 
 // An output matrix held as blocks (Q8_0 and the block-quantized types) reaches the fused kernels as
-// llama.cpp's own product for the logits (so the log-probs are those of the sampler's logits) and as
-// dequantised blocks of rows (about 8 MiB) for the backward product.
+// dequantised blocks of rows (about 8 MiB): BLAS products on the rounded inputs. For Q4_1/Q5_1 the
+// logits come from llama.cpp's own product instead (see round_lm_head_inputs).
 LmHeadRows Engine::lm_head_rows() const {
   const FrozenWeight& lm = model_->weights.lm_head();
   const ModelConfig& c = config();
   LmHeadRows rows;
   rows.fill = [&lm](int64_t r0, int64_t r1, float* out) { lm.dequantize_rows(r0, r1, out); };
   rows.block_rows = std::max<int64_t>(1, (int64_t(8) << 20) / int64_t(sizeof(float)) / c.d);
-  rows.logits = [&lm, &c](const float* hidden, int64_t n, float* Z) {
-    std::vector<float> scratch;
-    frozen_matmul(hidden, n, c.d, c.vocab, lm, Z, scratch);
-  };
+  if (lm.type == ggml::kQ4_1 || lm.type == ggml::kQ5_1)
+    rows.logits = [&lm, &c](const float* hidden, int64_t n, float* Z) {
+      std::vector<float> scratch;
+      frozen_matmul(hidden, n, c.d, c.vocab, lm, Z, scratch);
+    };
   return rows;
 }
 
@@ -291,7 +296,7 @@ BackwardResult Engine::backward(const std::vector<SequenceItem>& batch, const Gr
     std::vector<std::vector<float>> inputs;
     forward(s.tokens, T, hn, &rstd, &inputs);
     const LmHeadRows lm_rows = lm_head_rows();
-    if (model_->weights.lm_head().data() != nullptr) round_lm_head_inputs(hn);  // else rounded inside lm_rows.logits
+    round_lm_head_inputs(hn, lm_rows);
 
     // Output layer + loss on the rows that predict the response tokens (positions start-1 .. T-2).
     GrpoLossInputs in;

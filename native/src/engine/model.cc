@@ -152,10 +152,13 @@ void round_inputs(const float* x, int64_t rows, int64_t row, InputRounding mode,
       for (int64_t i = 0; i < n; i++) out[i] = float(q[size_t(i)]) * d[size_t(i / 32)];
       return;
     }
-    case InputRounding::kQ8_K:
-      // Only the fused output layer rounds inputs outside a product, and it takes a block-quantized
-      // head through its own product (Engine::lm_head_rows).
-      throw Error("internal: Q8_K input rounding outside a quantized product");
+    case InputRounding::kQ8_K: {
+      // Super-blocks of 256 along each row, quantized as ggml does, then d * q.
+      ggml::QuantizedActs q;
+      ggml::quantize_acts(x, rows, row, ggml::ActQuant::kQ8_K, q);
+      for (int64_t i = 0; i < n; i++) out[i] = q.d[size_t(i / 256)] * float(q.q[size_t(i)]);
+      return;
+    }
   }
 }
 

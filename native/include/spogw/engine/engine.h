@@ -94,7 +94,7 @@ class Engine {
   // given it receives each layer's input (L + 1 buffers of [T, d], the last is the final residual).
   void forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, std::vector<float>* final_rstd,
                std::vector<std::vector<float>>* layer_inputs);
-  void round_lm_head_inputs(std::vector<float>& hn) const;
+  void round_lm_head_inputs(std::vector<float>& hn, const LmHeadRows& rows) const;
   LmHeadRows lm_head_rows() const;
   // out = nullptr: recompute only the activations the backward reads (skips the down projection).
   void layer_forward(int64_t l, const float* x, int64_t T, float* out, LayerActs& acts);
