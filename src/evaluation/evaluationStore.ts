@@ -5,11 +5,12 @@
 // run as well as their mean and standard deviation, so `table` prints exactly what `eval` printed.
 // A generator's workflows for the test problems are kept too (`evaluation_workflows`): a second
 // evaluation reuses them instead of sampling again, and the report can show them.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import Database from "better-sqlite3";
-import { RUN_DATABASE } from "../pipeline/runStore.js";
+import type Database from "better-sqlite3";
+import { openRunDatabase } from "../pipeline/runStore.js";
 import type { ScoringProtocol } from "../workflow/scoringProtocols.js";
+
+/** The executor's response cache of a run's evaluations, in the run directory. */
+export const EVALUATION_CACHE = "eval-cache.sqlite";
 
 /** The generator methods are named after the adapter iteration they sample from (0 = the base model). */
 export function generatorMethod(iteration: number): string {
@@ -67,22 +68,6 @@ const SCHEMA = `
 interface EvaluationRow {
   method: string; benchmark: string; split: string; problems: number; protocol: string; protocol_description: string;
   run_solve_rates: string; solve_rate: number; std: number; executor: string; evaluated_at: string;
-}
-
-/** Opens the database of an existing run directory, with a message naming the directory when it is not one. */
-export function openRunDatabase(dir: string): Database.Database {
-  const file = join(dir, RUN_DATABASE);
-  if (!existsSync(dir)) throw new Error(`run directory ${dir} does not exist`);
-  if (!existsSync(file)) throw new Error(`${dir} is not a run directory (no ${RUN_DATABASE})`);
-  try {
-    const db = new Database(file);
-    db.pragma("busy_timeout = 10000");
-    // Reading one row checks that the file really is an SQLite database.
-    db.prepare("SELECT name FROM sqlite_master LIMIT 1").all();
-    return db;
-  } catch (error) {
-    throw new Error(`${file} cannot be read as a run database: ${(error as Error).message}`);
-  }
 }
 
 /** Stores (or replaces) one evaluation in run directory `dir`. */

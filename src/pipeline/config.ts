@@ -1,163 +1,188 @@
-// A run's configuration: every hyperparameter of the SPOGW loop with its default (the paper's where it
-// gives one), read from a YAML/JSON file and command-line flags and checked before any work starts.
-// Error messages name the field and say what is allowed.
+// A run's configuration as one table, the way TRL's GRPOConfig declares its fields: every setting of
+// the SPOGW loop is one row with its type, default (the paper's where it gives one), check, help text
+// and command-line spelling. `RunConfig`, `DEFAULT_CONFIG`, `RESUMABLE_FIELDS`, the checks and the CLI
+// flags (src/cli/utils/runFlags.ts) are derived from the table, so a new setting is one new row.
+// Settings come in layers, later winning: defaults < a stored run's settings < a config file < flags
+// (resolveConfig takes the layers in order). Error messages name the field and say what is allowed.
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
+import { benchmarkNames } from "../benchmarks/index.js";
 import { LORA_TARGETS } from "../train/index.js";
 
-export interface RunConfig {
-  // ---- what to train on
-  /** Task family the queries come from: a benchmark name (humaneval, mbpp, math, gsm8k, hotpotqa, drop) or "simulated" (the offline demo's family). */
-  task: string;
-  /** Directory holding the benchmark files (`*_validate.jsonl` is the training split); unused for "simulated". */
-  dataDir: string | null;
-  /** Use only the first `limit` training queries (null = all). */
-  limit: number | null;
-  /** Queries of the simulated family (only for task "simulated"). */
-  simulatedQueries: number;
-  /** Latency of one simulated execution in milliseconds, as a real executor would take (only for task "simulated"). */
-  simulatedLatencyMs: number;
-  /** GGUF file of the generator (the base model every adapter is trained on). */
-  generator: string;
-  /** OpenAI-compatible executor base URL (benchmark tasks), e.g. http://127.0.0.1:8080/v1. */
-  executorUrl: string | null;
-  /** Model name sent to the executor. */
-  executorModel: string;
+/** Says what is wrong with a value (null when it is fine). */
+type Check = (value: unknown) => string | null;
 
-  // ---- the loop
-  /** SPOGW iterations: collect -> dataset -> update, each producing the next adapter (paper: 3). */
-  iterations: number;
-  /** Seeds sampling, combination sampling, batch order and LoRA initialisation. */
-  seed: number;
+/** How a field is written on the command line (yargs' option type). */
+export type FlagType = "number" | "string" | "boolean" | "array";
 
-  // ---- collect (paper section 3.1)
-  /** m: workflows sampled per query and iteration (paper: 16). */
-  samplesPerQuery: number;
-  /** Executions of each workflow; its score is their mean (paper: 3). */
-  scoreRuns: number;
-  /** Generation attempts per workflow slot: an invalid workflow is regenerated until valid or this many tries (then it scores 0). */
-  maxAttempts: number;
-  /** Sampling temperature of the generator; the update's log-probs use the same temperature. */
-  temperature: number;
-  /** Nucleus sampling threshold in (0, 1]; 1 = off. */
-  topP: number;
-  /** Most tokens per generated workflow. */
-  maxTokens: number;
-  /** Workflow executions in flight at once. */
-  executionConcurrency: number;
-  /** Generator threads for node-llama-cpp. */
-  generatorThreads: number;
-  /** Sequences node-llama-cpp samples in parallel. */
-  generatorSequences: number;
-  /**
-   * node-llama-cpp samples with an F32 KV cache and no flash attention, so that its probabilities are
-   * the training engine's, bit for bit on CPUs with AVX-512 or AVX2 (false: llama.cpp's defaults, an
-   * F16 cache; leaner for long contexts, and the sampler's probabilities then differ from the
-   * engine's by the cache's rounding).
-   */
-  exactSampling: boolean;
-
-  // ---- dataset (paper section 3.1)
-  /** n: responses per group before sharpening (paper: 14). */
-  groupSize: number;
-  /** t: sharpening keeps the t lowest and t highest of each group; 2t < n; 0 = no sharpening (paper: 4). */
-  keep: number;
-  /** N: groups kept by screening (paper: 100). */
-  topN: number;
-  /** Per query: all C(m, n) groups up to this many, else a seeded sample of this many. */
-  maxCombinations: number;
-  /** Filtering: drop groups whose n scores are all equal. */
-  dropZeroVariance: boolean;
-  /** "variance": screening by variance (SPOGW); "random": random sampling of groups (paper Table 4 ablation). */
-  selection: "variance" | "random";
-
-  // ---- update (paper sections 3.2, 3.3)
-  /** E: passes over the iteration's groups (not given in the paper; 1 keeps ratio near 1 as in offline GRPO). */
-  epochs: number;
-  /** Groups per optimizer step; the loss weight of a response is 1 / (groups in step * group size * its tokens). */
-  groupsPerStep: number;
-  /** AdamW learning rate for the LoRA parameters (not given in the paper; a common LoRA value). */
-  learningRate: number;
-  /** AdamW decoupled weight decay. */
-  weightDecay: number;
-  /** AdamW beta1. */
-  adamBeta1: number;
-  /** AdamW beta2. */
-  adamBeta2: number;
-  /** Clip the global gradient norm to this (0 = no clipping). */
-  maxGradNorm: number;
-  /** PPO clip range epsilon: the ratio is clipped to [1 - epsilon, 1 + epsilonHigh]. */
-  epsilon: number;
-  /** Upper clip range (null = epsilon). */
-  epsilonHigh: number | null;
-  /** beta: KL coefficient (paper: 0.1; 0 = no KL term, Table 3's first row). */
-  beta: number;
-  /** "advantage": KL only on responses with A > 0 (mKL, the paper's); "all": plain KL on every response. */
-  klMask: "advantage" | "all";
-  /** Reference policy of the KL term: "previous" = the checkpoint that sampled the data (paper), "base" = the base model. */
-  reference: "previous" | "base";
-  /** LoRA rank r. */
-  loraRank: number;
-  /** LoRA alpha (the update is scaled by alpha / r). */
-  loraAlpha: number;
-  /** Projections adapted in every layer (GGUF names). */
-  loraTargets: string[];
-  /** CPU threads of the training engine. */
-  engineThreads: number;
+/** What values a field takes: its check and its command-line type. `T` is the field's TypeScript type. */
+interface ValueKind<T> {
+  readonly check: Check;
+  readonly flagType: FlagType;
+  /** Carries T only (never set). */
+  readonly type?: T;
 }
 
-/** The paper's settings where it states them (m=16, n=14, t=4, N=100, beta=0.1, 3 iterations, 3 score runs). */
-export const DEFAULT_CONFIG: Omit<RunConfig, "task" | "generator"> = {
-  dataDir: null,
-  limit: null,
-  simulatedQueries: 8,
-  simulatedLatencyMs: 0,
-  executorUrl: null,
-  executorModel: "executor",
-  iterations: 3,
-  seed: 0,
-  samplesPerQuery: 16,
-  scoreRuns: 3,
-  maxAttempts: 3,
-  temperature: 1,
-  topP: 1,
-  maxTokens: 512,
-  executionConcurrency: 4,
-  generatorThreads: 1,
-  generatorSequences: 8,
-  exactSampling: true,
-  groupSize: 14,
-  keep: 4,
-  topN: 100,
-  maxCombinations: 10_000,
-  dropZeroVariance: true,
-  selection: "variance",
-  epochs: 1,
-  groupsPerStep: 4,
-  learningRate: 2e-5,
-  weightDecay: 0,
-  adamBeta1: 0.9,
-  adamBeta2: 0.999,
-  maxGradNorm: 1,
-  epsilon: 0.2,
-  epsilonHigh: null,
-  beta: 0.1,
-  klMask: "advantage",
-  reference: "previous",
-  loraRank: 8,
-  loraAlpha: 16,
-  loraTargets: [...LORA_TARGETS],
-  engineThreads: 2,
+/** One row of the table. */
+export interface ConfigField<T = unknown> extends ValueKind<T> {
+  /** The value when no layer gives one; absent for a required field. */
+  readonly default?: T;
+  /** For a required field (no default): what to give, said when it is missing. */
+  readonly required?: string;
+  /** The one-line help of its flag (`--help` appends the default). */
+  readonly help: string;
+  /** Short flag names besides the kebab-case of the field name. */
+  readonly alias?: readonly string[];
+  /**
+   * May change when a run is resumed: it does not change what the run computes (the data directory may
+   * move: the queries themselves are checked to be the same).
+   */
+  readonly resumable?: boolean;
+}
+
+const wholeNumber = (min: number): ValueKind<number> => ({
+  flagType: "number",
+  check: (v) => (typeof v === "number" && Number.isInteger(v) && v >= min ? null : `must be a whole number >= ${min}`),
+});
+const number = (min: number, max = Infinity, minExclusive = false): ValueKind<number> => ({
+  flagType: "number",
+  check: (v) =>
+    typeof v === "number" && Number.isFinite(v) && (minExclusive ? v > min : v >= min) && v <= max
+      ? null
+      : `must be a number ${minExclusive ? ">" : ">="} ${min}${max < Infinity ? ` and <= ${max}` : ""}`,
+});
+const oneOf = <const O extends readonly string[]>(...options: O): ValueKind<O[number]> => ({
+  flagType: "string",
+  check: (v) => (typeof v === "string" && options.includes(v) ? null : `must be one of ${options.map((o) => `"${o}"`).join(", ")}`),
+});
+const text: ValueKind<string> = { flagType: "string", check: (v) => (typeof v === "string" && v.length > 0 ? null : "must be a non-empty string") };
+const boolean: ValueKind<boolean> = { flagType: "boolean", check: (v) => (typeof v === "boolean" ? null : "must be true or false") };
+const httpUrl: ValueKind<string> = { flagType: "string", check: (v) => (typeof v === "string" && /^https?:\/\/\S+$/.test(v) ? null : "must be an http(s) URL") };
+const seed: ValueKind<number> = {
+  flagType: "number",
+  check: (v) => (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 31 ? null : "must be a whole number from 0 to 2^31 - 1"),
 };
+const loraTargets: ValueKind<string[]> = {
+  flagType: "array",
+  check: (v) =>
+    Array.isArray(v) && v.length > 0 && v.every((t) => (LORA_TARGETS as readonly unknown[]).includes(t)) ? null : `must be a non-empty list of ${LORA_TARGETS.join(", ")}`,
+};
+const nullable = <T>(kind: ValueKind<T>): ValueKind<T | null> => ({ flagType: kind.flagType, check: (v) => (v === null ? null : kind.check(v)) });
+
+type FieldSpec<T> = Omit<ConfigField<T>, keyof ValueKind<T> | "required">;
+
+/** A field with a default (its type comes from the kind alone: inferred from the default too, a choice would widen to string). */
+const field = <T>(kind: ValueKind<T>, spec: FieldSpec<NoInfer<T>> & { default: NoInfer<T> }): ConfigField<T> & { readonly default: T } => ({ ...kind, ...spec });
+/** A field every run must give (`required` says what, when it is missing). */
+const required = <T>(kind: ValueKind<T>, spec: Omit<FieldSpec<T>, "default"> & { required: string }): ConfigField<T> & { readonly required: string } => ({ ...kind, ...spec });
+
+export const RUN_CONFIG_FIELDS = {
+  // ---- what to train on
+  /** Task family the queries come from: a benchmark name or "simulated" (the offline demo's family). */
+  task: required(text, {
+    required: "a task: a benchmark name or \"simulated\"",
+    help: `benchmark name (${benchmarkNames.join(", ")}) or "simulated"`,
+    alias: ["benchmark"],
+  }),
+  /** Unused for "simulated". */
+  dataDir: field(nullable(text), { default: null, help: "directory with the benchmark files (<name>_validate.jsonl is the training split)", resumable: true }),
+  /** null = all. */
+  limit: field(nullable(wholeNumber(1)), { default: null, help: "use only the first K training queries" }),
+  /** Only for task "simulated". */
+  simulatedQueries: field(wholeNumber(1), { default: 8, help: "queries of the simulated family" }),
+  /** As a real executor would take; only for task "simulated". */
+  simulatedLatencyMs: field(wholeNumber(0), { default: 0, help: "latency of one simulated execution (ms)" }),
+  generator: required(text, { required: "a GGUF model file", help: "generator GGUF model (base of every adapter)" }),
+  /** Benchmark tasks only. */
+  executorUrl: field(nullable(httpUrl), { default: null, help: "OpenAI-compatible executor base URL (e.g. http://127.0.0.1:8080/v1)", alias: ["executor"], resumable: true }),
+  executorModel: field(text, { default: "executor", help: "model name sent to the executor" }),
+
+  // ---- the loop
+  /** Each iteration is collect -> dataset -> update, producing the next adapter. */
+  iterations: field(wholeNumber(1), { default: 3, help: "SPOGW iterations (paper: 3)", resumable: true }),
+  seed: field(seed, { default: 0, help: "seed of sampling, grouping, batch order, LoRA init" }),
+
+  // ---- collect (paper section 3.1)
+  samplesPerQuery: field(wholeNumber(2), { default: 16, help: "m: workflows per query and iteration (paper: 16)", alias: ["m"] }),
+  scoreRuns: field(wholeNumber(1), { default: 3, help: "executions per workflow; score = their mean (paper: 3)" }),
+  /** An invalid workflow is regenerated until valid or this many tries (then it scores 0). */
+  maxAttempts: field(wholeNumber(1), { default: 3, help: "generation attempts per workflow slot before it counts as invalid" }),
+  temperature: field(number(0, 10, true), { default: 1, help: "generator sampling temperature (also the update's)" }),
+  /** In (0, 1]. */
+  topP: field(number(0, 1, true), { default: 1, help: "nucleus sampling threshold (1 = off)" }),
+  maxTokens: field(wholeNumber(1), { default: 512, help: "most tokens per generated workflow" }),
+  executionConcurrency: field(wholeNumber(1), { default: 4, help: "workflow executions in flight", resumable: true }),
+  generatorThreads: field(wholeNumber(1), { default: 1, help: "node-llama-cpp threads", resumable: true }),
+  generatorSequences: field(wholeNumber(1), { default: 8, help: "sequences sampled in parallel" }),
+  /**
+   * Bit for bit on CPUs with AVX-512 or AVX2. false: llama.cpp's defaults, an F16 cache; leaner for long
+   * contexts, and the sampler's probabilities then differ from the engine's by the cache's rounding.
+   */
+  exactSampling: field(boolean, {
+    default: true,
+    help: "F32 KV cache, no flash attention: the sampler's probabilities are the training engine's, bit for bit (--no-exact-sampling: llama.cpp defaults)",
+  }),
+
+  // ---- dataset (paper section 3.1)
+  groupSize: field(wholeNumber(2), { default: 14, help: "n: responses per group before sharpening (paper: 14)", alias: ["n"] }),
+  keep: field(wholeNumber(0), { default: 4, help: "t: keep the t lowest and t highest of a group, 2t < n; 0 = no sharpening (paper: 4)", alias: ["t"] }),
+  topN: field(wholeNumber(1), { default: 100, help: "N: groups kept by screening (paper: 100)" }),
+  maxCombinations: field(wholeNumber(1), { default: 10_000, help: "per query: all C(m,n) groups up to this many, else a seeded sample" }),
+  dropZeroVariance: field(boolean, { default: true, help: "filtering: drop groups whose scores are all equal" }),
+  /** "random" is the paper's Table 4 ablation. */
+  selection: field(oneOf("variance", "random"), { default: "variance", help: "\"variance\" (screening) or \"random\" (random sampling ablation)" }),
+
+  // ---- update (paper sections 3.2, 3.3)
+  /** E is not given in the paper; 1 keeps the ratio near 1 as in offline GRPO. */
+  epochs: field(wholeNumber(1), { default: 1, help: "E: passes over the groups per update" }),
+  /** The loss weight of a response is 1 / (groups in step * group size * its tokens). */
+  groupsPerStep: field(wholeNumber(1), { default: 4, help: "groups per optimizer step" }),
+  /** Not given in the paper; a common LoRA value. */
+  learningRate: field(number(0, 1, true), { default: 2e-5, help: "AdamW learning rate of the LoRA parameters" }),
+  /** Decoupled. */
+  weightDecay: field(number(0, 1), { default: 0, help: "AdamW weight decay" }),
+  adamBeta1: field(number(0, 1), { default: 0.9, help: "AdamW beta1" }),
+  adamBeta2: field(number(0, 1), { default: 0.999, help: "AdamW beta2" }),
+  maxGradNorm: field(number(0), { default: 1, help: "clip the global gradient norm (0 = off)" }),
+  /** The ratio is clipped to [1 - epsilon, 1 + epsilonHigh]. */
+  epsilon: field(number(0, 1, true), { default: 0.2, help: "PPO clip range" }),
+  epsilonHigh: field(nullable(number(0, 10, true)), { default: null, help: "upper clip range (default: epsilon)" }),
+  beta: field(number(0), { default: 0.1, help: "KL coefficient (paper: 0.1; 0 = no KL term)" }),
+  /** "advantage" is the paper's; "all" applies plain KL to every response. */
+  klMask: field(oneOf("advantage", "all"), { default: "advantage", help: "\"advantage\" (mKL: KL on A > 0 only) or \"all\"" }),
+  /** "previous" = the checkpoint that sampled the data (the paper's). */
+  reference: field(oneOf("previous", "base"), { default: "previous", help: "KL reference: \"previous\" checkpoint (paper) or \"base\" model" }),
+  loraRank: field(wholeNumber(1), { default: 8, help: "LoRA rank" }),
+  /** The update is scaled by alpha / r. */
+  loraAlpha: field(number(0, Infinity, true), { default: 16, help: "LoRA alpha" }),
+  /** GGUF names of the projections adapted in every layer. */
+  loraTargets: field(loraTargets, { default: [...LORA_TARGETS], help: `LoRA target projections (${LORA_TARGETS.join(" ")})` }),
+  engineThreads: field(wholeNumber(1), { default: 2, help: "training engine CPU threads", resumable: true }),
+} satisfies Record<string, ConfigField>;
+
+type Fields = typeof RUN_CONFIG_FIELDS;
+type FieldValue<F> = F extends ConfigField<infer T> ? T : never;
+
+/** Every setting of a run (see RUN_CONFIG_FIELDS for each one's default, check and help). */
+export type RunConfig = { -readonly [K in keyof Fields]: FieldValue<Fields[K]> };
+
+/** The fields every run must give (the others have defaults). */
+type RequiredField = { [K in keyof Fields]: Fields[K] extends { default: unknown } ? never : K }[keyof Fields];
+
+export const CONFIG_FIELDS = Object.keys(RUN_CONFIG_FIELDS) as Array<keyof RunConfig>;
+
+const fieldOf = (name: keyof RunConfig): ConfigField => RUN_CONFIG_FIELDS[name] as ConfigField;
+
+/** The paper's settings where it states them (m=16, n=14, t=4, N=100, beta=0.1, 3 iterations, 3 score runs). */
+export const DEFAULT_CONFIG = Object.fromEntries(
+  CONFIG_FIELDS.filter((name) => "default" in fieldOf(name)).map((name) => [name, fieldOf(name).default]),
+) as Omit<RunConfig, RequiredField>;
 
 /**
- * Fields that may change when a run is resumed: they do not change what the run computes (the data
- * directory may move: the queries themselves are checked to be the same). The generator may not: a
- * different base model would silently invalidate every stored log-prob and adapter.
+ * Fields that may change when a run is resumed: they do not change what the run computes. The generator
+ * may not: a different base model would silently invalidate every stored log-prob and adapter.
  */
-export const RESUMABLE_FIELDS: ReadonlySet<keyof RunConfig> = new Set<keyof RunConfig>([
-  "iterations", "executionConcurrency", "generatorThreads", "engineThreads", "executorUrl", "dataDir",
-]);
+export const RESUMABLE_FIELDS: ReadonlySet<keyof RunConfig> = new Set(CONFIG_FIELDS.filter((name) => fieldOf(name).resumable));
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -166,99 +191,67 @@ export class ConfigError extends Error {
   }
 }
 
-type FieldCheck = (value: unknown) => string | null; // null = fine, else what is wrong
-
-const wholeNumber = (min: number): FieldCheck => (v) => (typeof v === "number" && Number.isInteger(v) && v >= min ? null : `must be a whole number >= ${min}`);
-const number = (min: number, max = Infinity, minExclusive = false): FieldCheck => (v) =>
-  typeof v === "number" && Number.isFinite(v) && (minExclusive ? v > min : v >= min) && v <= max
-    ? null
-    : `must be a number ${minExclusive ? ">" : ">="} ${min}${max < Infinity ? ` and <= ${max}` : ""}`;
-const oneOf = (...options: string[]): FieldCheck => (v) => (typeof v === "string" && options.includes(v) ? null : `must be one of ${options.map((o) => `"${o}"`).join(", ")}`);
-const text: FieldCheck = (v) => (typeof v === "string" && v.length > 0 ? null : "must be a non-empty string");
-const boolean: FieldCheck = (v) => (typeof v === "boolean" ? null : "must be true or false");
-const nullable = (check: FieldCheck): FieldCheck => (v) => (v === null ? null : check(v));
-
-const CHECKS: Record<keyof RunConfig, FieldCheck> = {
-  task: text,
-  dataDir: nullable(text),
-  limit: nullable(wholeNumber(1)),
-  simulatedQueries: wholeNumber(1),
-  simulatedLatencyMs: wholeNumber(0),
-  generator: text,
-  executorUrl: nullable((v) => (typeof v === "string" && /^https?:\/\/\S+$/.test(v) ? null : "must be an http(s) URL")),
-  executorModel: text,
-  iterations: wholeNumber(1),
-  seed: (v) => (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 31 ? null : "must be a whole number from 0 to 2^31 - 1"),
-  samplesPerQuery: wholeNumber(2),
-  scoreRuns: wholeNumber(1),
-  maxAttempts: wholeNumber(1),
-  temperature: number(0, 10, true),
-  topP: number(0, 1, true),
-  maxTokens: wholeNumber(1),
-  executionConcurrency: wholeNumber(1),
-  generatorThreads: wholeNumber(1),
-  generatorSequences: wholeNumber(1),
-  exactSampling: boolean,
-  groupSize: wholeNumber(2),
-  keep: wholeNumber(0),
-  topN: wholeNumber(1),
-  maxCombinations: wholeNumber(1),
-  dropZeroVariance: boolean,
-  selection: oneOf("variance", "random"),
-  epochs: wholeNumber(1),
-  groupsPerStep: wholeNumber(1),
-  learningRate: number(0, 1, true),
-  weightDecay: number(0, 1),
-  adamBeta1: number(0, 1),
-  adamBeta2: number(0, 1),
-  maxGradNorm: number(0),
-  epsilon: number(0, 1, true),
-  epsilonHigh: nullable(number(0, 10, true)),
-  beta: number(0),
-  klMask: oneOf("advantage", "all"),
-  reference: oneOf("previous", "base"),
-  loraRank: wholeNumber(1),
-  loraAlpha: number(0, Infinity, true),
-  loraTargets: (v) =>
-    Array.isArray(v) && v.length > 0 && v.every((t) => (LORA_TARGETS as readonly unknown[]).includes(t))
-      ? null
-      : `must be a non-empty list of ${LORA_TARGETS.join(", ")}`,
-  engineThreads: wholeNumber(1),
-};
-
-export const CONFIG_FIELDS = Object.keys(CHECKS) as Array<keyof RunConfig>;
-
-/**
- * Merges defaults, a config file's contents and flags (later wins), then checks every field and the
- * relations between them. Throws ConfigError naming each bad field.
- */
-export function resolveConfig(...layers: Array<Record<string, unknown>>): RunConfig {
-  const merged: Record<string, unknown> = { ...DEFAULT_CONFIG };
-  const problems: string[] = [];
+/** Defaults under the layers (later wins), with a problem named for each unknown, missing or bad field. */
+function mergeLayers(layers: ReadonlyArray<Record<string, unknown>>, problems: string[]): Record<string, unknown> {
+  // A fresh copy of every default, so no caller can change the table's arrays.
+  const merged: Record<string, unknown> = structuredClone(DEFAULT_CONFIG);
   for (const layer of layers) {
     for (const [key, value] of Object.entries(layer)) {
       if (value === undefined) continue;
-      if (!(key in CHECKS)) problems.push(`unknown field "${key}" (known: ${CONFIG_FIELDS.join(", ")})`);
+      if (!(key in RUN_CONFIG_FIELDS)) problems.push(`unknown field "${key}" (known: ${CONFIG_FIELDS.join(", ")})`);
       else merged[key] = value;
     }
   }
-  for (const field of CONFIG_FIELDS) {
-    if (!(field in merged)) {
-      problems.push(`${field}: missing (${field === "generator" ? "a GGUF model file" : "a task: a benchmark name or \"simulated\""})`);
+  for (const name of CONFIG_FIELDS) {
+    const spec = fieldOf(name);
+    if (!(name in merged)) {
+      problems.push(`${name}: missing (${spec.required})`);
       continue;
     }
-    const problem = CHECKS[field](merged[field]);
-    if (problem) problems.push(`${field}: ${problem}, got ${JSON.stringify(merged[field])}`);
+    const problem = spec.check(merged[name]);
+    if (problem) problems.push(`${name}: ${problem}, got ${JSON.stringify(merged[name])}`);
   }
-  if (problems.length === 0) {
-    const c = merged as unknown as RunConfig;
-    if (c.groupSize > c.samplesPerQuery) problems.push(`groupSize (n = ${c.groupSize}) must be at most samplesPerQuery (m = ${c.samplesPerQuery})`);
-    if (c.keep > 0 && 2 * c.keep >= c.groupSize) problems.push(`keep (t = ${c.keep}) must satisfy 2t < groupSize (n = ${c.groupSize}); 0 turns sharpening off`);
-    if (c.task !== "simulated" && c.dataDir === null) problems.push(`dataDir: missing (the directory with ${c.task}_validate.jsonl)`);
-    if (c.task !== "simulated" && c.executorUrl === null) problems.push("executorUrl: missing (an OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1)");
-  }
+  return merged;
+}
+
+/** What a run needs beyond each field being valid on its own. */
+function relationProblems(c: RunConfig): string[] {
+  const problems: string[] = [];
+  if (c.groupSize > c.samplesPerQuery) problems.push(`groupSize (n = ${c.groupSize}) must be at most samplesPerQuery (m = ${c.samplesPerQuery})`);
+  if (c.keep > 0 && 2 * c.keep >= c.groupSize) problems.push(`keep (t = ${c.keep}) must satisfy 2t < groupSize (n = ${c.groupSize}); 0 turns sharpening off`);
+  if (c.task !== "simulated" && c.dataDir === null) problems.push(`dataDir: missing (the directory with ${c.task}_validate.jsonl)`);
+  if (c.task !== "simulated" && c.executorUrl === null) problems.push("executorUrl: missing (an OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1)");
+  return problems;
+}
+
+/**
+ * Merges defaults and the layers in order (later wins: a stored run's settings, a config file, flags),
+ * then checks every field and the relations between them. Throws ConfigError naming each bad field.
+ */
+export function resolveConfig(...layers: Array<Record<string, unknown>>): RunConfig {
+  const problems: string[] = [];
+  const merged = mergeLayers(layers, problems);
+  if (problems.length === 0) problems.push(...relationProblems(merged as RunConfig));
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
-  return merged as unknown as RunConfig;
+  return merged as RunConfig;
+}
+
+/**
+ * A stored run's settings (the JSON its store holds) over the defaults: a field added after the run was
+ * stored has its default. Each field is checked; `source` names the run in errors.
+ */
+export function parseStoredConfig(json: string, source: string): RunConfig {
+  let stored: unknown;
+  try {
+    stored = JSON.parse(json);
+  } catch {
+    throw new ConfigError(`${source}: the stored configuration is not valid JSON`);
+  }
+  if (stored === null || typeof stored !== "object" || Array.isArray(stored)) throw new ConfigError(`${source}: the stored configuration is not a mapping of field: value`);
+  const problems: string[] = [];
+  const merged = mergeLayers([stored as Record<string, unknown>], problems);
+  if (problems.length > 0) throw new ConfigError(`${source}: the stored configuration is invalid:\n  ${problems.join("\n  ")}`);
+  return merged as RunConfig;
 }
 
 /** Reads a YAML or JSON config file (JSON is YAML, so one parser reads both); errors name the file and line. */

@@ -1,13 +1,19 @@
 // The SPOGW loop: run store, configuration, phases (collect, dataset, update), train, status, and the
 // demo's simulated task family.
-export { RunStore, RUN_DATABASE, sampleKey, type AdapterRecord, type ExecutionRecord, type GroupRecord, type Phase, type SampleRecord, type UpdateStepRecord } from "./runStore.js";
-export { resolveConfig, readConfigFile, conflictingFields, ConfigError, DEFAULT_CONFIG, CONFIG_FIELDS, RESUMABLE_FIELDS, type RunConfig } from "./config.js";
+export { RunStore, RUN_DATABASE, openRunDatabase, readRunMeta, sampleKey, type AdapterRecord, type ExecutionRecord, type GroupRecord, type Phase, type SampleRecord, type UpdateStepRecord } from "./runStore.js";
+export {
+  resolveConfig, readConfigFile, parseStoredConfig, conflictingFields, ConfigError, RUN_CONFIG_FIELDS, DEFAULT_CONFIG, CONFIG_FIELDS, RESUMABLE_FIELDS,
+  type ConfigField, type FlagType, type RunConfig,
+} from "./config.js";
 export { RunContext, type ProgressEvent, type ProgressListener, type ProgressPhase } from "./context.js";
 export type { TaskQuery, WorkflowTask, ParsedCompletion, ExecutionResult } from "./task.js";
 export { runCollect, workflowScores, type CollectSummary } from "./collect.js";
 export { runDataset, type DatasetSummary } from "./datasetPhase.js";
 export { runUpdate, stepPlan, type UpdateSummary } from "./update.js";
-export { openRun, runIteration, runTrain, isRunDirectory, storedConfig, type IterationSummary, type TrainSummary, type OpenRunOptions } from "./train.js";
+export { openRun, openConfiguredRun, type OpenRunOptions } from "./openRun.js";
+export { isRunDirectory, storedConfig, readStoredConfig } from "./storedConfig.js";
+export { runIteration, runTrain, type IterationSummary, type TrainSummary } from "./trainLoop.js";
+export { lossSettingsOf, optimizerSettingsOf } from "./trainingSettings.js";
 export { runStatus, type RunStatus, type IterationStatus } from "./status.js";
 export {
   createSimulatedTask,

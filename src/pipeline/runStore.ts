@@ -3,7 +3,7 @@
 // crash skips what is done and repeats only what was in flight. A phase's "done" row is written in the
 // same transaction as its last results; files (adapters, checkpoints) are written atomically first and
 // recorded in the database afterwards, so the database never names a file that is not complete.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 
@@ -11,6 +11,40 @@ export const RUN_DATABASE = "run.sqlite";
 const SCHEMA_VERSION = "1";
 
 export type Phase = "collect" | "dataset" | "update";
+
+/**
+ * Opens the database of an existing run directory as it is (nothing created, nothing migrated), for
+ * readers and for the evaluation tables; errors name the directory when it is not a run.
+ */
+export function openRunDatabase(dir: string): Database.Database {
+  const file = join(dir, RUN_DATABASE);
+  if (!existsSync(dir)) throw new Error(`run directory ${dir} does not exist`);
+  if (!existsSync(file)) throw new Error(`${dir} is not a run directory (no ${RUN_DATABASE})`);
+  try {
+    const db = new Database(file);
+    db.pragma("busy_timeout = 10000");
+    // Reading one row checks that the file really is an SQLite database.
+    db.prepare("SELECT name FROM sqlite_master LIMIT 1").all();
+    return db;
+  } catch (error) {
+    throw new Error(`${file} cannot be read as a run database: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Meta value `key` of existing run `dir`, read without changing the file; undefined when it is not
+ * stored, also when the store's tables were never created (a run killed while it created them).
+ */
+export function readRunMeta(dir: string, key: string): string | undefined {
+  const db = openRunDatabase(dir);
+  try {
+    const meta = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+    if (!meta) return undefined;
+    return (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
+  } finally {
+    db.close();
+  }
+}
 
 export interface SampleRecord {
   iteration: number;
@@ -26,6 +60,17 @@ export interface SampleRecord {
   /** The parsed workflow, or null when every attempt was invalid (it then scores 0 without running). */
   workflow: string | null;
   invalidReason: string | null;
+}
+
+/**
+ * The token ids the engine scores for a sample: its prompt, then its completion (the response starts
+ * at promptTokens.length).
+ */
+export function sampleTokens(sample: Pick<SampleRecord, "promptTokens" | "completionTokens">): Int32Array {
+  const tokens = new Int32Array(sample.promptTokens.length + sample.completionTokens.length);
+  tokens.set(sample.promptTokens);
+  tokens.set(sample.completionTokens, sample.promptTokens.length);
+  return tokens;
 }
 
 export interface ExecutionRecord {
@@ -249,12 +294,33 @@ export class RunStore {
     return this.db.prepare("SELECT iteration, gguf, peft FROM adapters WHERE iteration = ?").get(iteration) as AdapterRecord | undefined;
   }
 
+  /**
+   * The GGUF adapter that samples iteration `iteration` (a path under the run directory), or null for
+   * iteration 0: the base model. Throws naming the adapters stored when it does not exist yet.
+   */
+  adapterPath(iteration: number): string | null {
+    if (iteration === 0) return null;
+    const record = this.adapter(iteration);
+    if (!record) {
+      const have = this.adapters().map((a) => a.iteration);
+      throw new Error(`${this.dir} has no adapter ${iteration} (adapters stored: ${have.length ? have.join(", ") : "none"}; 0 = the base model); the update of iteration ${iteration - 1} writes it`);
+    }
+    return join(this.dir, record.gguf);
+  }
+
   adapters(): AdapterRecord[] {
     return this.db.prepare("SELECT iteration, gguf, peft FROM adapters ORDER BY iteration").all() as AdapterRecord[];
   }
 
   markPhaseDone(iteration: number, phase: Phase, summary: object): void {
     this.db.prepare("INSERT INTO phases (iteration, phase, summary, finished_at) VALUES (?, ?, ?, ?)").run(iteration, phase, JSON.stringify(summary), new Date().toISOString());
+  }
+
+  /** The first iteration whose `phase` is not done. */
+  nextIteration(phase: Phase): number {
+    let iteration = 0;
+    while (this.phaseSummary(iteration, phase)) iteration++;
+    return iteration;
   }
 
   /** The phase's summary when it is done, else undefined. */

@@ -1,10 +1,9 @@
 // Where a run stands: per iteration, what each phase has stored and which phases are done.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { CollectSummary } from "./collect.js";
 import type { RunConfig } from "./config.js";
 import type { DatasetSummary } from "./datasetPhase.js";
 import { RUN_DATABASE, RunStore, type Phase } from "./runStore.js";
+import { isRunDirectory, readStoredConfig } from "./storedConfig.js";
 import type { UpdateSummary } from "./update.js";
 
 export interface IterationStatus {
@@ -34,12 +33,10 @@ export interface RunStatus {
 }
 
 export function runStatus(dir: string): RunStatus {
-  if (!existsSync(join(dir, RUN_DATABASE))) throw new Error(`${dir} is not a run directory (no ${RUN_DATABASE}); start one with \`spogw-native train\` or \`demo\``);
+  if (!isRunDirectory(dir)) throw new Error(`${dir} is not a run directory (no ${RUN_DATABASE}); start one with \`spogw-native train\` or \`demo\``);
+  const config = readStoredConfig(dir);
   const store = RunStore.open(dir);
   try {
-    const configText = store.getMeta("config");
-    if (!configText) throw new Error(`${dir}: the run store has no configuration (the run was never started)`);
-    const config = JSON.parse(configText) as RunConfig;
     const queries = store.queryIds().length;
     const iterations = store.counts().map((c): IterationStatus => ({
       ...c,

@@ -5,9 +5,10 @@
 import { basename, resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { buildGroupDataset, populationVariance } from "../dataset/index.js";
-import { evaluationsIn, openRunDatabase, type EvaluationRecord } from "../evaluation/evaluationStore.js";
+import { evaluationsIn, type EvaluationRecord } from "../evaluation/evaluationStore.js";
 import type { RunConfig } from "../pipeline/config.js";
-import { RunStore, sampleKey, type SampleRecord } from "../pipeline/runStore.js";
+import { openRunDatabase, RunStore, sampleKey, type SampleRecord } from "../pipeline/runStore.js";
+import { readStoredConfig } from "../pipeline/storedConfig.js";
 
 export interface SampleWorkflow {
   queryId: string;
@@ -77,31 +78,20 @@ export interface TrainingIteration {
 export interface RunEvaluations {
   name: string;
   dir: string;
-  config: Partial<RunConfig>;
+  /** Stored fields over the defaults (see readStoredConfig). */
+  config: RunConfig;
   training: TrainingIteration[];
   evaluations: EvaluationRecord[];
 }
 
 /** Reads a run's configuration and evaluations; a missing or unreadable run gives an error that names it. */
 export function loadRunEvaluations(dir: string): RunEvaluations {
+  const config = readStoredConfig(dir);
   const db = openRunDatabase(dir);
-  let configText: string | undefined;
-  let evaluations: EvaluationRecord[];
-  let training: TrainingIteration[];
   try {
-    const meta = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
-    if (!meta) throw new Error(`${dir} holds a database without a run in it (no meta table)`);
-    configText = (db.prepare("SELECT value FROM meta WHERE key = 'config'").get() as { value: string } | undefined)?.value;
-    evaluations = evaluationsIn(db);
-    training = trainingIn(db, dir);
+    return { name: basename(resolve(dir)), dir, config, training: trainingIn(db, dir), evaluations: evaluationsIn(db) };
   } finally {
     db.close();
-  }
-  if (!configText) throw new Error(`${dir}: the run store has no configuration (the run was never started)`);
-  try {
-    return { name: basename(resolve(dir)), dir, config: JSON.parse(configText) as Partial<RunConfig>, training, evaluations };
-  } catch {
-    throw new Error(`${dir}: the stored configuration is not valid JSON`);
   }
 }
 
@@ -151,7 +141,7 @@ export function loadRunReportData(dir: string): RunReportData {
     return {
       name,
       dir,
-      task: config.task ?? "unknown",
+      task: config.task,
       simulated: config.task === "simulated",
       config,
       iterations,
@@ -170,7 +160,7 @@ export function medianInterval(ascendingScores: readonly number[]): number {
   return ascendingScores[n / 2]! - ascendingScores[n / 2 - 1]!;
 }
 
-function iterationData(store: RunStore, config: Partial<RunConfig>, iteration: number): IterationData {
+function iterationData(store: RunStore, config: RunConfig, iteration: number): IterationData {
   const samples = store.samples(iteration);
   const sums = new Map<string, { total: number; runs: number }>();
   for (const e of store.executions(iteration)) {
@@ -208,7 +198,7 @@ function iterationData(store: RunStore, config: Partial<RunConfig>, iteration: n
  * first) and D_S (screening alone: the highest-variance groups of that size). Per query at most 200
  * combinations are considered (a seeded sample when there are more).
  */
-function comparisonDatasets(scored: Array<{ sample: SampleRecord; score: number }>, config: Partial<RunConfig>, iteration: number, keptCount: number): ComparisonDataset[] {
+function comparisonDatasets(scored: Array<{ sample: SampleRecord; score: number }>, config: RunConfig, iteration: number, keptCount: number): ComparisonDataset[] {
   const byQuery = new Map<string, number[]>();
   for (const { sample, score } of scored) {
     const scores = byQuery.get(sample.queryId) ?? [];
@@ -218,13 +208,12 @@ function comparisonDatasets(scored: Array<{ sample: SampleRecord; score: number 
   const queries = [...byQuery].map(([queryId, scores]) => ({ queryId, scores: Array.from(scores, (s) => s ?? 0) }));
   if (queries.length === 0) return [];
   const m = Math.min(...queries.map((q) => q.scores.length));
-  const keep = config.keep ?? 0;
-  const size = Math.min(keep > 0 ? 2 * keep : (config.groupSize ?? m), m);
+  const size = Math.min(config.keep > 0 ? 2 * config.keep : config.groupSize, m);
   if (size < 2) return [];
   const scoresOf = new Map(queries.map((q) => [q.queryId, q.scores]));
   const build = (name: ComparisonDataset["name"], selection: "random" | "variance", dropZeroVariance: boolean): ComparisonDataset => {
     const groups = buildGroupDataset(queries, {
-      groupSize: size, keep: 0, topN: Math.max(keptCount, queries.length), selection, dropZeroVariance, maxCombinations: 200, seed: (config.seed ?? 0) + iteration,
+      groupSize: size, keep: 0, topN: Math.max(keptCount, queries.length), selection, dropZeroVariance, maxCombinations: 200, seed: config.seed + iteration,
     });
     const groupScores = groups.map((g) => g.members.map((i) => scoresOf.get(g.queryId)![i]!));
     return { name, variances: groupScores.map((s) => populationVariance(s)), medianIntervals: groupScores.map((s) => medianInterval(s)) };

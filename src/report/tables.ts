@@ -3,7 +3,6 @@
 // solve rate written by the same formatter `eval` prints with, so the two always agree digit for digit.
 import { formatSolveRate, methodLabel, methodOrder, percent, protocolTag } from "../evaluation/format.js";
 import { generatorIteration, type EvaluationRecord } from "../evaluation/evaluationStore.js";
-import { DEFAULT_CONFIG } from "../pipeline/config.js";
 import type { RunEvaluations } from "./runData.js";
 
 const BENCHMARK_LABELS: Readonly<Record<string, string>> = {
@@ -83,9 +82,9 @@ function latestGenerator(run: RunEvaluations): EvaluationRecord[] {
   return run.evaluations.filter((e) => generatorIteration(e.method) === latest);
 }
 
-/** Table 3 settings of a run (settings it does not store are the defaults): the objective, the reference model and the KL mask. */
+/** Table 3 settings of a run: the objective, the reference model and the KL mask. */
 export function klSettings(run: RunEvaluations): string[] {
-  const c = { ...DEFAULT_CONFIG, ...run.config };
+  const c = run.config;
   if (c.beta === 0) return ["w/o KL term", "None", "-"];
   const reference = c.reference === "base" ? "Initial base model" : "Previous iteration's checkpoint";
   return ["w/ KL term", reference, c.klMask === "all" ? "no" : "yes"];
@@ -93,7 +92,7 @@ export function klSettings(run: RunEvaluations): string[] {
 
 /** Table 4 settings of a run: the dataset name, how groups are chosen and whether zero-variance groups are filtered first. */
 export function dataSettings(run: RunEvaluations): string[] {
-  const c = { ...DEFAULT_CONFIG, ...run.config };
+  const c = run.config;
   const filtering = c.dropZeroVariance;
   if (c.selection === "random") return filtering ? ["D_RSF", "Random sampling", "yes"] : ["D_RS", "Random sampling", "no"];
   return c.keep > 0 ? ["D_SS", "Screening and sharpening", filtering ? "yes" : "no"] : ["D_S", "Only screening", filtering ? "yes" : "no"];
@@ -172,9 +171,9 @@ export function tableToCsv(table: PaperTable): string {
 /** The runs' training progress: per iteration the mean workflow score, groups and update loss, as `train`/`demo` print them. */
 export function trainingTable(runs: readonly RunEvaluations[], format: "markdown" | "csv"): string | null {
   const rows = runs.flatMap((run) => run.training.map((t) => {
-    const planned = run.config.iterations ?? Number.POSITIVE_INFINITY;
+    const planned = run.config.iterations;
     const label = t.iteration >= planned ? `final (adapter ${t.iteration})` : String(t.iteration);
-    const simulated = run.config.task === "simulated" ? "simulated (not an LLM executor)" : (run.config.task ?? "?");
+    const simulated = run.config.task === "simulated" ? "simulated (not an LLM executor)" : run.config.task;
     return [run.name, simulated, label, t.meanScore === null ? "-" : t.meanScore.toFixed(3), t.groups === null ? "-" : String(t.groups), t.loss === null ? "-" : t.loss.toFixed(4)];
   }));
   if (rows.length === 0) return null;

@@ -2,7 +2,8 @@
 // NaN or infinite F16 scales, huge scales, random corruption. Dequantizing must give a clear error
 // naming the tensor and block, or finite values; never NaN values or a crash.
 import { describe, expect, it } from "vitest";
-import { BLOCK_QUANT_TYPES, GGML_TYPES_BY_NAME, SeededRandom, dequantizeToFloat32, quantizeBlocks, type BlockQuantType } from "../../src/gguf/index.js";
+import { BLOCK_QUANT_TYPES, GGML_TYPES_BY_NAME, dequantizeToFloat32, quantizeBlocks, type BlockQuantType } from "../../src/gguf/index.js";
+import { SeededRandom } from "../../src/util/seededRandom.js";
 import { F16, SCALE_FIELDS } from "../helpers/quantBlocks.js";
 
 

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BLOCK_QUANT_TYPES, GGML_TYPES_BY_NAME, SeededRandom, dequantizeBlocks, quantizeBlocks } from "../../src/gguf/index.js";
+import { BLOCK_QUANT_TYPES, GGML_TYPES_BY_NAME, dequantizeBlocks, quantizeBlocks } from "../../src/gguf/index.js";
+import { SeededRandom } from "../../src/util/seededRandom.js";
 import { repoRoot } from "../helpers/prebuilds.js";
 import { referencePython } from "../helpers/torchReference.js";
 

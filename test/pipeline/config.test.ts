@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { conflictingFields, ConfigError, DEFAULT_CONFIG, readConfigFile, resolveConfig } from "../../src/pipeline/index.js";
+import { conflictingFields, ConfigError, DEFAULT_CONFIG, readConfigFile, readStoredConfig, resolveConfig, RunStore } from "../../src/pipeline/index.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-config-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -77,5 +77,25 @@ describe("run configuration", () => {
     expect(conflictingFields(older as ReturnType<typeof resolveConfig>, resolveConfig(base, { exactSampling: false }))).toEqual([
       "exactSampling: the run has true, this invocation asks for false",
     ]);
+  });
+
+  it("reads a stored run's settings over the defaults (a field the run predates is its default) and names a bad one", () => {
+    const storeWith = (name: string, config: string | undefined) => {
+      const dir = join(work, name);
+      const store = RunStore.open(dir);
+      if (config !== undefined) store.setMeta("config", config);
+      store.close();
+      return dir;
+    };
+    const { exactSampling: _added, epochs: _also, ...older } = resolveConfig(base, { beta: 0.05, loraTargets: ["attn_q"] });
+    const stored = readStoredConfig(storeWith("older", JSON.stringify(older)));
+    expect(stored).toEqual(resolveConfig(base, { beta: 0.05, loraTargets: ["attn_q"] }));
+    expect([stored.exactSampling, stored.epochs, stored.beta]).toEqual([true, 1, 0.05]);
+    const bad = storeWith("bad", JSON.stringify({ ...older, topN: -3 }));
+    expect(() => readStoredConfig(bad)).toThrow(`${bad}: the stored configuration is invalid:\n  topN: must be a whole number >= 1, got -3`);
+    const notJson = storeWith("not-json", "{");
+    expect(() => readStoredConfig(notJson)).toThrow(`${notJson}: the stored configuration is not valid JSON`);
+    const unstarted = storeWith("unstarted", undefined);
+    expect(() => readStoredConfig(unstarted)).toThrow(`${unstarted}: the run store has no configuration (the run was never started)`);
   });
 });

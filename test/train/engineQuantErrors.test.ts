@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BLOCK_QUANT_TYPES, readGgufHeader, SeededRandom, writeTinyModel, type BlockQuantType, type TinyModelDtype } from "../../src/gguf/index.js";
+import { BLOCK_QUANT_TYPES, readGgufHeader, writeTinyModel, type BlockQuantType, type TinyModelDtype } from "../../src/gguf/index.js";
+import { SeededRandom } from "../../src/util/seededRandom.js";
 import { Engine } from "../../src/train/index.js";
 import { F16, SCALE_FIELDS } from "../helpers/quantBlocks.js";
 

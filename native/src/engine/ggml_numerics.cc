@@ -13,7 +13,6 @@
 #include "spogw/gemm.h"
 #include "spogw/threads.h"
 
-
 namespace spogw::ggml {
 
 // ---- conversions ---------------------------------------------------------------------------------

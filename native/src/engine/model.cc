@@ -6,6 +6,7 @@
 #include "spogw/engine/ggml_numerics.h"
 #include "spogw/engine/gguf_reader.h"
 #include "spogw/error.h"
+#include "spogw/finite.h"
 #include "spogw/threads.h"
 #include <algorithm>
 
@@ -28,6 +29,18 @@ void check_shape(const GgufReader& g, const GgufTensor& t, const std::vector<int
     return s + "]";
   };
   throw Error(g.path() + ": tensor " + t.name + " has shape " + fmt(t.ne) + " but the model's metadata implies " + fmt(ne));
+}
+
+// Dequantises a float-type tensor (F32, F16, BF16) and checks every value is finite. That check (and
+// the block scales' in load_weight) is the only one the weights get: the engine's kernels trust them
+// afterwards (the output layer is not rescanned per call).
+template <class Floats>
+void read_finite(const GgufReader& g, const GgufTensor& t, Floats& out) {
+  g.read_f32(t, out);
+  const int64_t bad = first_non_finite(out.data(), int64_t(out.size()));
+  if (bad >= 0)
+    throw Error(g.path() + ": tensor " + t.name + " holds a non-finite value (" + std::to_string(out[size_t(bad)]) +
+                " at index " + std::to_string(bad) + "); the trainer needs finite weights");
 }
 
 const GgufTensor& find_tensor(const GgufReader& g, const std::string& name) {
@@ -53,7 +66,7 @@ void load_weight(const GgufReader& g, const std::string& name, int64_t n_in, int
     return;
   }
   if (!ggml::is_block_quant(t.type)) {
-    g.read_f32(t, out.values);
+    read_finite(g, t, out.values);
     return;
   }
   ggml::QuantMatrix& q = out.quant;
@@ -73,7 +86,7 @@ void load_weight(const GgufReader& g, const std::string& name, int64_t n_in, int
 void load_vector(const GgufReader& g, const std::string& name, int64_t n, std::vector<float>& out) {
   const GgufTensor& t = find_tensor(g, name);
   check_shape(g, t, {n});
-  g.read_f32(t, out);
+  read_finite(g, t, out);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "spogw/engine/ggml_numerics.h"
@@ -11,6 +12,23 @@
 #include "spogw/threads.h"
 
 namespace spogw {
+
+// ------------------------------------------------------------------------------------------------
+// Embedding
+
+void embedding_forward(const float* table, int64_t d, const int32_t* tokens, int64_t T, float* out) {
+  for (int64_t t = 0; t < T; t++) std::memcpy(out + t * d, table + int64_t(tokens[t]) * d, size_t(d) * sizeof(float));
+}
+
+// Threads split the columns, so a token repeated in the sequence is never written by two threads.
+void embedding_backward(const float* dy, const int32_t* tokens, int64_t T, int64_t d, float* dtable) {
+  parallel_for(d, [&](int64_t i0, int64_t i1) {
+    for (int64_t t = 0; t < T; t++) {
+      float* row = dtable + int64_t(tokens[t]) * d;
+      for (int64_t i = i0; i < i1; i++) row[i] += dy[t * d + i];
+    }
+  });
+}
 
 // ------------------------------------------------------------------------------------------------
 // RMSNorm

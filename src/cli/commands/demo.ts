@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CommandModule } from "yargs";
-import { runDemo, SIMULATED_NOTICE } from "../../pipeline/index.js";
+import { DEFAULT_CONFIG, runDemo, SIMULATED_NOTICE } from "../../pipeline/index.js";
 import { progressPrinter } from "../utils/progressPrinter.js";
 import { printTrainSummary } from "../utils/runReport.js";
 
@@ -22,8 +22,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     y
       .option("run", { type: "string", describe: "run directory (default: a new one under the system temp directory); an existing demo run is resumed" })
       .option("json", { type: "boolean", default: false, describe: "end with one JSON line: per-iteration mean score, groups, loss, and the final score" })
-      .option("seed", { type: "number", default: 0, describe: "seed of the whole run" })
-      .option("iterations", { type: "number", default: 3, describe: "SPOGW iterations" }),
+      .option("seed", { type: "number", default: DEFAULT_CONFIG.seed, describe: "seed of the whole run" })
+      .option("iterations", { type: "number", default: DEFAULT_CONFIG.iterations, describe: "SPOGW iterations" }),
   handler: async (argv) => {
     const dir = argv.run ?? mkdtempSync(join(tmpdir(), "spogw-demo-"));
     process.stderr.write(`${SIMULATED_NOTICE}\n[SIMULATED] run directory: ${dir}\n`);

@@ -1,6 +1,7 @@
 // Transformer layers as forward/backward pairs on row-major float32 buffers (llm.c style). Each
-// backward takes the forward's saved inputs and writes (overwrites) the input gradients; LoRA
-// gradients accumulate. Shapes use the notation of model.h; rows are tokens.
+// backward takes the forward's saved inputs and writes (overwrites) the input gradients; parameter
+// gradients (LoRA, the embedding table) accumulate. Shapes use the notation of model.h; rows are
+// tokens. native/tests/ops/*.h check each pair against float64 references and finite differences.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -8,6 +9,14 @@
 #include "spogw/engine/model.h"
 
 namespace spogw {
+
+// ---- Token embedding: row t of out [T, d] is row tokens[t] of the table [V, d]; the caller has
+// checked every token is in [0, V) (Engine::check_tokens).
+void embedding_forward(const float* table, int64_t d, const int32_t* tokens, int64_t T, float* out);
+// dtable [V, d] += dy [T, d] scattered to the tokens' rows (a repeated token receives every one of its
+// rows). Training never calls it: the table is frozen. It exists because the CUDA port mirrors this
+// list of ops, each checked forward and backward (native/tests).
+void embedding_backward(const float* dy, const int32_t* tokens, int64_t T, int64_t d, float* dtable);
 
 // ---- RMSNorm: y = x / sqrt(mean(x^2) + eps) * w, per row; rstd [T] saved for the backward.
 void rmsnorm_forward(const float* x, const float* w, int64_t T, int64_t d, float eps, float* y, float* rstd);
