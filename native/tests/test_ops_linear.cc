@@ -23,5 +23,7 @@ int main(int argc, char** argv) {
       {"linear bf16 backward", [&] { check_linear_backward(cpu, WeightType::kBF16); }},
       {"linear q8_0 forward", [&] { check_linear_forward(cpu, WeightType::kQ8_0); }},
       {"linear q8_0 backward", [&] { check_linear_backward(cpu, WeightType::kQ8_0); }},
+      {"linear q4_0 forward", [&] { check_linear_forward(cpu, WeightType::kQ4_0); }},
+      {"linear q4_0 backward", [&] { check_linear_backward(cpu, WeightType::kQ4_0); }},
   });
 }
