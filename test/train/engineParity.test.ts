@@ -103,7 +103,7 @@ async function checkParity(options: TinyModelOptions, seed: number): Promise<voi
   try {
     const tokens = Int32Array.from(TOKENS);
     const base = await engine.logits(tokens);
-    expect(recordGap(options.dtype, gapTo(base, cfg.vocabSize, await llamaCppProbabilities(model, TOKENS)))).toBeLessThan(TOLERANCE);
+    expect(recordGap(cfg.dtype, gapTo(base, cfg.vocabSize, await llamaCppProbabilities(model, TOKENS)))).toBeLessThan(TOLERANCE);
 
     // The engine takes the kernel llama.cpp takes for each weight (repacked or not).
     stopListening();
@@ -115,7 +115,7 @@ async function checkParity(options: TinyModelOptions, seed: number): Promise<voi
     const adapterPath = join(work, `${label}.lora.gguf`);
     await engine.saveLora(adapterPath);
     const withLora = await llamaCppProbabilities(model, TOKENS, adapterPath);
-    expect(recordGap(options.dtype, gapTo(adapted, cfg.vocabSize, withLora))).toBeLessThan(TOLERANCE);
+    expect(recordGap(cfg.dtype, gapTo(adapted, cfg.vocabSize, withLora))).toBeLessThan(TOLERANCE);
     // The adapter really changes the model (otherwise the check above proves nothing).
     expect(gapTo(base, cfg.vocabSize, withLora)).toBeGreaterThan(10 * TOLERANCE);
 
