@@ -53,12 +53,13 @@ export function runTorchReference(
 ) {
   const work = mkdtempSync(join(tmpdir(), "spogw-ref-"));
   try {
-    const tensors = new Map(typeof model === "string" ? readModelTensors(model) : model);
+    // A GGUF path is read (and dequantized) by the reference itself; a map is given as float32 weights.
+    const tensors = new Map(typeof model === "string" ? [] : model);
     for (const p of adapter.pairs) {
       tensors.set(`lora.${p.target}.a`, { shape: [adapter.rank, p.nIn], data: p.a });
       tensors.set(`lora.${p.target}.b`, { shape: [p.nOut, adapter.rank], data: p.b });
     }
-    const meta = { config: JSON.stringify({ ...config, rank: adapter.rank, alpha: adapter.alpha, batch }) };
+    const meta = { config: JSON.stringify({ ...config, rank: adapter.rank, alpha: adapter.alpha, batch, ...(typeof model === "string" ? { gguf: model } : {}) }) };
     const input = join(work, "in.safetensors");
     const output = join(work, "out.safetensors");
     writeFileSync(input, encodeSafetensors(tensors, meta));

@@ -134,10 +134,11 @@ describe("train on a benchmark", () => {
     expect(existsSync(dir)).toBe(false);
   }, 120_000);
 
-  it("refuses, before any work, a model whose weight types the trainer cannot read", () => {
+  it("refuses, before any work, a model whose weight types the trainer cannot read (and accepts the quantized ones it reads)", () => {
     expect(unreadableByTrainer(readGgufHeader(model))).toBeNull();
     const header = readGgufHeader(model);
-    const quantised = { tensors: header.tensors.map((t, i) => (i === 3 ? { ...t, type: { ...t.type, name: "Q4_K" } } : t)) };
-    expect(unreadableByTrainer(quantised)).toBe(`${header.tensors[3]!.name} (Q4_K)`);
+    const withType = (name: string) => ({ tensors: header.tensors.map((t, i) => (i === 3 ? { ...t, type: { ...t.type, name } } : t)) });
+    for (const readable of ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]) expect(unreadableByTrainer(withType(readable))).toBeNull();
+    for (const unreadable of ["IQ4_XS", "IQ2_XXS", "TQ1_0", "Q8_K"]) expect(unreadableByTrainer(withType(unreadable))).toBe(`${header.tensors[3]!.name} (${unreadable})`);
   });
 });

@@ -1,6 +1,8 @@
 // Engine logits and LoRA gradients against an independent float64 PyTorch model of the same weights
-// (test/reference/engine_reference.py), for both architectures, GQA, tied and untied output, every
-// LoRA target, both KL masks, and ratios below, inside and above the clip range.
+// (test/reference/engine_reference.py, which reads and dequantizes the GGUF itself), for both
+// architectures, GQA, tied and untied output, every LoRA target, both KL masks, ratios below, inside
+// and above the clip range, and quantized bases (the reference rounds each product's input to the
+// weight's vec-dot type as llama.cpp does, straight-through in the backward, like the engine).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,16 +14,32 @@ import { relativeError, runTorchReference, type ReferenceBatchItem } from "../he
 const work = mkdtempSync(join(tmpdir(), "spogw-engine-grad-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+const F32_SHAPE = { embd: 64, ff: 96, dtype: "f32" } as const;
+const K_SHAPE = { embd: 256, ff: 512 } as const; // K-quants need rows of whole 256-value super-blocks
 const cases = [
-  { arch: "llama" as const, tied: false, klMask: "advantage" as const, temperature: 1, beta: 0.1 },
-  { arch: "qwen2" as const, tied: true, klMask: "all" as const, temperature: 0.7, beta: 0.3 },
+  { arch: "llama" as const, tied: false, klMask: "advantage" as const, temperature: 1, beta: 0.1, ...F32_SHAPE },
+  { arch: "qwen2" as const, tied: true, klMask: "all" as const, temperature: 0.7, beta: 0.3, ...F32_SHAPE },
+  { arch: "llama" as const, tied: false, klMask: "advantage" as const, temperature: 1, beta: 0.1, ...K_SHAPE, dtype: "q4_k_m" as const },
+  { arch: "qwen2" as const, tied: true, klMask: "all" as const, temperature: 0.7, beta: 0.3, ...K_SHAPE, dtype: "q6_k" as const },
+  { arch: "llama" as const, tied: true, klMask: "all" as const, temperature: 1, beta: 0.2, embd: 64, ff: 96, dtype: "q4_0" as const },
+  { arch: "qwen2" as const, tied: false, klMask: "advantage" as const, temperature: 0.8, beta: 0.1, embd: 64, ff: 96, dtype: "q4_1" as const },
 ];
+// Quantized bases round every product's input to Q8 levels; a value within float32-vs-float64 noise of
+// a level boundary rounds differently in the two models. For Q8_0/Q8_K levels that is rare and moves
+// little (none in these cases). Q4_1/Q5_1 products also round each Q8_1 block sum to F16 (2^-11
+// steps), so about one block sum in a few hundred lands on the other side and moves logits by ~1e-3:
+// the q4_1 case above has none (measured: gradients within 1e-6), other seeds may.
+const tolerance = (dtype: string) => ({ logits: dtype === "f32" ? 1e-5 : 1e-4, grads: 1e-4 });
+
+// The largest relative errors measured per case, printed after the run (the figures the README quotes).
+const measured: string[] = [];
+afterAll(() => process.stdout.write(`largest relative error vs PyTorch float64:\n${measured.join("\n")}\n`));
 
 describe("engine gradients vs PyTorch float64", () => {
   for (const c of cases) {
-    it(`${c.arch} (${c.tied ? "tied" : "untied"}, GQA, klMask ${c.klMask}, T=${c.temperature})`, async () => {
-      const modelPath = join(work, `${c.arch}.gguf`);
-      const cfg = await writeTinyModel(modelPath, { arch: c.arch, seed: 11, layers: 2, embd: 64, heads: 4, kvHeads: 2, ff: 96, tied: c.tied });
+    it(`${c.arch} ${c.dtype} (${c.tied ? "tied" : "untied"}, GQA, klMask ${c.klMask}, T=${c.temperature})`, async () => {
+      const modelPath = join(work, `${c.arch}-${c.dtype}.gguf`);
+      const cfg = await writeTinyModel(modelPath, { arch: c.arch, seed: 11, layers: 2, embd: c.embd, heads: 4, kvHeads: 2, ff: c.ff, tied: c.tied, dtype: c.dtype });
       const engine = await Engine.load(modelPath);
       try {
         engine.initLora({ rank: 4, alpha: 8, init: "random", seed: 5 });
@@ -55,18 +73,23 @@ describe("engine gradients vs PyTorch float64", () => {
           epsilon: 0.2, epsilonHigh: 0.2, beta: c.beta, temperature: c.temperature, klMask: c.klMask,
         }, refBatch);
 
-        seqs.forEach((_, i) => expect(relativeError(logits[i]!, ref.get(`logits.${i}`)!.data)).toBeLessThan(1e-5));
+        const tol = tolerance(c.dtype);
+        const logitErrors = seqs.map((_, i) => relativeError(logits[i]!, ref.get(`logits.${i}`)!.data));
+        for (const err of logitErrors) expect(err).toBeLessThan(tol.logits);
         expect(Math.abs(result.loss - ref.get("loss")!.data[0]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref.get("loss")!.data[0]!)));
+        let worstGrad = 0;
         const seen = new Set<string>();
         for (const [name, g] of Object.entries(grads)) {
           const base = name.replace(/\.lora_[ab]$/, "");
           const want = ref.get(`grad.${base}.${name.endsWith("lora_a") ? "a" : "b"}`)!.data;
           const err = relativeError(g, want);
-          expect(err, `${name} relative error`).toBeLessThan(1e-3);
+          worstGrad = Math.max(worstGrad, err);
+          expect(err, `${name} relative error`).toBeLessThan(tol.grads);
           expect(Math.max(...want.map(Math.abs)), `${name} has a non-zero reference gradient`).toBeGreaterThan(0);
           seen.add(base.split(".")[2]!);
         }
         expect([...seen].sort()).toEqual([...LORA_TARGETS].sort());
+        measured.push(`  ${c.arch} ${c.dtype.padEnd(6)} logits ${Math.max(...logitErrors).toExponential(2)}  LoRA gradients ${worstGrad.toExponential(2)}`);
       } finally {
         engine.dispose();
       }
