@@ -1,6 +1,7 @@
 # node-gyp build of the CPU variant, from the same sources as native/CMakeLists.txt (which is the
 # primary build: cmake-js, CUDA, prebuilds). `npm run build:gyp` writes build/Release/spogw.node; the
-# loader treats it as a local build. "gypfile": false in package.json keeps npm from running it on install.
+# loader treats it as a local build, and build/Release/spogw-sandbox-launch, the Python sandbox's launcher.
+# "gypfile": false in package.json keeps npm from running it on install.
 {
   "variables": {
     "openblas_include%": "/usr/include/x86_64-linux-gnu/openblas-pthread",
@@ -32,6 +33,13 @@
       "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-ffp-contract=off", "-fexceptions"],
       "libraries": ["<(openblas_static)", "-lpthread", "-lm"],
       "ldflags": ["-static-libstdc++", "-static-libgcc", "-Wl,--exclude-libs,ALL"]
+    },
+    {
+      "target_name": "spogw-sandbox-launch",
+      "type": "executable",
+      "sources": ["native/src/launcher/sandbox_launch.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Werror"],
+      "ldflags": ["-static"]
     }
   ]
 }

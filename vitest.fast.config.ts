@@ -20,6 +20,7 @@ export const FAST_TESTS = [
   "test/gguf/float16.test.ts",
   "test/gguf/loraAdapter.test.ts",
   "test/gguf/malformed.test.ts",
+  "test/gguf/malformedBlocks.test.ts",
   "test/gguf/quantizedWrite.test.ts",
   "test/gguf/roundtrip.test.ts",
   "test/gguf/tinyModel.test.ts",
@@ -28,6 +29,8 @@ export const FAST_TESTS = [
   "test/native/gemm.test.ts",
   "test/native/platform.test.ts",
   "test/pipeline/config.test.ts",
+  "test/pipeline/diagnosis.test.ts",
+  "test/pipeline/presets.test.ts",
   "test/pipeline/runStore.test.ts",
   "test/pipeline/simulatedTask.test.ts",
   "test/pipeline/trainingSettings.test.ts",
@@ -37,6 +40,7 @@ export const FAST_TESTS = [
   "test/workflow/hostile.test.ts",
   "test/workflow/parse.test.ts",
   "test/workflow/sandbox.test.ts",
+  "test/workflow/validatorHardening.test.ts",
 ];
 
 const missing = FAST_TESTS.filter((file) => !existsSync(new URL(file, import.meta.url)));

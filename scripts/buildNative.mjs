@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the native addon from source with cmake-js into native/build/Release/spogw.node (or --out).
+// Builds the native addon from source with cmake-js into native/build/Release/spogw.node (or --out), and
+// beside it spogw-sandbox-launch, the Python sandbox's launcher.
 //
 //   node scripts/buildNative.mjs [--cuda AUTO|ON|OFF] [--isa native|x86-64-v2|x86-64-v3]
 //                                [--blas openblas-static|none] [--out DIR] [--tests]
@@ -62,7 +63,8 @@ export function buildNative(options = {}) {
   const log = `${result.stdout ?? ""}\n${result.stderr ?? ""}`;
   writeFileSync(logPath, log);
   const built = join(out, "Release", "spogw.node");
-  if (result.error || result.status !== 0 || !existsSync(built)) {
+  const launcher = join(out, "Release", "spogw-sandbox-launch");
+  if (result.error || result.status !== 0 || !existsSync(built) || !existsSync(launcher)) {
     const tail = log.trim().split("\n").slice(-25).join("\n");
     throw new Error(`native build failed (${result.error?.message ?? `cmake-js exited with ${result.status}`}).\n` +
       `Full log: ${logPath}\nLast lines:\n${tail}`);

@@ -5,6 +5,7 @@
 //   spogw.cuda11.node  the same with the CUDA 11.8 runtime (Debian's toolkit): drivers >= 450.80.02,
 //                      and Volta (sm_70), which CUDA 13 dropped
 // Every CUDA variant also runs every CPU path, so each loads where no GPU is.
+//   spogw-sandbox-launch  the Python sandbox's launcher (static, from the CPU variant's build)
 //
 //   node scripts/prebuild.mjs [--variants cpu,cuda,cuda11] [--cpu-only] [--host]
 //
@@ -119,6 +120,15 @@ function nvccRelease(builtNode) {
   throw new Error(`no CUDA compiler version under ${files}`);
 }
 
+/** Copies the sandbox launcher built beside a .node into `outDir`, stripped; returns its manifest entry. */
+function shipLauncher(buildDir, outDir) {
+  const file = "spogw-sandbox-launch";
+  const dest = join(outDir, file);
+  copyFileSync(join(buildDir, file), dest);
+  if (spawnSync("strip", [dest]).status !== 0) say(`strip failed on ${dest}; shipping it unstripped`);
+  return { file, bytes: statSync(dest).size, sha256: sha256(dest) };
+}
+
 function main() {
   if (invokedAsBuildHook()) {
     say("skipping prebuild (npm ran it as the pre-hook of `npm run build`; use `npm run prebuild`)");
@@ -169,6 +179,7 @@ function main() {
       entry.cudaArchitectures = variant.architectures.split(";");
     }
     manifest.variants[name] = entry;
+    if (name === "cpu") manifest.launcher = shipLauncher(dirname(built), outDir);
     if (glibc.floor && (!manifest.glibc || compareVersions(glibc.floor, manifest.glibc) > 0)) manifest.glibc = glibc.floor;
     timings[name] = `${seconds(t)} s`;
     say(`wrote ${dest} (${(entry.bytes / 2 ** 20).toFixed(1)} MiB, glibc >= ${glibc.floor} for ${glibc.symbols.join(", ")}` +
@@ -176,7 +187,8 @@ function main() {
   }
   if (!manifest.variants.cpu) throw new Error("the CPU prebuild is missing");
   writeFileSync(join(outDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
-  const stray = readdirSync(outDir).filter((f) => f !== "manifest.json" && !Object.values(manifest.variants).some((v) => v.file === f));
+  const shipped = ["manifest.json", manifest.launcher.file, ...Object.values(manifest.variants).map((v) => v.file)];
+  const stray = readdirSync(outDir).filter((f) => !shipped.includes(f));
   if (stray.length) throw new Error(`unexpected files in ${outDir}: ${stray.join(", ")}`);
   say(`prebuilds ready in ${outDir}: ${Object.keys(manifest.variants).join(", ")} (glibc floor ${manifest.glibc}); ` +
     `${Object.entries(timings).map(([k, v]) => `${k} ${v}`).join(", ")}; total ${seconds(started)} s`);

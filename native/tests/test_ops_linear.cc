@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
           float* y, float* xa) { linear_forward(x, T, n_in, n_out, W, bias, lora, y, xa, scratch); },
       [&](const float* dy, const float* x, const float* xa, int64_t T, int64_t n_in, int64_t n_out, const FrozenWeight& W,
           const LoraRef& lora, float* dx, bool accumulate_dx) {
-        linear_backward(dy, x, xa, T, n_in, n_out, W.data(), lora, dx, accumulate_dx, scratch);
+        linear_backward(dy, x, xa, T, n_in, n_out, W, lora, dx, accumulate_dx, scratch);
       }};
   return run_checks(argc, argv, {
       {"linear f32 forward", [&] { check_linear_forward(cpu, WeightType::kF32); }},
@@ -23,5 +23,7 @@ int main(int argc, char** argv) {
       {"linear bf16 backward", [&] { check_linear_backward(cpu, WeightType::kBF16); }},
       {"linear q8_0 forward", [&] { check_linear_forward(cpu, WeightType::kQ8_0); }},
       {"linear q8_0 backward", [&] { check_linear_backward(cpu, WeightType::kQ8_0); }},
+      {"linear q4_0 forward", [&] { check_linear_forward(cpu, WeightType::kQ4_0); }},
+      {"linear q4_0 backward", [&] { check_linear_backward(cpu, WeightType::kQ4_0); }},
   });
 }

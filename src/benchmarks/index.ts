@@ -6,7 +6,7 @@ export type { LoadOptions, SplitCheck } from "./loadBenchmark.js";
 export { DatasetError } from "./datasetRows.js";
 export { runPython, createPythonSandbox, defaultPythonSandbox } from "./sandbox/pythonSandbox.js";
 export type { PythonSandbox, PythonSandboxOptions } from "./sandbox/pythonSandbox.js";
-export type { PythonRunResult, PythonRunStatus } from "./sandbox/runProgram.js";
+export type { PythonRunResult, PythonRunStatus, ProgramChannels } from "./sandbox/runProgram.js";
 export { defaultPythonLimits } from "./sandbox/limits.js";
 export type { PythonLimits } from "./sandbox/limits.js";
 export type { IsolationMechanism } from "./sandbox/isolation.js";
@@ -18,4 +18,6 @@ export { compareMathAnswers, relativeTolerance } from "./scoring/mathEquivalence
 export type { MathComparison } from "./scoring/mathEquivalence.js";
 export { normalizeQaAnswer, tokenF1, exactMatch } from "./scoring/qaF1.js";
 export { lastNumber, gsm8kTolerance } from "./scoring/gsm8kScorer.js";
-export { defaultCodeTimeoutMs, codeTestProgram, extractPythonCode } from "./scoring/codeScorer.js";
+export { defaultCodeTimeoutMs, extractPythonCode } from "./scoring/codeScorer.js";
+export { runHiddenTests, describeHiddenTests } from "./scoring/hiddenTests.js";
+export type { HiddenTestRun, HiddenTestVerdict, HiddenTestOptions } from "./scoring/hiddenTests.js";

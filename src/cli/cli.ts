@@ -18,6 +18,7 @@ import { datasetCommand } from "./commands/dataset.js";
 import { updateCommand } from "./commands/update.js";
 import { statusCommand } from "./commands/status.js";
 import { demoCommand } from "./commands/demo.js";
+import { sweepCommand } from "./commands/sweep.js";
 import { packageVersion } from "../packageInfo.js";
 
 await yargs(hideBin(process.argv))
@@ -30,6 +31,7 @@ await yargs(hideBin(process.argv))
   .command(inspectCommand)
   .command(dataCommand)
   .command(trainCommand)
+  .command(sweepCommand)
   .command(collectCommand)
   .command(datasetCommand)
   .command(updateCommand)

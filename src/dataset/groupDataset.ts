@@ -1,10 +1,12 @@
 // Group-wise training data (paper section 3.1): for each query, groups of n of its m scored responses
-// (all C(m, n) combinations, or a seeded sample of them), filtered (zero-variance groups dropped),
-// screened (the N groups of highest score variance over all queries) and sharpened (only the t lowest
-// and t highest scores of each group are kept). Random selection and no sharpening give the paper's
-// Table 4 ablations.
+// (all C(m, n) combinations, or a seeded sample of them), filtered (groups whose scores are all equal
+// dropped), screened (the N groups of highest score variance over all queries) and sharpened (only the t
+// lowest and t highest scores of each group kept). Random selection and no sharpening give the paper's
+// Table 4 ablations. Combinations are enumerated lazily and each query keeps only its best candidates
+// so far, so memory stays at about N groups per query however many combinations there are.
 import { SeededRandom } from "../util/seededRandom.js";
 import { allCombinations, compareIndexLists, countCombinations, sampleCombinations } from "./combinations.js";
+import { canonicalScore, isFlat, populationVariance } from "./scores.js";
 
 export interface QueryScores {
   queryId: string;
@@ -19,12 +21,16 @@ export interface GroupDatasetOptions {
   keep: number;
   /** N: groups kept over all queries (paper: 100); fewer when fewer exist. */
   topN: number;
-  /** Per query: every C(m, n) combination when there are at most this many, else a seeded sample of this many distinct ones (default 10000). */
+  /** Per query: every C(m, n) combination when there are at most this many, else a seeded sample of this many distinct ones (default 100000). */
   maxCombinations?: number;
   /** Filtering: drop groups whose n scores are all equal (they carry no advantage signal); default true. */
   dropZeroVariance?: boolean;
   /** "variance" (screening, default): the N highest-variance groups. "random": N groups drawn uniformly, the paper's random-sampling baseline. */
   selection?: "variance" | "random";
+  /** Keep a sharpened group only once: another combination that sharpens to the same members of the same query is dropped (default false: the paper's literal reading). */
+  distinctGroups?: boolean;
+  /** At most this many groups from any one query (default: no limit). */
+  maxGroupsPerQuery?: number | null;
   /** Seeds combination sampling and random selection (default 0). */
   seed?: number;
 }
@@ -33,24 +39,18 @@ export interface Group {
   queryId: string;
   /** Indices into the query's scores, by score ascending (ties by index), after sharpening. */
   members: number[];
-  /** Population variance of the group's n scores before sharpening. */
+  /** Population variance of the group's n canonical scores (see scores.ts) before sharpening. */
   variance: number;
 }
 
-export const DEFAULT_MAX_COMBINATIONS = 10_000;
+/** C(16, 8) = 12870, the largest count the paper's m = 16 gives, is enumerated exactly. */
+export const DEFAULT_MAX_COMBINATIONS = 100_000;
 
 export function buildGroupDataset(queries: readonly QueryScores[], options: GroupDatasetOptions): Group[] {
   const settings = checkOptions(queries, options);
-  const candidates: Group[] = [];
-  for (const query of queries) {
-    const groups = queryGroups(query, settings);
-    // Screening keeps at most N groups in all, so a query never contributes more than its own best N;
-    // trimming here bounds memory by (queries x N) instead of (queries x combinations).
-    if (settings.selection === "variance" && groups.length > settings.topN) groups.sort(compareGroups).length = settings.topN;
-    candidates.push(...groups);
-  }
-  const selected = settings.selection === "variance" ? candidates.sort(compareGroups).slice(0, settings.topN) : randomSelection(candidates, settings);
-  return selected.sort(compareGroups);
+  const candidates: Ranked[] = [];
+  for (const query of queries) candidates.push(...queryCandidates(query, settings));
+  return candidates.sort(compareRanked).slice(0, settings.topN).map((c) => c.group).sort(compareGroups);
 }
 
 /** Result order: variance descending, then queryId, then members. */
@@ -60,46 +60,68 @@ export function compareGroups(a: Group, b: Group): number {
   return compareIndexLists(a.members, b.members);
 }
 
-/** Population variance; the values are summed in ascending order so equal multisets give equal bits. */
-export function populationVariance(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mean = sorted.reduce((s, x) => s + x, 0) / sorted.length;
-  return sorted.reduce((s, x) => s + (x - mean) ** 2, 0) / sorted.length;
+type Settings = Required<Omit<GroupDatasetOptions, "maxGroupsPerQuery">> & { maxGroupsPerQuery: number };
+
+/** A candidate group with its selection rank: smaller first (screening: -variance; random: a seeded uniform key). */
+interface Ranked {
+  group: Group;
+  rank: number;
 }
 
-type Settings = Required<GroupDatasetOptions>;
+function compareRanked(a: Ranked, b: Ranked): number {
+  if (a.rank !== b.rank) return a.rank - b.rank;
+  if (a.group.queryId !== b.group.queryId) return a.group.queryId < b.group.queryId ? -1 : 1;
+  return compareIndexLists(a.group.members, b.group.members);
+}
 
-function queryGroups(query: QueryScores, settings: Settings): Group[] {
+/**
+ * The query's best candidates by rank, at most min(N, maxGroupsPerQuery): the overall selection keeps
+ * N and at most that many per query, so nothing beyond them can be selected.
+ */
+function queryCandidates(query: QueryScores, settings: Settings): Ranked[] {
   const m = query.scores.length;
   const n = settings.groupSize;
+  const scores = query.scores.map(canonicalScore);
+  const limit = Math.min(settings.topN, settings.maxGroupsPerQuery);
   const total = countCombinations(m, n, settings.maxCombinations);
   const combinations =
     total <= settings.maxCombinations
       ? allCombinations(m, n)
       : sampleCombinations(m, n, settings.maxCombinations, new SeededRandom(settings.seed, `combinations:${query.queryId}`));
-  const groups: Group[] = [];
+  let kept: Ranked[] = [];
+  const byMembers = new Map<string, Ranked>(); // distinctGroups: the best candidate of each sharpened member set
+  const trim = () => {
+    kept = (settings.distinctGroups ? [...byMembers.values()] : kept).sort(compareRanked).slice(0, limit);
+    if (settings.distinctGroups) {
+      byMembers.clear();
+      for (const c of kept) byMembers.set(c.group.members.join(","), c);
+    }
+  };
   for (const combination of combinations) {
-    const scores = combination.map((i) => query.scores[i]!);
-    const variance = populationVariance(scores);
-    if (settings.dropZeroVariance && variance === 0) continue;
+    const groupScores = combination.map((i) => scores[i]!);
+    if (settings.dropZeroVariance && isFlat(groupScores)) continue;
     // Combinations are ascending, so a stable sort by score leaves ties in index order.
-    const byScore = [...combination].sort((a, b) => query.scores[a]! - query.scores[b]!);
+    const byScore = [...combination].sort((a, b) => scores[a]! - scores[b]!);
     const members = settings.keep === 0 ? byScore : [...byScore.slice(0, settings.keep), ...byScore.slice(n - settings.keep)];
-    groups.push({ queryId: query.queryId, members, variance });
+    const group: Group = { queryId: query.queryId, members, variance: populationVariance(groupScores) };
+    const candidate = { group, rank: settings.selection === "variance" ? -group.variance : randomKey(settings.seed, query.queryId, combination) };
+    if (settings.distinctGroups) {
+      const key = members.join(",");
+      const seen = byMembers.get(key);
+      if (!seen || compareRanked(candidate, seen) < 0) byMembers.set(key, candidate);
+      if (byMembers.size >= 2 * limit + 1024) trim();
+    } else {
+      kept.push(candidate);
+      if (kept.length >= 2 * limit + 1024) trim();
+    }
   }
-  return groups;
+  trim();
+  return kept;
 }
 
-function randomSelection(candidates: Group[], settings: Settings): Group[] {
-  // A fixed order first, so the draw depends only on the seed and the candidates, not on input order.
-  const pool = candidates.sort((a, b) => (a.queryId !== b.queryId ? (a.queryId < b.queryId ? -1 : 1) : compareIndexLists(a.members, b.members)));
-  const random = new SeededRandom(settings.seed, "selection");
-  const count = Math.min(settings.topN, pool.length);
-  for (let i = 0; i < count; i++) {
-    const j = i + Math.floor(random.next() * (pool.length - i));
-    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-  }
-  return pool.slice(0, count);
+/** Uniform in [0, 1) from the seed and the combination alone: the N smallest keys are a uniform draw of N groups. */
+function randomKey(seed: number, queryId: string, combination: readonly number[]): number {
+  return new SeededRandom(seed, `selection:${queryId}:${combination.join(",")}`).next();
 }
 
 function checkOptions(queries: readonly QueryScores[], options: GroupDatasetOptions): Settings {
@@ -110,6 +132,8 @@ function checkOptions(queries: readonly QueryScores[], options: GroupDatasetOpti
     maxCombinations: options.maxCombinations ?? DEFAULT_MAX_COMBINATIONS,
     dropZeroVariance: options.dropZeroVariance ?? true,
     selection: options.selection ?? "variance",
+    distinctGroups: options.distinctGroups ?? false,
+    maxGroupsPerQuery: options.maxGroupsPerQuery ?? Infinity,
     seed: options.seed ?? 0,
   };
   const wholeAtLeast = (value: number, min: number) => Number.isInteger(value) && value >= min;
@@ -123,6 +147,10 @@ function checkOptions(queries: readonly QueryScores[], options: GroupDatasetOpti
   }
   if (!wholeAtLeast(settings.topN, 1)) fail(`topN (N) must be a whole number >= 1, got ${settings.topN}`);
   if (!wholeAtLeast(settings.maxCombinations, 1)) fail(`maxCombinations must be a whole number >= 1, got ${settings.maxCombinations}`);
+  if (settings.maxGroupsPerQuery !== Infinity && !wholeAtLeast(settings.maxGroupsPerQuery, 1)) {
+    fail(`maxGroupsPerQuery must be a whole number >= 1 (or null for no limit), got ${settings.maxGroupsPerQuery}`);
+  }
+  if (typeof settings.distinctGroups !== "boolean") fail(`distinctGroups must be true or false, got ${String(settings.distinctGroups)}`);
   if (settings.selection !== "variance" && settings.selection !== "random") fail(`selection must be "variance" or "random", got ${String(settings.selection)}`);
   if (!Number.isInteger(settings.seed) || settings.seed < 0) fail(`seed must be a whole number >= 0, got ${settings.seed}`);
   const seen = new Set<string>();

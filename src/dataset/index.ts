@@ -2,11 +2,11 @@
 export {
   buildGroupDataset,
   compareGroups,
-  populationVariance,
   DEFAULT_MAX_COMBINATIONS,
   type Group,
   type GroupDatasetOptions,
   type QueryScores,
 } from "./groupDataset.js";
 export { groupAdvantages } from "./advantages.js";
+export { canonicalScore, isFlat, populationVariance, SCORE_TOLERANCE } from "./scores.js";
 export { allCombinations, countCombinations } from "./combinations.js";

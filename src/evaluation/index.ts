@@ -12,7 +12,7 @@ export {
   type EvaluationRecord,
   type StoredWorkflow,
 } from "./evaluationStore.js";
-export { measureSolveRate, type ProblemWorkflow, type SolveRateOptions, type SolveRateResult } from "./solveRate.js";
+export { measureSolveRate, paperScoringProtocol, PAPER_JUDGED_BENCHMARKS, type ProblemWorkflow, type SolveRateOptions, type SolveRateResult } from "./solveRate.js";
 export { generateWorkflows, type GeneratedWorkflow, type GenerationSettings } from "./generatedWorkflows.js";
 export { fixedWorkflow, generatorWorkflows, type GeneratorWorkflowsEvents, type GeneratorWorkflowsPlan } from "./evaluatedWorkflows.js";
 export { formatSolveRate, methodLabel, methodOrder, percent, protocolTag } from "./format.js";

@@ -3,9 +3,17 @@
 // runs' solve rates with their standard deviation. A problem whose workflow could not be written (the
 // generator never produced a valid one) scores 0 in every run, with the reason kept.
 import type { Problem } from "../benchmarks/problem.js";
-import { PROTOCOL_DESCRIPTIONS } from "../workflow/scoringProtocols.js";
+import { PROTOCOL_DESCRIPTIONS, type ScoringProtocol } from "../workflow/scoringProtocols.js";
 import { runAndScore, type EvaluateOptions, type RunScore } from "../workflow/evaluate.js";
 import { summarizeRuns } from "./evaluationStore.js";
+
+/** Benchmarks the paper scores with an LLM judge (section 4.1: "GPT-4o-mini serves as the judge model for MATH, DROP, and HotpotQA"). */
+export const PAPER_JUDGED_BENCHMARKS: readonly string[] = ["math", "drop", "hotpotqa"];
+
+/** The scoring protocol of the paper's reported numbers on `benchmark`: the judge where it used one, else the rule-based scorers. */
+export function paperScoringProtocol(benchmark: string): ScoringProtocol {
+  return PAPER_JUDGED_BENCHMARKS.includes(benchmark) ? "judge" : "rule";
+}
 
 /** The workflow a problem is evaluated with, or why there is none. */
 export type ProblemWorkflow = { code: string } | { invalidReason: string };
@@ -40,7 +48,7 @@ export async function measureSolveRate(problems: readonly Problem[], workflowFor
       const runOptions = options.executorForRun ? { ...options, executor: options.executorForRun(run) } : options;
       scores[index] = "code" in workflow
         ? await runAndScore(workflow.code, problem, run, runOptions)
-        : { problemId: problem.id, run, score: 0, detail: `invalid workflow: ${workflow.invalidReason}`, output: null, error: workflow.invalidReason, calls: 0, executorCalls: 0, durationMs: 0 };
+        : { problemId: problem.id, run, score: 0, detail: `invalid workflow: ${workflow.invalidReason}`, output: null, error: workflow.invalidReason, calls: 0, executorCalls: 0, executorTokens: 0, durationMs: 0 };
       options.onRun?.(scores[index]);
     }
   };

@@ -3,7 +3,7 @@
 //
 // Files are checked by our own GGUF reader and content checks before node-llama-cpp sees them, and
 // (by default) loaded once in a child process: llama.cpp aborts the whole process on some files.
-import type { LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from "node-llama-cpp";
+import { LlamaGrammarEvaluationState, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type Token } from "node-llama-cpp";
 import { checkLlamaCppLoraAdapter, checkLlamaCppModel } from "../gguf/modelChecks.js";
 import { metadataNumber, metadataString } from "../gguf/metadata.js";
 import { readGgufHeader } from "../gguf/reader.js";
@@ -11,7 +11,6 @@ import type { GgufHeader } from "../gguf/types.js";
 import { checkThreads, getLlamaRuntime, withLlamaReason } from "./llamaRuntime.js";
 import { probeInChildProcess } from "./crashProbe.js";
 import { evictCachedLoraAdapter } from "./loraCache.js";
-import { sampleWithGrammar } from "./grammarSampling.js";
 import { sampleInLockstep, type Completion, type FinishReason } from "./lockstepSampling.js";
 import { resolveSampleOptions, type SampleOptions } from "./sampleOptions.js";
 import { StopStringMatcher } from "./stopStrings.js";
@@ -27,7 +26,11 @@ export interface GeneratorOptions {
   adapter?: LoraAdapterChoice;
   /** CPU threads for evaluation, 1..cores (default 1: best for small models on shared CPUs). */
   threads?: number;
-  /** Sequences evaluated in parallel in one batch (default 8). */
+  /**
+   * Sequences evaluated in parallel in one batch (default 8). The context holds at least two: sampling
+   * evaluates two or more tokens per step so that llama.cpp computes every token the same way (see
+   * lockstepSampling.ts), and with one sequence the second evaluates placeholders.
+   */
   sequences?: number;
   /** Tokens per sequence, prompt plus completion (default: the model's context length, at most 4096). */
   contextSize?: number;
@@ -45,6 +48,11 @@ export type { SampleOptions, Completion, FinishReason };
 
 const DEFAULT_SEQUENCES = 8;
 const MAX_DEFAULT_CONTEXT = 4096;
+/**
+ * Tokens per llama.cpp batch, fixed (node-llama-cpp's default shrinks it for small contexts): a prompt
+ * is evaluated in pieces of this many tokens, and the pieces must not depend on the generator's settings.
+ */
+const BATCH_TOKENS = 512;
 
 export class Generator {
   private context: LlamaContext | undefined;
@@ -195,8 +203,9 @@ export class Generator {
       adapter ? `node-llama-cpp could not apply adapter ${adapter.path} to ${this.modelPath}` : `node-llama-cpp could not create a context for ${this.modelPath}`,
       () =>
         this.model.createContext({
-          sequences: this.sequenceCount,
+          sequences: Math.max(2, this.sequenceCount),
           contextSize: this.contextSize,
+          batchSize: BATCH_TOKENS,
           threads: this.threads,
           ...(this.exactKvCache ? { flashAttention: false, experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" } : {}),
           ...(adapter ? { lora: { adapters: [{ filePath: adapter.path, scale: adapter.scale ?? 1 }] } } : {}),
@@ -207,7 +216,7 @@ export class Generator {
       throw error;
     });
     this.context = context;
-    this.sequences = Array.from({ length: this.sequenceCount }, () => context.getSequence());
+    this.sequences = Array.from({ length: Math.max(2, this.sequenceCount) }, () => context.getSequence());
     this.currentAdapter = adapter ? { ...adapter } : undefined;
   }
 
@@ -226,9 +235,11 @@ export class Generator {
     if (promptTokens.length + settings.maxTokens > this.contextSize) {
       throw new Error(`prompt (${promptTokens.length} tokens) + maxTokens (${settings.maxTokens}) exceed the context size ${this.contextSize}`);
     }
-    const job = { sequences: this.requireSequences(), promptTokens, settings, stopMatcher: new StopStringMatcher(settings.stop), rules: this };
-    if (settings.grammar !== "") return sampleWithGrammar(job, this.model, await this.grammarFor(settings.grammar));
-    return sampleInLockstep(job);
+    const grammar = settings.grammar === "" ? undefined : await this.grammarFor(settings.grammar);
+    return sampleInLockstep({
+      sequences: this.requireSequences(), contextSize: this.contextSize, promptTokens, settings, stopMatcher: new StopStringMatcher(settings.stop), rules: this,
+      ...(grammar ? { grammarState: () => new LlamaGrammarEvaluationState({ model: this.model, grammar }) } : {}),
+    });
   }
 
   /** The compiled grammar for a GBNF text (compiled once per generator); a bad grammar names llama.cpp's reason. */

@@ -14,17 +14,15 @@ export interface SampleOptions {
   /** Generation stops once the completion text contains one of these (control tokens have no text: use finishReason "eog" for them). */
   stop?: string[];
   /**
-   * Completion i is sampled with seed + i (default 0). The same seed, m, model, adapter and generator
-   * settings give the same completions; a different m or sequence count changes llama.cpp's batches
-   * and so may change the floating-point details that decide a sample.
+   * Completion i is sampled with seed + i (default 0). Its tokens depend only on the prompt, seed + i,
+   * the model, the adapter and these options: not on m, on the completions sampled beside it, on the
+   * generator's sequence or thread count, nor on timing.
    */
   seed?: number;
   /**
    * A GBNF grammar (llama.cpp's grammar format) the completions must follow, for weak generators:
    * tokens that would leave the grammar are never sampled, and a completed grammar ends with the
-   * end-of-generation token. "" = unconstrained (default). Grammar sampling runs each completion
-   * through node-llama-cpp's own sampler; with more than one parallel sequence, llama.cpp's batching
-   * may then rarely change a sample between identical calls (one sequence is fully reproducible).
+   * end-of-generation token. "" = unconstrained (default).
    */
   grammar?: string;
 }

@@ -34,7 +34,8 @@ export class ByteCursor {
     this.pos = offset;
   }
 
-  /** Makes [pos, pos+length) available in the window and returns its start index there. */
+  /** Makes [pos, pos+length) available in the window and returns its start index there. It may replace
+   * the window and its view: callers read this.view only after it returns. */
   private take(length: number, field: string): number {
     if (length > this.remaining) {
       this.fail(field, this.pos, `needs ${length} bytes but the file ends after ${this.remaining}`);
@@ -57,34 +58,44 @@ export class ByteCursor {
   }
 
   u8(field: string): number {
-    return this.view.getUint8(this.take(1, field));
+    const at = this.take(1, field);
+    return this.view.getUint8(at);
   }
   i8(field: string): number {
-    return this.view.getInt8(this.take(1, field));
+    const at = this.take(1, field);
+    return this.view.getInt8(at);
   }
   u16(field: string): number {
-    return this.view.getUint16(this.take(2, field), true);
+    const at = this.take(2, field);
+    return this.view.getUint16(at, true);
   }
   i16(field: string): number {
-    return this.view.getInt16(this.take(2, field), true);
+    const at = this.take(2, field);
+    return this.view.getInt16(at, true);
   }
   u32(field: string): number {
-    return this.view.getUint32(this.take(4, field), true);
+    const at = this.take(4, field);
+    return this.view.getUint32(at, true);
   }
   i32(field: string): number {
-    return this.view.getInt32(this.take(4, field), true);
+    const at = this.take(4, field);
+    return this.view.getInt32(at, true);
   }
   f32(field: string): number {
-    return this.view.getFloat32(this.take(4, field), true);
+    const at = this.take(4, field);
+    return this.view.getFloat32(at, true);
   }
   f64(field: string): number {
-    return this.view.getFloat64(this.take(8, field), true);
+    const at = this.take(8, field);
+    return this.view.getFloat64(at, true);
   }
   u64(field: string): bigint {
-    return this.view.getBigUint64(this.take(8, field), true);
+    const at = this.take(8, field);
+    return this.view.getBigUint64(at, true);
   }
   i64(field: string): bigint {
-    return this.view.getBigInt64(this.take(8, field), true);
+    const at = this.take(8, field);
+    return this.view.getBigInt64(at, true);
   }
 
   /** A u64 count or size that must be at most `max` (why: `limit`), which also keeps it an exact JS number. */

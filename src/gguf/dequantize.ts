@@ -1,15 +1,21 @@
-// Tensor bytes -> Float32Array for the storage types this project reads: F32, F16, BF16 and Q8_0.
+// Tensor bytes -> Float32Array for every storage type this project reads: F32, F16, BF16, and the
+// block-quantized types of quants.ts (Q8_0, Q4_0 .. Q6_K).
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./float16.js";
+import { dequantizeBlocks, isBlockQuantType } from "./quants.js";
 import type { GgmlTypeInfo } from "./types.js";
-
-/** Q8_0 block: an F16 scale d, then 32 int8 quants; value = d * q. */
-const Q8_0_BLOCK = 32;
-const Q8_0_BLOCK_BYTES = 34;
 
 export function dequantizeToFloat32(type: GgmlTypeInfo, bytes: Uint8Array, elementCount: number, tensorName: string): Float32Array {
   const expectedBytes = (elementCount / type.blockSize) * type.blockBytes;
   if (bytes.length !== expectedBytes) {
     throw new Error(`tensor '${tensorName}': ${bytes.length} bytes given for ${elementCount} ${type.name} elements (expected ${expectedBytes})`);
+  }
+  if (isBlockQuantType(type.name)) {
+    const values = dequantizeBlocks(type.name, bytes, elementCount);
+    // Finite scales give finite values (at most 65504 x 63 x 31), so a non-finite value is a NaN or
+    // infinite F16 scale in its block.
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`tensor '${tensorName}': ${type.name} block ${Math.floor(bad / type.blockSize)} has a non-finite (NaN or infinite) F16 scale; the file is corrupt`);
+    return values;
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(elementCount);
@@ -23,14 +29,7 @@ export function dequantizeToFloat32(type: GgmlTypeInfo, bytes: Uint8Array, eleme
     case "BF16":
       for (let i = 0; i < elementCount; i++) out[i] = bfloat16BitsToFloat32(view.getUint16(2 * i, true));
       return out;
-    case "Q8_0":
-      for (let block = 0; block < elementCount / Q8_0_BLOCK; block++) {
-        const at = block * Q8_0_BLOCK_BYTES;
-        const scale = float16BitsToFloat32(view.getUint16(at, true));
-        for (let j = 0; j < Q8_0_BLOCK; j++) out[block * Q8_0_BLOCK + j] = scale * view.getInt8(at + 2 + j);
-      }
-      return out;
     default:
-      throw new Error(`tensor '${tensorName}': reading ${type.name} as float32 is not supported (F32, F16, BF16, Q8_0 are)`);
+      throw new Error(`tensor '${tensorName}': reading ${type.name} as float32 is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K are)`);
   }
 }

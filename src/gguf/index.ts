@@ -7,11 +7,13 @@ export { encodeGguf, writeGgufFile, type GgufFileToWrite, type GgufTensorToWrite
 export { gguf, metadataNumber, metadataString, formatMetadataValue } from "./metadata.js";
 export { float16BitsToFloat32, float32ToFloat16Bits, bfloat16BitsToFloat32 } from "./float16.js";
 export { dequantizeToFloat32 } from "./dequantize.js";
+export { BLOCK_QUANT_TYPES, dequantizeBlocks, isBlockQuantType, quantBlockValues, quantizeBlocks, type BlockQuantType } from "./quants.js";
 export {
   buildTinyModel,
   writeTinyModel,
   resolveTinyModelConfig,
   TINY_MODEL_DEFAULTS,
+  TINY_MODEL_DTYPES,
   type TinyModelArch,
   type TinyModelDtype,
   type TinyModelConfig,

@@ -21,8 +21,13 @@
 //   blk.N.ffn_up.weight        [embd, ff]          N(0, 1/embd)
 //   blk.N.ffn_down.weight      [ff, embd]          N(0, 1/ff)
 //
-// With dtype f16, bf16 or q8_0 the 2-D weights have that type; 1-D tensors stay F32 because llama.cpp
-// aborts on F16 norms. q8_0 needs embd and ff to be multiples of 32 (the block size).
+// With dtype f16, bf16 or a quantized type the 2-D weights have that type; 1-D tensors stay F32 because
+// llama.cpp aborts on F16 norms. Quantized dtypes need embd and ff to be multiples of 32. As in
+// llama-quant.cpp, a K-quant matrix whose rows are not whole 256-value super-blocks falls back to a
+// 32-value type (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0; llama.cpp's IQ4_NL for Q2_K/Q3_K is not
+// written here, so q2_k and q3_k need multiples of 256). q4_k_m mixes types as llama.cpp's Q4_K_M does:
+// Q6_K for the output matrix (token_embd when tied) and for attn_v and ffn_down in the layers its
+// use_more_bits picks, Q4_K elsewhere.
 // How llama.cpp runs these files (checked position by position by test/generator/referenceForward.ts):
 // RoPE over the whole head, llama rotating adjacent pairs (2i, 2i+1), qwen2 rotating (i, i + hd/2);
 // query head h uses key/value head floor(h / (heads / kvHeads)); SwiGLU MLP; RMSNorm with the eps below.
@@ -34,10 +39,41 @@ import { buildTinyVocab, CHATML_TEMPLATE } from "./tinyVocab.js";
 import type { GgufMetadata, GgufWritableTensorType } from "./types.js";
 
 export type TinyModelArch = "llama" | "qwen2";
-export type TinyModelDtype = "f32" | "f16" | "bf16" | "q8_0";
-const MATRIX_TYPES: Record<TinyModelDtype, GgufWritableTensorType> = { f32: "F32", f16: "F16", bf16: "BF16", q8_0: "Q8_0" };
-// llama_ftype values: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q8_0 = 7, MOSTLY_BF16 = 32.
-const FILE_TYPES: Record<TinyModelDtype, number> = { f32: 0, f16: 1, bf16: 32, q8_0: 7 };
+/** The 2-D weight types (llama.cpp's file types for the quantized ones: q4_k_m is mixed). */
+export const TINY_MODEL_DTYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "q4_k_m"] as const;
+export type TinyModelDtype = (typeof TINY_MODEL_DTYPES)[number];
+// The main matrix type and llama_ftype (llama.h) of each dtype; q4_k_m's exceptions are in matrixType().
+const DTYPES: Record<TinyModelDtype, { matrix: GgufWritableTensorType; fileType: number }> = {
+  f32: { matrix: "F32", fileType: 0 },
+  f16: { matrix: "F16", fileType: 1 },
+  bf16: { matrix: "BF16", fileType: 32 },
+  q8_0: { matrix: "Q8_0", fileType: 7 },
+  q4_0: { matrix: "Q4_0", fileType: 2 },
+  q4_1: { matrix: "Q4_1", fileType: 3 },
+  q5_0: { matrix: "Q5_0", fileType: 8 },
+  q5_1: { matrix: "Q5_1", fileType: 9 },
+  q2_k: { matrix: "Q2_K", fileType: 10 },
+  q3_k: { matrix: "Q3_K", fileType: 12 },
+  q4_k: { matrix: "Q4_K", fileType: 14 },
+  q5_k: { matrix: "Q5_K", fileType: 16 },
+  q6_k: { matrix: "Q6_K", fileType: 18 },
+  q4_k_m: { matrix: "Q4_K", fileType: 15 },
+};
+
+/** llama-quant.cpp's use_more_bits: the layers Q4_K_M gives Q6_K attn_v and ffn_down. */
+function useMoreBits(layer: number, layers: number): boolean {
+  return layer < Math.floor(layers / 8) || layer >= Math.floor((7 * layers) / 8) || (layer - Math.floor(layers / 8)) % 3 === 2;
+}
+
+/** llama-quant.cpp's replacement for a K-quant whose rows are not whole super-blocks. */
+const NOT_SUPER_BLOCK_FALLBACK: Partial<Record<GgufWritableTensorType, GgufWritableTensorType>> = { Q4_K: "Q5_0", Q5_K: "Q5_1", Q6_K: "Q8_0" };
+
+/** The type of a 2-D weight with rows of nIn values ("output" for the output matrix, token_embd when tied). */
+function matrixType(dtype: TinyModelDtype, role: "token_embd" | "output" | "attn_v" | "ffn_down" | "other", layer: number, layers: number, nIn: number): GgufWritableTensorType {
+  let type = DTYPES[dtype].matrix;
+  if (dtype === "q4_k_m" && (role === "output" || ((role === "attn_v" || role === "ffn_down") && useMoreBits(layer, layers)))) type = "Q6_K";
+  return nIn % 256 === 0 ? type : NOT_SUPER_BLOCK_FALLBACK[type] ?? type;
+}
 
 export interface TinyModelOptions {
   arch: TinyModelArch;
@@ -70,8 +106,11 @@ export function resolveTinyModelConfig(options: TinyModelOptions): TinyModelConf
   const config = { ...TINY_MODEL_DEFAULTS, ...dropUndefined(options), arch: options.arch };
   const kvHeads = options.kvHeads ?? config.heads;
   if (config.arch !== "llama" && config.arch !== "qwen2") throw new Error(`arch must be llama or qwen2, got ${String(config.arch)}`);
-  if (!(config.dtype in MATRIX_TYPES)) throw new Error(`dtype must be f32, f16, bf16 or q8_0, got ${String(config.dtype)}`);
-  if (config.dtype === "q8_0" && (config.embd % 32 !== 0 || config.ff % 32 !== 0)) throw new Error(`dtype q8_0 needs embd and ff to be multiples of 32, got ${config.embd} and ${config.ff}`);
+  if (!(config.dtype in DTYPES)) throw new Error(`dtype must be one of ${TINY_MODEL_DTYPES.join(", ")}, got ${String(config.dtype)}`);
+  const block = config.dtype === "q2_k" || config.dtype === "q3_k" ? 256 : config.dtype.startsWith("q") ? 32 : 1;
+  if (config.embd % block !== 0 || config.ff % block !== 0) {
+    throw new Error(`dtype ${config.dtype} needs embd and ff to be multiples of ${block} (its block size), got ${config.embd} and ${config.ff}`);
+  }
   for (const [name, value] of Object.entries({ layers: config.layers, embd: config.embd, heads: config.heads, kvHeads, ff: config.ff, ctx: config.ctx })) {
     if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number, got ${value}`);
   }
@@ -91,7 +130,6 @@ export function resolveTinyModelConfig(options: TinyModelOptions): TinyModelConf
 export function buildTinyModel(options: TinyModelOptions): GgufFileToWrite & { config: TinyModelConfig } {
   const config = resolveTinyModelConfig(options);
   const { embd, heads, kvHeads, headDim, ff, vocabSize, seed } = config;
-  const matrixType = MATRIX_TYPES[config.dtype];
   const tensors: GgufTensorToWrite[] = [];
   const add = (name: string, dims: number[], values: (random: SeededRandom, count: number) => Float32Array, type: GgufWritableTensorType) => {
     const count = dims.reduce((a, b) => a * b, 1);
@@ -99,27 +137,28 @@ export function buildTinyModel(options: TinyModelOptions): GgufFileToWrite & { c
   };
   const normal = (std: number) => (r: SeededRandom, n: number) => r.normalArray(n, std);
   const normWeight = (r: SeededRandom, n: number) => r.normalArray(n, 0.1, 1);
-  const matrix = (name: string, nIn: number, nOut: number, std = 1 / Math.sqrt(nIn)) => add(name, [nIn, nOut], normal(std), matrixType);
+  const matrix = (name: string, nIn: number, nOut: number, type: GgufWritableTensorType, std = 1 / Math.sqrt(nIn)) => add(name, [nIn, nOut], normal(std), type);
+  const typeOf = (role: Parameters<typeof matrixType>[1], nIn: number, layer = 0) => matrixType(config.dtype, role, layer, config.layers, nIn);
 
-  matrix("token_embd.weight", embd, vocabSize, 0.3);
+  matrix("token_embd.weight", embd, vocabSize, typeOf(config.tied ? "output" : "token_embd", embd), 0.3);
   add("output_norm.weight", [embd], normWeight, "F32");
-  if (!config.tied) matrix("output.weight", embd, vocabSize, 0.3);
+  if (!config.tied) matrix("output.weight", embd, vocabSize, typeOf("output", embd), 0.3);
   for (let layer = 0; layer < config.layers; layer++) {
     const blk = `blk.${layer}`;
     add(`${blk}.attn_norm.weight`, [embd], normWeight, "F32");
-    matrix(`${blk}.attn_q.weight`, embd, heads * headDim);
-    matrix(`${blk}.attn_k.weight`, embd, kvHeads * headDim);
-    matrix(`${blk}.attn_v.weight`, embd, kvHeads * headDim);
+    matrix(`${blk}.attn_q.weight`, embd, heads * headDim, typeOf("other", embd));
+    matrix(`${blk}.attn_k.weight`, embd, kvHeads * headDim, typeOf("other", embd));
+    matrix(`${blk}.attn_v.weight`, embd, kvHeads * headDim, typeOf("attn_v", embd, layer));
     if (config.arch === "qwen2") {
       add(`${blk}.attn_q.bias`, [heads * headDim], normal(0.1), "F32");
       add(`${blk}.attn_k.bias`, [kvHeads * headDim], normal(0.1), "F32");
       add(`${blk}.attn_v.bias`, [kvHeads * headDim], normal(0.1), "F32");
     }
-    matrix(`${blk}.attn_output.weight`, heads * headDim, embd);
+    matrix(`${blk}.attn_output.weight`, heads * headDim, embd, typeOf("other", heads * headDim));
     add(`${blk}.ffn_norm.weight`, [embd], normWeight, "F32");
-    matrix(`${blk}.ffn_gate.weight`, embd, ff);
-    matrix(`${blk}.ffn_up.weight`, embd, ff);
-    matrix(`${blk}.ffn_down.weight`, ff, embd);
+    matrix(`${blk}.ffn_gate.weight`, embd, ff, typeOf("other", embd));
+    matrix(`${blk}.ffn_up.weight`, embd, ff, typeOf("other", embd));
+    matrix(`${blk}.ffn_down.weight`, ff, embd, typeOf("ffn_down", ff, layer));
   }
   return { metadata: tinyModelMetadata(config), tensors, config };
 }
@@ -131,7 +170,7 @@ function tinyModelMetadata(config: TinyModelConfig): GgufMetadata {
   return new Map([
     ["general.architecture", gguf.string(arch)],
     ["general.name", gguf.string(`spogw tiny ${arch} seed ${config.seed}`)],
-    ["general.file_type", gguf.uint32(FILE_TYPES[config.dtype])],
+    ["general.file_type", gguf.uint32(DTYPES[config.dtype].fileType)],
     [`${arch}.context_length`, gguf.uint32(config.ctx)],
     [`${arch}.embedding_length`, gguf.uint32(config.embd)],
     [`${arch}.block_count`, gguf.uint32(config.layers)],

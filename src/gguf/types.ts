@@ -1,5 +1,6 @@
 // GGUF v3 vocabulary: metadata value types, ggml tensor types with their block layouts, and the shapes
 // the reader returns and the writer accepts. Numbers follow ggml's gguf.h / ggml.h.
+import type { BlockQuantType } from "./quants.js";
 
 /** Metadata value type codes as stored in the file (u32). */
 export const GGUF_VALUE_TYPE_CODES = {
@@ -92,7 +93,7 @@ export const GGML_TYPES_BY_CODE: ReadonlyMap<number, GgmlTypeInfo> = new Map(GGM
 export const GGML_TYPES_BY_NAME: ReadonlyMap<string, GgmlTypeInfo> = new Map(GGML_TYPE_LIST.map((t) => [t.name, t]));
 
 /** Types the writer can produce from Float32Array data. */
-export type GgufWritableTensorType = "F32" | "F16" | "BF16" | "Q8_0";
+export type GgufWritableTensorType = "F32" | "F16" | "BF16" | BlockQuantType;
 
 /** One tensor as described in the file's tensor-info section. */
 export interface GgufTensorInfo {

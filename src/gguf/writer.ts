@@ -1,8 +1,10 @@
 // GGUF v3 writer for models and LoRA adapters: metadata of every type, tensor infos, alignment padding,
-// and tensor data as F32, F16, BF16 or Q8_0. Tensors are packed in the order given, each padded to the alignment,
-// which is the layout llama.cpp requires.
+// and tensor data as F32, F16, BF16 or a block-quantized type (Q8_0, Q4_0 .. Q6_K, quantized as ggml's
+// reference quantizers do: quants.ts). Tensors are packed in the order given, each padded to the
+// alignment, which is the layout llama.cpp requires.
 import { writeFile } from "node:fs/promises";
-import { float32ArrayToBfloat16Bits, float32ArrayToFloat16Bits, float32ToFloat16Bits } from "./float16.js";
+import { float32ArrayToBfloat16Bits, float32ArrayToFloat16Bits } from "./float16.js";
+import { isBlockQuantType, quantBlockValues, quantizeBlocks } from "./quants.js";
 import {
   GGML_MAX_DIMS,
   GGML_TYPES_BY_NAME,
@@ -89,36 +91,13 @@ function encodeTensorData(tensor: GgufTensorToWrite): Uint8Array {
       return new Uint8Array(float32ArrayToFloat16Bits(data).buffer);
     case "BF16":
       return new Uint8Array(float32ArrayToBfloat16Bits(data).buffer);
-    case "Q8_0":
-      if (dims[0]! % Q8_0_BLOCK !== 0) throw new Error(`tensor '${name}': Q8_0 needs a row length (dims[0]) that is a multiple of ${Q8_0_BLOCK}, got ${dims[0]}`);
-      return quantizeQ8_0(data);
-    default:
-      throw new Error(`tensor '${name}': cannot write type ${String(tensor.type)} (F32, F16, BF16 and Q8_0 are supported)`);
-  }
-}
-
-const Q8_0_BLOCK = 32;
-
-/**
- * Q8_0 as llama.cpp's reference quantiser writes it: per block of 32 values, scale d = max|x| / 127
- * stored as F16, then q = round(x / d) (halves away from zero) as int8. 34 bytes per block.
- */
-function quantizeQ8_0(data: Float32Array): Uint8Array {
-  const blocks = data.length / Q8_0_BLOCK;
-  const out = new Uint8Array(blocks * 34);
-  const view = new DataView(out.buffer);
-  for (let b = 0; b < blocks; b++) {
-    let amax = 0;
-    for (let j = 0; j < Q8_0_BLOCK; j++) amax = Math.max(amax, Math.abs(data[b * Q8_0_BLOCK + j]!));
-    const d = Math.fround(amax / 127);
-    const id = d !== 0 ? Math.fround(1 / d) : 0;
-    view.setUint16(b * 34, float32ToFloat16Bits(d), true);
-    for (let j = 0; j < Q8_0_BLOCK; j++) {
-      const x = Math.fround(data[b * Q8_0_BLOCK + j]! * id);
-      view.setInt8(b * 34 + 2 + j, Math.sign(x) * Math.round(Math.abs(x)));
+    default: {
+      if (!isBlockQuantType(tensor.type)) throw new Error(`tensor '${name}': cannot write type ${String(tensor.type)}`);
+      const block = quantBlockValues(tensor.type);
+      if (dims[0]! % block !== 0) throw new Error(`tensor '${name}': ${tensor.type} needs a row length (dims[0]) that is a multiple of ${block}, got ${dims[0]}`);
+      return quantizeBlocks(tensor.type, data);
     }
   }
-  return out;
 }
 
 function writeValue(out: GrowableBuffer, value: GgufValue, key: string): void {

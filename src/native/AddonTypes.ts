@@ -123,8 +123,20 @@ export interface NativeBackwardSums {
   ratioSum: number;
 }
 
+/** One tensor as the engine holds it (see native model.h WeightInfo). */
+export interface NativeWeightInfo {
+  name: string;
+  /** ggml type name: "Q4_K", "F32", ... */
+  type: string;
+  /** "repack" or "vec_dot" (block types, llama.cpp's kernel for the shape), "q8_0", "float"; "get_rows" (untied token_embd), "vector". */
+  kernel: string;
+  /** Bytes the engine holds for it. */
+  bytes: number;
+}
+
 export interface NativeEngine {
   config(): NativeEngineConfig;
+  weightInfo(): NativeWeightInfo[];
   logits(tokens: Int32Array): Promise<Float32Array>;
   tokenLogprobs(tokens: Int32Array, from: number, temperature: number): Promise<Float32Array>;
   /** Targets are base tensor names ("blk.0.attn_q.weight"). */

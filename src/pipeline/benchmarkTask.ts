@@ -44,7 +44,7 @@ export async function createBenchmarkTask(config: RunConfig, runDir: string): Pr
     },
     async execute(workflow, query, run) {
       const result = await runAndScore(workflow, byId.get(query.id)!, run, { executor: executors.forRun(run) });
-      return { score: result.score, error: result.error ?? (result.output === null ? result.detail : null) };
+      return { score: result.score, error: result.error ?? (result.output === null ? result.detail : null), executorTokens: result.executorTokens };
     },
     async close() {
       await executors.close();

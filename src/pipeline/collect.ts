@@ -2,7 +2,8 @@
 // regenerated up to maxAttempts), then each executed scoreRuns times. A query's samples are stored
 // together; each execution is stored as it finishes. A rerun continues where the last one stopped.
 import type { RunContext } from "./context.js";
-import { sampleKey, type SampleRecord } from "./runStore.js";
+import { countReasons, type ReasonCount } from "./diagnosis.js";
+import { sampleKey, type ExecutionRecord, type SampleRecord } from "./runStore.js";
 import type { ParsedCompletion, TaskQuery, WorkflowTask } from "./task.js";
 
 export interface CollectSummary {
@@ -11,6 +12,8 @@ export interface CollectSummary {
   samples: number;
   /** Workflows still invalid after maxAttempts (they score 0). */
   invalid: number;
+  /** Why they were invalid: the most frequent reasons with their counts. */
+  invalidReasons: ReasonCount[];
   /** Extra generation attempts spent on invalid workflows. */
   regenerations: number;
   executions: number;
@@ -18,6 +21,10 @@ export interface CollectSummary {
   failedExecutions: number;
   /** Mean over workflows of their mean execution score. */
   meanScore: number;
+  /** Mean executor tokens per execution. */
+  meanExecutorTokens: number;
+  /** Mean over workflows of their mean training reward (the mean score when costWeight is 0). */
+  meanReward: number;
 }
 
 export async function runCollect(ctx: RunContext, iteration: number): Promise<CollectSummary> {
@@ -99,6 +106,7 @@ async function executeWorkflows(ctx: RunContext, iteration: number): Promise<voi
       const { sample, run } = jobs[next++]!;
       const query = queries.get(sample.queryId)!;
       let score = 0;
+      let executorTokens = 0;
       let error: string | null;
       if (sample.workflow === null) {
         error = `invalid workflow: ${sample.invalidReason ?? "unknown reason"}`;
@@ -107,6 +115,7 @@ async function executeWorkflows(ctx: RunContext, iteration: number): Promise<voi
           const result = await task.execute(sample.workflow, query, run);
           score = result.score;
           error = result.error;
+          executorTokens = Number.isInteger(result.executorTokens) && result.executorTokens >= 0 ? result.executorTokens : 0;
         } catch (e) {
           error = `execution failed: ${(e as Error).message}`;
         }
@@ -115,7 +124,8 @@ async function executeWorkflows(ctx: RunContext, iteration: number): Promise<voi
           score = 0;
         }
       }
-      store.putExecution({ iteration, queryId: sample.queryId, sampleIndex: sample.sampleIndex, run, score, error });
+      const reward = score - (config.costWeight * executorTokens) / 1000;
+      store.putExecution({ iteration, queryId: sample.queryId, sampleIndex: sample.sampleIndex, run, score, error, executorTokens, reward });
       ctx.progress({ iteration, phase: "execute", done: ++doneCount, total, unit: "executions", resumedFrom });
     }
   };
@@ -124,11 +134,20 @@ async function executeWorkflows(ctx: RunContext, iteration: number): Promise<voi
 
 /** Mean execution score of every stored workflow of the iteration, keyed by sampleKey. */
 export function workflowScores(ctx: RunContext, iteration: number): Map<string, number> {
+  return workflowMeans(ctx, iteration, (e) => e.score);
+}
+
+/** Mean training reward (score minus the cost term) of every stored workflow of the iteration, keyed by sampleKey. */
+export function workflowRewards(ctx: RunContext, iteration: number): Map<string, number> {
+  return workflowMeans(ctx, iteration, (e) => e.reward);
+}
+
+function workflowMeans(ctx: RunContext, iteration: number, value: (e: ExecutionRecord) => number): Map<string, number> {
   const sums = new Map<string, { total: number; runs: number }>();
   for (const e of ctx.store.executions(iteration)) {
     const key = sampleKey(e.queryId, e.sampleIndex);
     const entry = sums.get(key) ?? { total: 0, runs: 0 };
-    entry.total += e.score;
+    entry.total += value(e);
     entry.runs += 1;
     sums.set(key, entry);
   }
@@ -139,13 +158,18 @@ function summarize(ctx: RunContext, iteration: number): CollectSummary {
   const samples = ctx.store.samples(iteration);
   const executions = ctx.store.executions(iteration);
   const scores = [...workflowScores(ctx, iteration).values()];
+  const rewards = [...workflowRewards(ctx, iteration).values()];
+  const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
   return {
     iteration,
     samples: samples.length,
     invalid: samples.filter((s) => s.workflow === null).length,
+    invalidReasons: countReasons(samples.filter((s) => s.workflow === null).map((s) => s.invalidReason ?? "no reason stored")),
     regenerations: samples.reduce((n, s) => n + s.attempts - 1, 0),
     executions: executions.length,
     failedExecutions: executions.filter((e) => e.error !== null).length,
-    meanScore: scores.length === 0 ? 0 : scores.reduce((a, b) => a + b, 0) / scores.length,
+    meanScore: mean(scores),
+    meanExecutorTokens: mean(executions.map((e) => e.executorTokens)),
+    meanReward: mean(rewards),
   };
 }

@@ -2,12 +2,15 @@
 // the SPOGW loop is one row with its type, default (the paper's where it gives one), check, help text
 // and command-line spelling. `RunConfig`, `DEFAULT_CONFIG`, `RESUMABLE_FIELDS`, the checks and the CLI
 // flags (src/cli/utils/runFlags.ts) are derived from the table, so a new setting is one new row.
-// Settings come in layers, later winning: defaults < a stored run's settings < a config file < flags
-// (resolveConfig takes the layers in order). Error messages name the field and say what is allowed.
+// Settings come in layers, later winning: defaults < a preset < a stored run's settings < a config file
+// < flags (resolveConfig takes the layers after the preset in order; the preset is the `preset` field
+// any of them names). Error messages name the field and say what is allowed.
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { benchmarkNames } from "../benchmarks/index.js";
+import { DEFAULT_MAX_COMBINATIONS } from "../dataset/index.js";
 import { LORA_TARGETS } from "../train/index.js";
+import { PRESET_NAMES, PRESETS, presetLayer, type PresetName } from "./presets.js";
 
 /** Says what is wrong with a value (null when it is fine). */
 type Check = (value: unknown) => string | null;
@@ -100,6 +103,11 @@ export const RUN_CONFIG_FIELDS = {
   // ---- the loop
   /** Each iteration is collect -> dataset -> update, producing the next adapter. */
   iterations: field(wholeNumber(1), { default: 3, help: "SPOGW iterations (paper: 3)", resumable: true }),
+  /** One of the paper's ablations (presets.ts): its settings lie under the stored run, the file and the flags. */
+  preset: field(nullable(oneOf(...PRESET_NAMES)), {
+    default: null,
+    help: `fill the settings of a paper ablation: ${PRESET_NAMES.map((name) => `${name} (${PRESETS[name].table})`).join(", ")}; explicit settings override it`,
+  }),
   seed: field(seed, { default: 0, help: "seed of sampling, grouping, batch order, LoRA init" }),
 
   // ---- collect (paper section 3.1)
@@ -127,10 +135,20 @@ export const RUN_CONFIG_FIELDS = {
   groupSize: field(wholeNumber(2), { default: 14, help: "n: responses per group before sharpening (paper: 14)", alias: ["n"] }),
   keep: field(wholeNumber(0), { default: 4, help: "t: keep the t lowest and t highest of a group, 2t < n; 0 = no sharpening (paper: 4)", alias: ["t"] }),
   topN: field(wholeNumber(1), { default: 100, help: "N: groups kept by screening (paper: 100)" }),
-  maxCombinations: field(wholeNumber(1), { default: 10_000, help: "per query: all C(m,n) groups up to this many, else a seeded sample" }),
+  /** Enumerated lazily (memory stays at about N groups per query), so C(16, 8) = 12870 is exact. */
+  maxCombinations: field(wholeNumber(1), { default: DEFAULT_MAX_COMBINATIONS, help: "per query: all C(m,n) groups up to this many, else a seeded sample" }),
+  /** Scores within SCORE_TOLERANCE (1e-9) of each other are equal (src/dataset/scores.ts). */
   dropZeroVariance: field(boolean, { default: true, help: "filtering: drop groups whose scores are all equal" }),
+  /** Beyond the paper: its literal reading keeps every combination, and many sharpen to the same group. */
+  distinctGroups: field(boolean, { default: false, help: "keep a sharpened group only once (another combination sharpening to the same members is dropped)" }),
+  maxGroupsPerQuery: field(nullable(wholeNumber(1)), { default: null, help: "at most K of the N groups from any one query (default: no limit)" }),
   /** "random" is the paper's Table 4 ablation. */
   selection: field(oneOf("variance", "random"), { default: "variance", help: "\"variance\" (screening) or \"random\" (random sampling ablation)" }),
+  /**
+   * Beyond the paper (FlowReasoner and MaAS reward cheaper workflows): each execution's training reward
+   * is score - costWeight * executorTokens / 1000. The raw score stays stored and reported.
+   */
+  costWeight: field(number(0), { default: 0, help: "training reward = score - L * executor tokens / 1000 per execution (0 = the paper's reward, the score)" }),
 
   // ---- update (paper sections 3.2, 3.3)
   /** E is not given in the paper; 1 keeps the ratio near 1 as in offline GRPO. */
@@ -225,12 +243,16 @@ function relationProblems(c: RunConfig): string[] {
 }
 
 /**
- * Merges defaults and the layers in order (later wins: a stored run's settings, a config file, flags),
- * then checks every field and the relations between them. Throws ConfigError naming each bad field.
+ * Merges defaults, the preset the layers name (the last one naming it wins) and the layers in order
+ * (later wins: a stored run's settings, a config file, flags), then checks every field and the relations
+ * between them. Throws ConfigError naming each bad field.
  */
 export function resolveConfig(...layers: Array<Record<string, unknown>>): RunConfig {
   const problems: string[] = [];
-  const merged = mergeLayers(layers, problems);
+  const preset = layers.findLast((layer) => layer.preset !== undefined)?.preset;
+  // An unknown name is reported by the field's check.
+  const presetSettings: Record<string, unknown> = typeof preset === "string" && (PRESET_NAMES as readonly string[]).includes(preset) ? { ...presetLayer(preset as PresetName) } : {};
+  const merged = mergeLayers([presetSettings, ...layers], problems);
   if (problems.length === 0) problems.push(...relationProblems(merged as RunConfig));
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   return merged as RunConfig;

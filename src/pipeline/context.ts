@@ -24,6 +24,9 @@ export interface ProgressEvent {
 
 export type ProgressListener = (event: ProgressEvent) => void;
 
+/** Receives what the user should act on as soon as a phase finds it (e.g. an iteration with nothing to learn). */
+export type WarningListener = (message: string) => void;
+
 export class RunContext {
   private generator: Generator | undefined;
   private generatorAdapter: string | null = null;
@@ -36,10 +39,15 @@ export class RunContext {
     private readonly onProgress: ProgressListener = () => {},
     /** Releases the run's lock (see runLock.ts). */
     private readonly unlock: () => void = () => {},
+    private readonly onWarning: WarningListener = () => {},
   ) {}
 
   progress(event: ProgressEvent): void {
     this.onProgress(event);
+  }
+
+  warn(message: string): void {
+    this.onWarning(message);
   }
 
   /** Absolute path of a file named relative to the run directory. */

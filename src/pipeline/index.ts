@@ -5,9 +5,9 @@ export {
   resolveConfig, readConfigFile, parseStoredConfig, conflictingFields, ConfigError, RUN_CONFIG_FIELDS, DEFAULT_CONFIG, CONFIG_FIELDS, RESUMABLE_FIELDS,
   type ConfigField, type FlagType, type RunConfig,
 } from "./config.js";
-export { RunContext, type ProgressEvent, type ProgressListener, type ProgressPhase } from "./context.js";
+export { RunContext, type ProgressEvent, type ProgressListener, type ProgressPhase, type WarningListener } from "./context.js";
 export type { TaskQuery, WorkflowTask, ParsedCompletion, ExecutionResult } from "./task.js";
-export { runCollect, workflowScores, type CollectSummary } from "./collect.js";
+export { runCollect, workflowRewards, workflowScores, type CollectSummary } from "./collect.js";
 export { runDataset, type DatasetSummary } from "./datasetPhase.js";
 export { runUpdate, stepPlan, type UpdateSummary } from "./update.js";
 export { openRun, openConfiguredRun, type OpenRunOptions } from "./openRun.js";
@@ -15,6 +15,12 @@ export { isRunDirectory, storedConfig, readStoredConfig } from "./storedConfig.j
 export { runIteration, runTrain, type IterationSummary, type TrainSummary } from "./trainLoop.js";
 export { lossSettingsOf, optimizerSettingsOf } from "./trainingSettings.js";
 export { runStatus, type RunStatus, type IterationStatus } from "./status.js";
+export { collectFacts, countReasons, formatReasons, nothingToLearn, type CollectFacts, type ReasonCount } from "./diagnosis.js";
+export {
+  importCollection, planSweep, readSweep, runSweep, sharedCollectionSource, sweepRunName, SWEEP_AXES, SWEEP_FILE,
+  type SweepAxis, type SweepManifest, type SweepOptions, type SweepResult, type SweepRun,
+} from "./sweep.js";
+export { PRESETS, PRESET_NAMES, presetLayer, presetOverrides, type Preset, type PresetName, type PresetSettings } from "./presets.js";
 export {
   createSimulatedTask,
   decodeSimulatedWorkflow,
@@ -24,6 +30,8 @@ export {
   parseSimulatedWorkflow,
   simulateRun,
   simulatedDifficulty,
+  simulatedTokens,
+  SIMULATED_TOKENS,
   SIMULATED_NOTICE,
   REVIEW_FIX,
   REVIEW_BREAK,

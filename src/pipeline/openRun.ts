@@ -1,7 +1,7 @@
 // Opening a run directory: a new run stores its settings and queries; an existing one is resumed only
 // with the same settings (those a resume may change excepted) and the same queries.
 import { conflictingFields, ConfigError, parseStoredConfig, type RunConfig } from "./config.js";
-import { RunContext, type ProgressListener } from "./context.js";
+import { RunContext, type ProgressListener, type WarningListener } from "./context.js";
 import { preflight } from "./preflight.js";
 import { lockRun } from "./runLock.js";
 import { RunStore } from "./runStore.js";
@@ -10,6 +10,7 @@ import { createTask } from "./tasks.js";
 
 export interface OpenRunOptions {
   onProgress?: ProgressListener;
+  onWarning?: WarningListener;
 }
 
 /**
@@ -39,7 +40,7 @@ export function openRun(dir: string, config: RunConfig, task: WorkflowTask, opti
     store.close();
     throw error;
   }
-  return new RunContext(store, config, task, options.onProgress, unlock);
+  return new RunContext(store, config, task, options.onProgress, unlock, options.onWarning);
 }
 
 /**

@@ -1,6 +1,6 @@
 // Checks made before a run does any work: every file and service it will need is there and usable, so
 // a mistake costs seconds, not a half-finished iteration. Each failure says what to fix.
-import { checkLlamaCppModel, readGgufHeader, type GgufHeader } from "../gguf/index.js";
+import { BLOCK_QUANT_TYPES, checkLlamaCppModel, readGgufHeader, type GgufHeader } from "../gguf/index.js";
 import { ConfigError, type RunConfig } from "./config.js";
 
 export class PreflightError extends Error {
@@ -11,7 +11,7 @@ export class PreflightError extends Error {
 }
 
 /** Weight types the training engine reads (native/src/engine/gguf_reader.cc); llama.cpp reads more. */
-export const TRAINER_TENSOR_TYPES: ReadonlySet<string> = new Set(["F32", "F16", "BF16", "Q8_0"]);
+export const TRAINER_TENSOR_TYPES: ReadonlySet<string> = new Set(["F32", "F16", "BF16", ...BLOCK_QUANT_TYPES]);
 
 /** The first tensor the trainer cannot read, as "name (TYPE)", or null. */
 export function unreadableByTrainer(header: Pick<GgufHeader, "tensors">): string | null {
@@ -33,7 +33,7 @@ export function checkGeneratorModel(path: string): void {
   const unreadable = unreadableByTrainer(header);
   if (unreadable) {
     throw new PreflightError(
-      `generator: ${path} has weights the trainer cannot read: ${unreadable}. Convert it to F32, F16, BF16 or Q8_0 (e.g. llama-quantize --allow-requantize MODEL OUT F16)`,
+      `generator: ${path} has weights the trainer cannot read: ${unreadable}. Convert it to one of ${[...TRAINER_TENSOR_TYPES].join(", ")} (e.g. llama-quantize --allow-requantize MODEL OUT Q4_K_M)`,
     );
   }
 }

@@ -81,6 +81,10 @@ export interface ExecutionRecord {
   /** In [0, 1]. */
   score: number;
   error: string | null;
+  /** Prompt plus completion tokens the executor spent on this execution. */
+  executorTokens: number;
+  /** The training reward: score - costWeight * executorTokens / 1000 (the score when costWeight is 0). */
+  reward: number;
 }
 
 export interface GroupRecord {
@@ -89,7 +93,7 @@ export interface GroupRecord {
   queryId: string;
   /** Sample indices, by score ascending, after sharpening. */
   members: number[];
-  /** Mean execution score of each member. */
+  /** Mean training reward of each member: its mean execution score, less the cost term when costWeight > 0. */
   scores: number[];
   /** Group-relative advantages (float64; stored as JSON numbers, which round-trip doubles exactly). */
   advantages: number[];
@@ -148,7 +152,7 @@ export class RunStore {
         PRIMARY KEY (iteration, query_id, sample_index));
       CREATE TABLE IF NOT EXISTS executions (
         iteration INTEGER NOT NULL, query_id TEXT NOT NULL, sample_index INTEGER NOT NULL, run INTEGER NOT NULL,
-        score REAL NOT NULL, error TEXT,
+        score REAL NOT NULL, error TEXT, executor_tokens INTEGER NOT NULL DEFAULT 0, reward REAL,
         PRIMARY KEY (iteration, query_id, sample_index, run));
       CREATE TABLE IF NOT EXISTS groups (
         iteration INTEGER NOT NULL, group_index INTEGER NOT NULL, query_id TEXT NOT NULL,
@@ -170,10 +174,20 @@ export class RunStore {
     const version = this.getMeta("schema");
     if (version === undefined) this.setMeta("schema", SCHEMA_VERSION);
     else if (version !== SCHEMA_VERSION) throw new Error(`${join(this.dir, RUN_DATABASE)}: run store schema ${version}, this version reads ${SCHEMA_VERSION}`);
+    // Columns added since schema 1 was first written: a store from before gets them with their neutral
+    // values (no tokens recorded; a null reward reads as the score).
+    const executionColumns = new Set((this.db.prepare("PRAGMA table_info(executions)").all() as Array<{ name: string }>).map((c) => c.name));
+    if (!executionColumns.has("executor_tokens")) this.db.exec("ALTER TABLE executions ADD COLUMN executor_tokens INTEGER NOT NULL DEFAULT 0");
+    if (!executionColumns.has("reward")) this.db.exec("ALTER TABLE executions ADD COLUMN reward REAL");
   }
 
   close(): void {
     this.db.close();
+  }
+
+  /** Runs `work` in one transaction: all of its writes are committed, or none. */
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
   }
 
   getMeta(key: string): string | undefined {
@@ -226,15 +240,18 @@ export class RunStore {
   }
 
   putExecution(e: ExecutionRecord): void {
-    this.db.prepare("INSERT INTO executions (iteration, query_id, sample_index, run, score, error) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(e.iteration, e.queryId, e.sampleIndex, e.run, e.score, e.error);
+    this.db.prepare("INSERT INTO executions (iteration, query_id, sample_index, run, score, error, executor_tokens, reward) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(e.iteration, e.queryId, e.sampleIndex, e.run, e.score, e.error, e.executorTokens, e.reward);
   }
 
   executions(iteration: number): ExecutionRecord[] {
     const rows = this.db
       .prepare(`SELECT e.* FROM executions e JOIN queries q ON q.query_id = e.query_id WHERE iteration = ? ORDER BY q.position, sample_index, run`)
-      .all(iteration) as Array<{ iteration: number; query_id: string; sample_index: number; run: number; score: number; error: string | null }>;
-    return rows.map((r) => ({ iteration: r.iteration, queryId: r.query_id, sampleIndex: r.sample_index, run: r.run, score: r.score, error: r.error }));
+      .all(iteration) as Array<{ iteration: number; query_id: string; sample_index: number; run: number; score: number; error: string | null; executor_tokens: number; reward: number | null }>;
+    return rows.map((r) => ({
+      iteration: r.iteration, queryId: r.query_id, sampleIndex: r.sample_index, run: r.run, score: r.score, error: r.error,
+      executorTokens: r.executor_tokens, reward: r.reward ?? r.score,
+    }));
   }
 
   /** Writes the iteration's groups and marks the dataset phase done, in one transaction. */

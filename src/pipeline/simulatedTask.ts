@@ -15,6 +15,10 @@
 // is correct with probability 1 - d_q. So reviews and ensembles raise the odds and plain calls do not.
 // Each execution run draws from its own stream seeded by (seed, query, workflow, run), so scores are
 // reproducible and a rerun gives the same ones. A run scores 1 when the final answer is correct, else 0.
+//
+// Executor tokens (for cost-aware rewards): a draft costs SIMULATED_TOKENS.draft, a review
+// SIMULATED_TOKENS.review, an ensemble two drafts and a vote, and a custom step after the first only
+// restates (SIMULATED_TOKENS.restate). So more steps cost more, as with a real executor.
 import { SeededRandom } from "../util/seededRandom.js";
 import type { ExecutionResult, ParsedCompletion, TaskQuery, WorkflowTask } from "./task.js";
 
@@ -25,6 +29,7 @@ export const REVIEW_BREAK = 0.05;
 type SimulatedOperator = "review" | "scEnsemble" | "custom";
 const OPERATOR_BY_NAME: Record<string, SimulatedOperator> = { review: "review", ensemble: "scEnsemble", custom: "custom" };
 export const MAX_SIMULATED_STEPS = 4;
+export const SIMULATED_TOKENS = { draft: 120, review: 200, vote: 150, restate: 60 } as const;
 
 /** GBNF: one to MAX_SIMULATED_STEPS lines, each an operator name. */
 export const SIMULATED_WORKFLOW_GRAMMAR =
@@ -76,6 +81,15 @@ export function parseSimulatedWorkflow(workflow: string): SimulatedOperator[] {
   );
 }
 
+/** Executor tokens one execution of these steps spends (the same for every run). */
+export function simulatedTokens(steps: readonly string[]): number {
+  return steps.reduce<number>(
+    (total, step, i) =>
+      total + (step === "review" ? SIMULATED_TOKENS.review : step === "scEnsemble" ? 2 * SIMULATED_TOKENS.draft + SIMULATED_TOKENS.vote : i === 0 ? 0 : SIMULATED_TOKENS.restate),
+    SIMULATED_TOKENS.draft, // the first step drafts the answer (a first custom step is that draft)
+  );
+}
+
 /** One simulated execution: true when the final answer is correct. */
 export function simulateRun(steps: readonly string[], difficulty: number, random: SeededRandom): boolean {
   const draft = () => random.next() >= difficulty;
@@ -107,7 +121,7 @@ export function createSimulatedTask(options: SimulatedTaskOptions): WorkflowTask
       if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
       const steps = parseSimulatedWorkflow(workflow);
       const random = new SeededRandom(options.seed, `${query.id}\n${workflow}\n${run}`);
-      return { score: simulateRun(steps, difficulty.get(query.id) ?? 0.5, random) ? 1 : 0, error: null };
+      return { score: simulateRun(steps, difficulty.get(query.id) ?? 0.5, random) ? 1 : 0, error: null, executorTokens: simulatedTokens(steps) };
     },
     async close() {},
   };

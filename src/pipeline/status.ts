@@ -2,6 +2,7 @@
 import type { CollectSummary } from "./collect.js";
 import type { RunConfig } from "./config.js";
 import type { DatasetSummary } from "./datasetPhase.js";
+import type { ReasonCount } from "./diagnosis.js";
 import { RUN_DATABASE, RunStore, type Phase } from "./runStore.js";
 import { isRunDirectory, readStoredConfig } from "./storedConfig.js";
 import type { UpdateSummary } from "./update.js";
@@ -16,6 +17,13 @@ export interface IterationStatus {
   updateSteps: number;
   meanScore: number | null;
   loss: number | null;
+  /** Workflows invalid after every attempt, and the most frequent reasons (null until the collect phase is done). */
+  invalid: number | null;
+  invalidReasons: ReasonCount[] | null;
+  /** Mean executor tokens per execution (null until the collect phase is done). */
+  meanExecutorTokens: number | null;
+  /** The dataset phase's nothing-to-learn warning, or null. */
+  warning: string | null;
 }
 
 export interface RunStatus {
@@ -38,11 +46,18 @@ export function runStatus(dir: string): RunStatus {
   const store = RunStore.open(dir);
   try {
     const queries = store.queryIds().length;
-    const iterations = store.counts().map((c): IterationStatus => ({
-      ...c,
-      meanScore: store.phaseSummary<CollectSummary>(c.iteration, "collect")?.meanScore ?? null,
-      loss: store.phaseSummary<UpdateSummary>(c.iteration, "update")?.meanLoss ?? null,
-    }));
+    const iterations = store.counts().map((c): IterationStatus => {
+      const collect = store.phaseSummary<Partial<CollectSummary>>(c.iteration, "collect");
+      return {
+        ...c,
+        meanScore: collect?.meanScore ?? null,
+        loss: store.phaseSummary<UpdateSummary>(c.iteration, "update")?.meanLoss ?? null,
+        invalid: collect?.invalid ?? null,
+        invalidReasons: collect ? (collect.invalidReasons ?? []) : null,
+        meanExecutorTokens: collect?.meanExecutorTokens ?? null,
+        warning: store.phaseSummary<Partial<DatasetSummary>>(c.iteration, "dataset")?.warning ?? null,
+      };
+    });
     return {
       dir,
       task: config.task,

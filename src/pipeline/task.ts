@@ -14,6 +14,8 @@ export interface ExecutionResult {
   score: number;
   /** Why the run failed (it then scores 0), or null. */
   error: string | null;
+  /** Prompt plus completion tokens the executor spent on this run (0 when it made no calls). */
+  executorTokens: number;
 }
 
 export interface WorkflowTask {

@@ -4,15 +4,22 @@
 import { runCollect, type CollectSummary } from "./collect.js";
 import type { RunContext } from "./context.js";
 import { runDataset, type DatasetSummary } from "./datasetPhase.js";
+import type { ReasonCount } from "./diagnosis.js";
 import { runUpdate, type UpdateSummary } from "./update.js";
 
 export interface IterationSummary {
   iteration: number;
   /** Mean score of the workflows sampled in this iteration (from adapter `iteration`). */
   meanScore: number;
+  /** Workflows sampled, those invalid after every attempt, and why. */
+  workflows: number;
+  invalid: number;
+  invalidReasons: ReasonCount[];
   groups: number;
   /** Mean loss of this iteration's update. */
   loss: number;
+  /** Why the iteration could teach nothing (see diagnosis.ts), or null. */
+  warning: string | null;
 }
 
 export interface TrainSummary {
@@ -34,7 +41,10 @@ export async function runTrain(ctx: RunContext): Promise<TrainSummary> {
   const iterations: IterationSummary[] = [];
   for (let iteration = 0; iteration < ctx.config.iterations; iteration++) {
     const { collect, dataset, update } = await runIteration(ctx, iteration);
-    iterations.push({ iteration, meanScore: collect.meanScore, groups: dataset.groups, loss: update.meanLoss });
+    iterations.push({
+      iteration, meanScore: collect.meanScore, workflows: collect.samples, invalid: collect.invalid, invalidReasons: collect.invalidReasons ?? [],
+      groups: dataset.groups, loss: update.meanLoss, warning: dataset.warning ?? null,
+    });
   }
   const final = await runCollect(ctx, ctx.config.iterations);
   return { task: ctx.task.name, simulated: ctx.task.simulated, iterations, final: { meanScore: final.meanScore } };

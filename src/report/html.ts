@@ -39,10 +39,7 @@ const color = (i: number) => COLORS[i % COLORS.length]!;
 
 export function renderRunReport(data: RunReportData, options: { chartLibrary?: string } = {}): string {
   const charts = reportCharts(data);
-  const chartSection = (ids: string[]) =>
-    ids.map((id) => charts.find((c) => c.id === id)).filter((c): c is ReportChart => c !== undefined)
-      .map((c) => `<figure><figcaption>${escapeHtml(c.title)}</figcaption><div class="chart"><canvas id="${c.id}" data-chart="${c.id}"></canvas></div></figure>`)
-      .join("\n");
+  const chartSection = (ids: string[]) => chartFigures(charts, ids);
   const solveRateIds = charts.filter((c) => c.id.startsWith("solve-rate-")).map((c) => c.id);
   const simulatedBanner = data.simulated
     ? `<p class="simulated">SIMULATED task family: every score in this report comes from the demo's probability model, not from an LLM executor.</p>`
@@ -68,13 +65,28 @@ export function renderRunReport(data: RunReportData, options: { chartLibrary?: s
     sampleWorkflows(data.iterations),
   ].join("\n");
 
+  return renderPage(`SPOGW run report: ${escapeHtml(data.name)}`, body, charts, options);
+}
+
+/** The figures (caption and canvas) of the charts named by `ids`, in that order; "" when none exists. */
+export function chartFigures(charts: readonly ReportChart[], ids: readonly string[]): string {
+  return ids.map((id) => charts.find((c) => c.id === id)).filter((c): c is ReportChart => c !== undefined)
+    .map((c) => `<figure><figcaption>${escapeHtml(c.title)}</figcaption><div class="chart"><canvas id="${c.id}" data-chart="${c.id}"></canvas></div></figure>`)
+    .join("\n");
+}
+
+/**
+ * A self-contained page: the body, its charts' data as JSON, Chart.js inlined, and a content security
+ * policy that forbids every request. `title` is HTML (escaped by the caller).
+ */
+export function renderPage(title: string, body: string, charts: readonly ReportChart[], options: { chartLibrary?: string } = {}): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>SPOGW run report: ${escapeHtml(data.name)}</title>
+<title>${title}</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1100px; color: #222; padding: 0 1rem; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ccc; }
@@ -273,21 +285,29 @@ function settingsTable(data: RunReportData): string {
     ["iterations", c.iterations], ["m (workflows per query)", c.samplesPerQuery], ["n (group size)", c.groupSize], ["t (sharpening keeps 2t)", c.keep],
     ["N (groups kept)", c.topN], ["selection", c.selection], ["drop zero-variance groups", c.dropZeroVariance], ["score runs", c.scoreRuns],
     ["beta (KL)", c.beta], ["KL mask", c.klMask], ["reference", c.reference], ["epochs", c.epochs], ["learning rate", c.learningRate], ["seed", c.seed],
+    ["preset", c.preset ?? "none"], ["distinct groups", c.distinctGroups], ["max groups per query", c.maxGroupsPerQuery ?? "no limit"], ["cost weight (reward = score - L * tokens / 1000)", c.costWeight],
   ];
   const cells = rows.filter(([, v]) => v !== undefined).map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`);
   return `<table>${cells.join("")}</table>`;
 }
 
 function iterationTable(data: RunReportData): string {
-  const header = "<tr><th>iteration</th><th>workflows</th><th>invalid</th><th>mean score</th><th>std</th><th>kept groups</th><th>update steps</th><th>mean loss</th></tr>";
+  // The reward column only when it differs from the score (costWeight > 0).
+  const rewards = (data.config.costWeight ?? 0) > 0;
+  const header = "<tr><th>iteration</th><th>workflows</th><th>invalid (most frequent reasons)</th><th>mean score</th><th>std</th>" +
+    `<th>executor tokens per execution</th>${rewards ? "<th>mean reward</th>" : ""}<th>kept groups (distinct, from queries)</th><th>update steps</th><th>mean loss</th></tr>`;
   const rows = data.iterations.map((it) => {
     const steps = data.updateSteps.filter((s) => s.iteration === it.iteration);
     const scores = it.workflowScores;
-    return `<tr><td>${it.iteration}</td><td>${scores.length}</td><td>${it.invalidWorkflows}</td><td>${scores.length ? mean(scores).toFixed(3) : "-"}</td>` +
-      `<td>${scores.length ? std(scores).toFixed(3) : "-"}</td><td>${it.keptVariances.length}</td><td>${steps.length}</td>` +
+    const reasons = it.invalidReasons.map((r) => `${r.count} × ${escapeHtml(r.reason)}`).join("<br>");
+    return `<tr><td>${it.iteration}</td><td>${scores.length}</td><td class="text">${it.invalidWorkflows}${reasons ? `<br>${reasons}` : ""}</td>` +
+      `<td>${scores.length ? mean(scores).toFixed(3) : "-"}</td><td>${scores.length ? std(scores).toFixed(3) : "-"}</td>` +
+      `<td>${it.meanExecutorTokens === null ? "-" : it.meanExecutorTokens.toFixed(0)}</td>${rewards ? `<td>${it.meanReward === null ? "-" : it.meanReward.toFixed(3)}</td>` : ""}` +
+      `<td>${it.keptVariances.length} (${it.keptDistinct}, ${it.keptQueries})</td><td>${steps.length}</td>` +
       `<td>${steps.length ? mean(steps.map((s) => s.loss)).toFixed(4) : "-"}</td></tr>`;
   });
-  return `<table>${header}${rows.join("")}</table>`;
+  const warnings = data.iterations.filter((it) => it.warning).map((it) => `<p class="simulated">WARNING: ${escapeHtml(it.warning!)}</p>`);
+  return `<table>${header}${rows.join("")}</table>${warnings.join("")}`;
 }
 
 function evaluationTable(evaluations: EvaluationRecord[]): string {

@@ -16,3 +16,4 @@ export {
   type TableColumn,
   type TableRow,
 } from "./tables.js";
+export { isSweepDirectory, loadSweepReportData, renderSweepReport, sweepCharts, sweepTable, type SweepPoint, type SweepReportData } from "./sweepReport.js";

@@ -9,6 +9,8 @@ import { evaluationsIn, type EvaluationRecord } from "../evaluation/evaluationSt
 import type { RunConfig } from "../pipeline/config.js";
 import { openRunDatabase, RunStore, sampleKey, type SampleRecord } from "../pipeline/runStore.js";
 import { readStoredConfig } from "../pipeline/storedConfig.js";
+import { countReasons, type ReasonCount } from "../pipeline/diagnosis.js";
+import type { DatasetSummary } from "../pipeline/datasetPhase.js";
 
 export interface SampleWorkflow {
   queryId: string;
@@ -32,6 +34,16 @@ export interface IterationData {
   /** Mean execution score of every workflow sampled in this iteration. */
   workflowScores: number[];
   invalidWorkflows: number;
+  /** Why workflows were invalid, most frequent first. */
+  invalidReasons: ReasonCount[];
+  /** Mean executor tokens per execution, and the mean training reward per workflow (null before any execution). */
+  meanExecutorTokens: number | null;
+  meanReward: number | null;
+  /** Kept groups that are distinct (same query and members count once), and the queries they come from. */
+  keptDistinct: number;
+  keptQueries: number;
+  /** The dataset phase's nothing-to-learn warning, or null. */
+  warning: string | null;
   /** Kept groups (after screening and sharpening): variance of the scores a group trains on. */
   keptVariances: number[];
   /** Kept groups: gap between the two middle scores (the paper's median interval length). */
@@ -162,8 +174,9 @@ export function medianInterval(ascendingScores: readonly number[]): number {
 
 function iterationData(store: RunStore, config: RunConfig, iteration: number): IterationData {
   const samples = store.samples(iteration);
+  const executions = store.executions(iteration);
   const sums = new Map<string, { total: number; runs: number }>();
-  for (const e of store.executions(iteration)) {
+  for (const e of executions) {
     const key = sampleKey(e.queryId, e.sampleIndex);
     const entry = sums.get(key) ?? { total: 0, runs: 0 };
     entry.total += e.score;
@@ -180,10 +193,20 @@ function iterationData(store: RunStore, config: RunConfig, iteration: number): I
   });
   const kept = store.groups(iteration);
   const comparison = comparisonDatasets(scored, config, iteration, kept.length);
+  const invalid = samples.filter((s) => s.workflow === null);
+  const mean = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
+  const rewards = new Map<string, number[]>();
+  for (const e of executions) rewards.set(sampleKey(e.queryId, e.sampleIndex), [...(rewards.get(sampleKey(e.queryId, e.sampleIndex)) ?? []), e.reward]);
   return {
     iteration,
     workflowScores: scored.map((x) => x.score),
-    invalidWorkflows: samples.filter((s) => s.workflow === null).length,
+    invalidWorkflows: invalid.length,
+    invalidReasons: countReasons(invalid.map((s) => s.invalidReason ?? "no reason stored")),
+    meanExecutorTokens: mean(executions.map((e) => e.executorTokens)),
+    meanReward: mean([...rewards.values()].map((r) => mean(r)!)),
+    keptDistinct: new Set(kept.map((g) => `${g.queryId}\t${[...g.members].sort((a, b) => a - b).join(",")}`)).size,
+    keptQueries: new Set(kept.map((g) => g.queryId)).size,
+    warning: store.phaseSummary<Partial<DatasetSummary>>(iteration, "dataset")?.warning ?? null,
     keptVariances: kept.map((g) => populationVariance(g.scores)),
     keptMedianIntervals: kept.map((g) => medianInterval(g.scores)),
     comparison,
@@ -195,8 +218,7 @@ function iterationData(store: RunStore, config: RunConfig, iteration: number): I
  * The paper's Figure 2 datasets other than SPOGW's own, from the same per-query scores, with groups of
  * the size the update trains on (2t, or n without sharpening) and as many groups as were kept (at
  * least one per query): D_RS (random groups), D_RSF (random groups, zero-variance ones filtered out
- * first) and D_S (screening alone: the highest-variance groups of that size). Per query at most 200
- * combinations are considered (a seeded sample when there are more).
+ * first) and D_S (screening alone: the highest-variance groups of that size), every combination considered.
  */
 function comparisonDatasets(scored: Array<{ sample: SampleRecord; score: number }>, config: RunConfig, iteration: number, keptCount: number): ComparisonDataset[] {
   const byQuery = new Map<string, number[]>();
@@ -213,7 +235,7 @@ function comparisonDatasets(scored: Array<{ sample: SampleRecord; score: number 
   const scoresOf = new Map(queries.map((q) => [q.queryId, q.scores]));
   const build = (name: ComparisonDataset["name"], selection: "random" | "variance", dropZeroVariance: boolean): ComparisonDataset => {
     const groups = buildGroupDataset(queries, {
-      groupSize: size, keep: 0, topN: Math.max(keptCount, queries.length), selection, dropZeroVariance, maxCombinations: 200, seed: config.seed + iteration,
+      groupSize: size, keep: 0, topN: Math.max(keptCount, queries.length), selection, dropZeroVariance, seed: config.seed + iteration,
     });
     const groupScores = groups.map((g) => g.members.map((i) => scoresOf.get(g.queryId)![i]!));
     return { name, variances: groupScores.map((s) => populationVariance(s)), medianIntervals: groupScores.map((s) => medianInterval(s)) };

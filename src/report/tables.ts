@@ -3,6 +3,7 @@
 // solve rate written by the same formatter `eval` prints with, so the two always agree digit for digit.
 import { formatSolveRate, methodLabel, methodOrder, percent, protocolTag } from "../evaluation/format.js";
 import { generatorIteration, type EvaluationRecord } from "../evaluation/evaluationStore.js";
+import { PRESETS, presetOverrides } from "../pipeline/presets.js";
 import type { RunEvaluations } from "./runData.js";
 
 const BENCHMARK_LABELS: Readonly<Record<string, string>> = {
@@ -90,18 +91,42 @@ export function klSettings(run: RunEvaluations): string[] {
   return ["w/ KL term", reference, c.klMask === "all" ? "no" : "yes"];
 }
 
-/** Table 4 settings of a run: the dataset name, how groups are chosen and whether zero-variance groups are filtered first. */
+/**
+ * Table 4 settings of a run: the dataset, how groups are chosen, whether zero-variance groups are
+ * filtered first, and the group size (n, or n -> 2t with sharpening). The paper's D_RS, D_RSF and D_S
+ * train on their groups as they are (Figure 2: "the training group size is fixed at 8"); random groups
+ * that are then sharpened are none of its datasets.
+ */
 export function dataSettings(run: RunEvaluations): string[] {
   const c = run.config;
-  const filtering = c.dropZeroVariance;
-  if (c.selection === "random") return filtering ? ["D_RSF", "Random sampling", "yes"] : ["D_RS", "Random sampling", "no"];
-  return c.keep > 0 ? ["D_SS", "Screening and sharpening", filtering ? "yes" : "no"] : ["D_S", "Only screening", filtering ? "yes" : "no"];
+  const filtering = c.dropZeroVariance ? "yes" : "no";
+  const size = c.keep > 0 ? `${c.groupSize} -> ${2 * c.keep}` : String(c.groupSize);
+  if (c.selection === "random") {
+    return c.keep > 0 ? ["(not in the paper)", "Random sampling, then sharpening", filtering, size] : [c.dropZeroVariance ? "D_RSF" : "D_RS", "Random sampling", filtering, size];
+  }
+  return c.keep > 0 ? ["D_SS", "Screening and sharpening", filtering, size] : ["D_S", "Only screening", filtering, size];
 }
 
 // The paper varies one axis at a time with the other at SPOGW's own setting: Table 3 is trained on
 // screened and sharpened data, Table 4 with the masked KL term to the previous checkpoint.
 const SPOGW_KL = "w/ KL term\tPrevious iteration's checkpoint\tyes";
 const SPOGW_DATA = "D_SS\tScreening and sharpening\tyes";
+const dataMethod = (run: RunEvaluations) => dataSettings(run).slice(0, 3); // the group sizes may be any
+
+/** A run's row label: the paper's row when the run was made from a preset, with any settings changed from it. */
+function runLabel(run: RunEvaluations, method: string): string {
+  const preset = run.config.preset;
+  if (preset === null) return `${run.name} (${methodLabel(method)})`;
+  const changed = presetOverrides(run.config);
+  const paper = changed.length === 0 ? PRESETS[preset].row : `preset ${preset} with ${changed.join(", ")} changed`;
+  return `${paper} [${run.name}, ${methodLabel(method)}]`;
+}
+
+/** The paper's HumanEval number for a run made from a preset (unchanged), else "-". */
+function paperNumber(run: RunEvaluations): string {
+  const preset = run.config.preset;
+  return preset !== null && presetOverrides(run.config).length === 0 ? PRESETS[preset].paperHumanEval.toFixed(1) : "-";
+}
 
 /**
  * An ablation table over the runs that differ from SPOGW only along one axis (`settingsOf`; the other
@@ -116,17 +141,17 @@ function ablationTable(
   const columns = columnsOf(evaluated.flatMap(latestGenerator));
   const rows = evaluated.map((r) => {
     const latest = latestGenerator(r);
-    return row(`${r.name} (${methodLabel(latest[0]!.method)})`, settingsOf(r), latest, columns);
+    return row(runLabel(r, latest[0]!.method), [...settingsOf(r), paperNumber(r)], latest, columns);
   });
-  return { title, settingHeaders, columns, rows };
+  return { title, settingHeaders: [...settingHeaders, "Paper (HumanEval)"], columns, rows };
 }
 
 export function klAblationTable(runs: readonly RunEvaluations[]): PaperTable | null {
-  return ablationTable(runs, "Table 3: KL restriction configurations", ["Objective function", "Reference model", "KL mask"], klSettings, dataSettings, SPOGW_DATA);
+  return ablationTable(runs, "Table 3: KL restriction configurations", ["Objective function", "Reference model", "KL mask"], klSettings, dataMethod, SPOGW_DATA);
 }
 
 export function dataAblationTable(runs: readonly RunEvaluations[]): PaperTable | null {
-  return ablationTable(runs, "Table 4: data processing methods", ["Dataset", "Data processing", "Filtering first"], dataSettings, klSettings, SPOGW_KL);
+  return ablationTable(runs, "Table 4: data processing methods", ["Dataset", "Data processing", "Filtering first", "Group size"], dataSettings, klSettings, SPOGW_KL);
 }
 
 /** Table 1, then Tables 3 and 4 where the runs for them exist. */

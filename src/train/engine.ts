@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { buildLoraAdapterGguf, encodeGguf, GgufFile, loraAdapterFromGguf, type LoraAdapter } from "../gguf/index.js";
-import type { GrpoLossSettings, NativeEngine, NativeEngineConfig, NativeLoraPart, OptimizerSettings } from "../native/AddonTypes.js";
+import type { GrpoLossSettings, NativeEngine, NativeEngineConfig, NativeLoraPart, NativeWeightInfo, OptimizerSettings } from "../native/AddonTypes.js";
 import { native, setThreads } from "../native/index.js";
 import { writeFileAtomic } from "./atomicWrite.js";
 import { peftConfig, peftTensors } from "./peft.js";
@@ -69,7 +69,7 @@ export class Engine {
     readonly config: EngineConfig,
   ) {}
 
-  /** Loads a GGUF model (F32, F16, BF16 or Q8_0 weights; llama or qwen2). */
+  /** Loads a GGUF model (llama or qwen2; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K or Q6_K weights). */
   static async load(path: string, opts: { threads?: number; device?: "cpu" | "cuda" } = {}): Promise<Engine> {
     if (opts.device === "cuda") {
       throw new Error("the engine's forward/backward runs on the CPU only in this version; use device: \"cpu\" (the loss kernel has a CUDA path)");
@@ -83,6 +83,11 @@ export class Engine {
   private get native(): NativeEngine {
     if (this.disposed) throw new Error("this engine has been disposed");
     return this.handle;
+  }
+
+  /** Every tensor as the engine holds it: type, llama.cpp's kernel for its products, bytes held. */
+  weightInfo(): NativeWeightInfo[] {
+    return this.native.weightInfo();
   }
 
   /** [T, V] logits of every position with the current adapter. */

@@ -18,6 +18,8 @@ export interface RunScore {
   error: string | null;
   calls: number;
   executorCalls: number;
+  /** Prompt plus completion tokens of the workflow's executor calls (scoring calls not included). */
+  executorTokens: number;
   durationMs: number;
 }
 
@@ -67,7 +69,7 @@ export async function evaluateWorkflow(code: string, problems: readonly Problem[
 /** One run of a workflow on a problem, scored under the chosen protocol; never throws for the workflow. */
 export async function runAndScore(code: string, problem: Problem, run: number, options: Omit<EvaluateOptions, "runs" | "concurrency" | "onRun">): Promise<RunScore> {
   const result = await runWorkflow(code, problem, options);
-  const base = { problemId: problem.id, run, output: result.output, error: result.error, calls: result.calls, executorCalls: result.executorCalls, durationMs: result.durationMs };
+  const base = { problemId: problem.id, run, output: result.output, error: result.error, calls: result.calls, executorCalls: result.executorCalls, executorTokens: result.executorTokens, durationMs: result.durationMs };
   if (result.output === null) return { ...base, score: 0, detail: `workflow failed: ${result.error}` };
   try {
     const scored = await scoreWithProtocol(problem, result.output, {

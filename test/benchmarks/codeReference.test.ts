@@ -16,6 +16,12 @@ beforeAll(async () => {
   sandbox = await createPythonSandbox();
 });
 
+/**
+ * Hundreds of judged programs, each a judge and a worker exchanging one message pair per call: about
+ * 0.7 s of wall time per program with 2 at a time at load 19 on 2 cores, past the default 120 s for MBPP.
+ */
+const allReferencesTimeoutMs = 900_000;
+
 /** Scores every problem's reference solution; returns the ids that did not score 1, with why. */
 async function failingReferences(problems: CodeProblem[]): Promise<string[]> {
   const results = await Promise.all(problems.map(async (p) => ({ id: p.id, result: await scoreAnswer(p, p.referenceSolution, { sandbox }) })));
@@ -27,7 +33,7 @@ describe("reference solutions pass through the sandbox", () => {
     const problems = await codeProblems("humaneval");
     expect(problems).toHaveLength(164);
     expect(await failingReferences(problems)).toEqual([]);
-  });
+  }, allReferencesTimeoutMs);
 
   it("all 427 sanitized MBPP reference programs pass, except task 630 whose copy in the split file is corrupted", async () => {
     const problems = await codeProblems("mbpp");
@@ -37,7 +43,7 @@ describe("reference solutions pass through the sandbox", () => {
     // reference code raises NameError; the original MBPP file has the intact program (next test).
     expect(failing).toHaveLength(1);
     expect(failing[0]).toMatch(/^mbpp\/630: failed: NameError/);
-  });
+  }, allReferencesTimeoutMs);
 
   it("the original MBPP program for task 630 passes the split file's hidden tests", async () => {
     const original = (await readJsonlRows(join(testDataDir, "mbpp", "mbpp.jsonl"))).find((row) => row.value.task_id === 630);

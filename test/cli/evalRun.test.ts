@@ -123,6 +123,21 @@ describe("eval --run on the tiny model through the local server", () => {
     }
   });
 
+  it("scores a QA benchmark with the LLM judge by default, as the paper does, and --scoring overrides it", async () => {
+    const drop = (extra: string[]) => runCommand(evalCommand, [
+      "eval", "--workflow", "io", "--run", run, "--benchmark", "drop", "--limit", "1", "--data-dir", testDataDir,
+      "--executor", executor.server.url, "--executor-model", "tiny", "--max-tokens", "16", ...extra,
+    ]);
+    const judged = (await drop([])).stdout;
+    expect(judged).toMatch(/^solve rate: \d+\.\d ± \d+\.\d % \(mean ± std over 3 run\(s\): .*\) \[scoring: LLM judge\]$/m);
+    expect(judged).toMatch(/^scoring protocol: LLM answer extraction, then an LLM judge/m);
+    for (const line of judged.split("\n").filter((l) => / run \d: score /.test(l))) expect(line).toMatch(/\[scoring: LLM judge\]$/);
+    const protocols = () => readEvaluations(run).filter((e) => e.benchmark === "drop").map((e) => e.protocol).sort();
+    expect(protocols()).toEqual(["judge"]);
+    expect((await drop(["--scoring", "rule"])).stdout).toMatch(/\[scoring: rule-based\]$/m);
+    expect(protocols()).toEqual(["judge", "rule"]);
+  });
+
   it("refuses what it cannot evaluate, naming what to fix, before any work", async () => {
     await expect(evaluate(["--iteration", "5"])).rejects.toThrow(`${run} has no adapter 5 (adapters stored: 1; 0 = the base model)`);
     await expect(runCommand(evalCommand, ["eval", "--iteration", "1", "--benchmark", "humaneval"])).rejects.toThrow("--iteration needs --run RUN");

@@ -28,7 +28,20 @@ describe("spogw-native inspect", () => {
     expect(printed).toMatch(/tokenizer\.ggml\.tokens\s+string\[275\]/);
     expect(printed).toMatch(/llama\.attention\.layer_norm_rms_epsilon\s+float32\s+0\.00001\n/);
     expect(printed).toMatch(/blk\.1\.attn_v\.weight\s+F32\s+\[64, 32\]/);
-    expect(printed).toMatch(/tensors \(21, \d+ parameters\)/);
+    expect(printed).toMatch(/tensors \(21, \d+ parameters; 21 F32\)/);
+  });
+
+  it("shows each tensor's type in a quantized model (Q4_K_M's mix of Q4_K and Q6_K)", async () => {
+    const path = join(dir, "q4_k_m.gguf");
+    await run(tinyModelCommand, ["tiny-model", "--arch", "qwen2", "--out", path, "--embd", "256", "--ff", "512", "--dtype", "q4_k_m", "--tied"]);
+    const printed = await run(inspectCommand, ["inspect", path]);
+    expect(printed).toMatch(/general\.file_type\s+uint32\s+15\n/); // LLAMA_FTYPE_MOSTLY_Q4_K_M
+    expect(printed).toMatch(/token_embd\.weight\s+Q6_K\s+\[256, 275\]/); // tied: the output's type
+    expect(printed).toMatch(/blk\.0\.attn_v\.weight\s+Q4_K\s/);
+    expect(printed).toMatch(/blk\.1\.attn_v\.weight\s+Q6_K\s/);
+    expect(printed).toMatch(/blk\.1\.ffn_down\.weight\s+Q6_K\s/);
+    expect(printed).toMatch(/blk\.1\.attn_q\.bias\s+F32\s/);
+    expect(printed).toMatch(/tensors \(\d+, \d+ parameters; (?=.*\b12 Q4_K\b)(?=.*\b3 Q6_K\b).*\)/);
   });
 
   it("shows a LoRA adapter's metadata and A/B tensors", async () => {

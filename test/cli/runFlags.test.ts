@@ -23,11 +23,13 @@ describe("run flags", () => {
       "--benchmark", "humaneval", "--data-dir", "/data", "--generator", "g.gguf", "--executor", "http://127.0.0.1:1/v1",
       "-m", "8", "-n", "6", "-t", "0", "--top-n", "50", "--selection", "random", "--no-drop-zero-variance",
       "--kl-mask", "all", "--reference", "base", "--beta", "0", "--lora-targets", "attn_q", "attn_v", "--epsilon-high", "0.28",
+      "--distinct-groups", "--max-groups-per-query", "3", "--preset", "d-rs",
     ]);
     expect(c).toMatchObject({
       task: "humaneval", dataDir: "/data", generator: "g.gguf", executorUrl: "http://127.0.0.1:1/v1",
       samplesPerQuery: 8, groupSize: 6, keep: 0, topN: 50, selection: "random", dropZeroVariance: false,
       klMask: "all", reference: "base", beta: 0, loraTargets: ["attn_q", "attn_v"], epsilonHigh: 0.28,
+      distinctGroups: true, maxGroupsPerQuery: 3, preset: "d-rs",
     });
     expect(c.iterations).toBe(3);
   });

@@ -1,7 +1,12 @@
 // buildGroupDataset against hand-computed examples: exact enumeration, sharpening, ties, ordering,
-// filtering, sampling, random selection, and option checks.
+// filtering, sampling, random selection, distinct groups, the per-query cap, scores equal within the
+// tolerance, and option checks.
 import { describe, expect, it } from "vitest";
-import { allCombinations, buildGroupDataset, countCombinations, groupAdvantages, type Group } from "../../src/dataset/index.js";
+import { tokenF1 } from "../../src/benchmarks/scoring/qaF1.js";
+import {
+  allCombinations, buildGroupDataset, canonicalScore, countCombinations, groupAdvantages, SCORE_TOLERANCE, type Group,
+} from "../../src/dataset/index.js";
+import { SeededRandom } from "../../src/util/seededRandom.js";
 
 const shape = (groups: Group[]) => groups.map((g) => [g.queryId, g.members]);
 
@@ -80,10 +85,11 @@ describe("buildGroupDataset", () => {
       expect(s).toEqual([...s].sort((a, b) => a - b));
     }
     // The best group leaves out two middle scores: the variance is largest when the extremes stay.
+    // (Scores are compared as multiples of SCORE_TOLERANCE: i / 15 moves by up to 5e-10.)
     const values = [...scores].sort((a, b) => a - b);
     const best = [...values.slice(0, 7), ...values.slice(9)];
     const mean = best.reduce((a, b) => a + b, 0) / 14;
-    expect(groups[0]!.variance).toBeCloseTo(best.reduce((a, x) => a + (x - mean) ** 2, 0) / 14, 12);
+    expect(groups[0]!.variance).toBeCloseTo(best.reduce((a, x) => a + (x - mean) ** 2, 0) / 14, 9);
   });
 
   it("samples maxCombinations distinct groups per query when C(m, n) is larger, reproducibly by seed", () => {
@@ -145,8 +151,122 @@ describe("groupAdvantages", () => {
     [-1.5, -0.5, 0.5, 1.5].forEach((d, i) => expect(a[i]).toBeCloseTo(d / Math.sqrt(1.25), 14));
     expect(a).toBeInstanceOf(Float64Array);
     expect([...groupAdvantages([0.3, 0.3, 0.3])]).toEqual([0, 0, 0]);
-    // float64, not float32: 1/3-steps survive to full precision.
+    // float64, not float32: 1/3-steps keep the precision of their canonical scores (multiples of 1e-9).
     const b = groupAdvantages([0, 1 / 3, 2 / 3, 1]);
-    expect(b[3]).toBe((1 - 0.5) / Math.sqrt(((0.5 ** 2 + (1 / 6) ** 2) * 2) / 4));
+    const [third, twoThirds] = [0.333333333, 0.666666667];
+    const mean = (third + twoThirds + 1) / 4;
+    const std = Math.sqrt(((0 - mean) ** 2 + (third - mean) ** 2 + (twoThirds - mean) ** 2 + (1 - mean) ** 2) / 4);
+    expect(b[3]).toBeCloseTo((1 - mean) / std, 15);
+  });
+
+  it("gives 0 to every member of a group whose scores are equal as numbers but not as floats", () => {
+    // Means of 3 runs: the same three scores summed in another order.
+    const [a, b, c] = [(0.6 + 0.7 + 0.8) / 3, (0.8 + 0.7 + 0.6) / 3, (0.7 + 0.7 + 0.7) / 3];
+    expect(new Set([a, b, c]).size).toBe(2); // 0.6999999999999998 and 0.7000000000000001
+    expect([...groupAdvantages([a, b, c, b])]).toEqual([0, 0, 0, 0]);
+    // An F1 of 1/3 (1 of 5 gold tokens) beside a 3-run mean of 1/3.
+    const f1 = tokenF1("paris", "city of paris in france");
+    expect(f1).not.toBe((1 + 0 + 0) / 3);
+    expect([...groupAdvantages([f1, (1 + 0 + 0) / 3])]).toEqual([0, 0]);
+    // Exactly equal scores whose mean is not exact (0.7 * 3 / 3 != 0.7) give 0 too, not +1 each.
+    expect([...groupAdvantages([0.7, 0.7, 0.7])]).toEqual([0, 0, 0]);
+    // Within the tolerance: equal. Beyond it: a real difference with the full signal.
+    expect([...groupAdvantages([0.5, 0.5 + SCORE_TOLERANCE / 100])]).toEqual([0, 0]);
+    const [low, high] = groupAdvantages([0.5, 0.5 + 1e-6]);
+    expect(low).toBeCloseTo(-1, 8);
+    expect(high).toBeCloseTo(1, 8);
+    // Equal scores get bit-identical advantages in a group with signal.
+    const d = groupAdvantages([a, b, 1, 0]);
+    expect(d[0]).toBe(d[1]);
+    // mean 0.6; variance (0.01 + 0.01 + 0.16 + 0.36) / 4 = 0.135
+    expect(d[0]).toBeCloseTo(0.1 / Math.sqrt(0.135), 12);
+  });
+});
+
+describe("scores equal within SCORE_TOLERANCE", () => {
+  const a = (0.6 + 0.7 + 0.8) / 3;
+  const b = (0.8 + 0.7 + 0.6) / 3;
+
+  it("are one canonical score", () => {
+    expect(canonicalScore(a)).toBe(canonicalScore(b));
+    expect(canonicalScore(a)).toBe(0.7);
+    expect(canonicalScore(tokenF1("paris", "city of paris in france"))).toBe(canonicalScore(1 / 3));
+    expect(canonicalScore(0.5 + 1e-6)).not.toBe(canonicalScore(0.5));
+  });
+
+  it("are filtered as a zero-variance group, and such a group has variance exactly 0 when kept", () => {
+    const query = { queryId: "q", scores: [a, b, (0.7 + 0.7 + 0.7) / 3, 0.7] };
+    expect(new Set(query.scores).size).toBe(3); // three different floats, one number
+    expect(buildGroupDataset([query], { groupSize: 3, keep: 0, topN: 10 })).toEqual([]);
+    const unfiltered = buildGroupDataset([query], { groupSize: 3, keep: 0, topN: 10, dropZeroVariance: false });
+    expect(unfiltered).toHaveLength(4);
+    for (const g of unfiltered) expect(g.variance).toBe(0);
+    // A near-equal pair within the tolerance is equal too; one beyond it is not.
+    expect(buildGroupDataset([{ queryId: "n", scores: [0.25, 0.25 + 1e-12] }], { groupSize: 2, keep: 0, topN: 1 })).toEqual([]);
+    expect(buildGroupDataset([{ queryId: "n", scores: [0.25, 0.25 + 1e-6] }], { groupSize: 2, keep: 0, topN: 1 })).toHaveLength(1);
+  });
+
+  it("tie in screening: groups with the same scores as numbers have the same variance bits, ordered by queryId", () => {
+    // "z" and "y" hold the same scores as numbers, summed in other orders; screening N = 1 must pick "y".
+    const queries = [
+      { queryId: "z", scores: [(0.6 + 0.7 + 0.8) / 3, 0.1] },
+      { queryId: "y", scores: [(0.8 + 0.7 + 0.6) / 3, 0.1] },
+    ];
+    const [best, second] = buildGroupDataset(queries, { groupSize: 2, keep: 0, topN: 2 });
+    expect(best!.variance).toBe(second!.variance);
+    expect([best!.queryId, second!.queryId]).toEqual(["y", "z"]);
+    // Sharpening orders tied scores by index, not by their float noise.
+    const [group] = buildGroupDataset([{ queryId: "q", scores: [b, a, 0, 1] }], { groupSize: 4, keep: 0, topN: 1 });
+    expect(group!.members).toEqual([2, 0, 1, 3]);
+  });
+});
+
+describe("screening at C(16, 8)", () => {
+  it("is exact by default: every one of the 12870 groups is a candidate and the top N are the N highest variances", () => {
+    const random = new SeededRandom(4, "scores");
+    const scores = Array.from({ length: 16 }, () => Math.round(random.next() * 1000) / 1000);
+    const all = buildGroupDataset([{ queryId: "q", scores }], { groupSize: 8, keep: 0, topN: 20_000 });
+    expect(all).toHaveLength(12870);
+    expect(new Set(all.map((g) => [...g.members].sort((x, y) => x - y).join())).size).toBe(12870);
+    // Reference: every combination's variance in plain float64, best first.
+    const reference = [...allCombinations(16, 8)].map((c) => {
+      const s = c.map((i) => scores[i]!);
+      const mean = s.reduce((x, y) => x + y, 0) / 8;
+      return { key: c.join(), variance: s.reduce((x, y) => x + (y - mean) ** 2, 0) / 8 };
+    }).sort((x, y) => y.variance - x.variance);
+    const top = buildGroupDataset([{ queryId: "q", scores }], { groupSize: 8, keep: 0, topN: 100 });
+    expect(top).toHaveLength(100);
+    const cutoff = reference[99]!.variance;
+    for (const g of top) expect(g.variance).toBeGreaterThanOrEqual(cutoff - 1e-12);
+    expect(reference.filter((r) => r.variance > cutoff + 1e-12).every((r) => top.some((g) => [...g.members].sort((x, y) => x - y).join() === r.key))).toBe(true);
+  });
+});
+
+describe("distinct groups and the per-query cap", () => {
+  // scores [0, .2, 1, 1], n = 3, t = 1 (by hand):
+  //   {0,1,2}: 0, .2, 1 -> [0,2]  var .56/3      {0,1,3}: 0, .2, 1 -> [0,3]  var .56/3
+  //   {0,2,3}: 0, 1, 1  -> [0,3]  var 2/9        {1,2,3}: .2, 1, 1 -> [1,3]  var .32/2.25
+  const query = { queryId: "q", scores: [0, 0.2, 1, 1] };
+  const options = { groupSize: 3, keep: 1, topN: 10 };
+
+  it("keeps every combination by default, and each sharpened group once with --distinct-groups (its best instance)", () => {
+    expect(shape(buildGroupDataset([query], options))).toEqual([["q", [0, 3]], ["q", [0, 2]], ["q", [0, 3]], ["q", [1, 3]]]);
+    const distinct = buildGroupDataset([query], { ...options, distinctGroups: true });
+    expect(shape(distinct)).toEqual([["q", [0, 3]], ["q", [0, 2]], ["q", [1, 3]]]);
+    expect(distinct[0]!.variance).toBeCloseTo(2 / 9, 12);
+    expect(buildGroupDataset([query], { ...options, distinctGroups: true, topN: 2 })).toHaveLength(2);
+  });
+
+  it("takes at most K groups per query, the best of each, still cut at N overall", () => {
+    const other = { queryId: "p", scores: [0, 0.1, 0.2, 0.3] }; // variances below every group of q
+    const capped = buildGroupDataset([query, other], { ...options, maxGroupsPerQuery: 1 });
+    expect(shape(capped)).toEqual([["q", [0, 3]], ["p", [0, 3]]]);
+    expect(shape(buildGroupDataset([query, other], { ...options, maxGroupsPerQuery: 2, topN: 3 }))).toEqual([["q", [0, 3]], ["q", [0, 2]], ["p", [0, 3]]]);
+    // Random selection respects both as well.
+    for (let seed = 0; seed < 20; seed++) {
+      const drawn = buildGroupDataset([query, other], { ...options, selection: "random", maxGroupsPerQuery: 1, distinctGroups: true, seed });
+      expect(drawn.map((g) => g.queryId).sort()).toEqual(["p", "q"]);
+    }
+    expect(() => buildGroupDataset([query], { ...options, maxGroupsPerQuery: 0 })).toThrow(/maxGroupsPerQuery/);
   });
 });

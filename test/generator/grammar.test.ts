@@ -1,6 +1,6 @@
 // Grammar-constrained sampling: every completion is a sentence of the grammar and ends with the
-// end-of-generation token once the grammar is complete; one sequence reproduces a seed exactly; a
-// malformed grammar is refused with llama.cpp's reason.
+// end-of-generation token once the grammar is complete; a seed reproduces exactly (batchIndependence
+// checks this on 8 parallel sequences); a malformed grammar is refused with llama.cpp's reason.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

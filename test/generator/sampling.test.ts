@@ -35,8 +35,8 @@ describe("Generator.sample", () => {
     expect(tokensOf(again)).toEqual(tokensOf(first));
     expect(tokensOf(other)).not.toEqual(tokensOf(first));
     expect(first.map((c) => c.seed)).toEqual([42, 43, 44, 45, 46, 47]);
-    // Another generator with the same settings: llama.cpp's numbers depend on batch make-up, so same
-    // settings (not timing) must be all that decides the tokens. 6 completions share 4 sequences here.
+    // Another generator with the same settings gives the same tokens (6 completions share 4 sequences
+    // here; batchIndependence.test.ts compares other sequence counts and threads).
     const second = await Generator.load({ modelPath: join(dir, "qwen2.gguf"), threads: 1, sequences: 4, contextSize: 128 });
     try {
       expect(tokensOf(await second.sample(PROMPT, options))).toEqual(tokensOf(first));

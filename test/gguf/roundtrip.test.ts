@@ -85,6 +85,17 @@ describe("GGUF reader reads back what the writer wrote", () => {
     { name: "vector", dims: [7], type: "F32", data: Float32Array.from({ length: 7 }, (_, i) => -i) },
   ];
 
+  it("metadata larger than the reader's 1 MiB window, with numbers straddling each window edge", () => {
+    // A real vocabulary's size (Qwen2.5: 151936 tokens) spreads the metadata over several windows; a
+    // string length read across a window edge once came from the previous window's bytes.
+    const tokens = Array.from({ length: 151936 }, (_, i) => `<|pad_${i}|>`);
+    const sizes = Array.from({ length: 200_000 }, (_, i) => BigInt(i) * 7919n);
+    const metadata: GgufMetadata = new Map([["tokens", gguf.strings(tokens)], ["sizes", { type: "array", itemType: "uint64", items: sizes }]]);
+    const header = parseGguf(encodeGguf({ metadata, tensors: [] }));
+    expect(header.metadata.get("tokens")).toEqual(gguf.strings(tokens));
+    expect(header.metadata.get("sizes")).toEqual({ type: "array", itemType: "uint64", items: sizes });
+  });
+
   it("metadata of every type, in order, with exact values", () => {
     const header = parseGguf(encodeGguf({ metadata, tensors }));
     expect([...header.metadata.keys()]).toEqual([...metadata.keys()]);

@@ -98,5 +98,27 @@ describe("tiny model", () => {
     expect(() => resolveTinyModelConfig({ arch: "llama", layers: 0 })).toThrow(/layers must be a positive/);
     expect(() => resolveTinyModelConfig({ arch: "gpt" as TinyModelArch })).toThrow(/arch must be llama or qwen2/);
     expect(() => resolveTinyModelConfig({ arch: "llama", embd: 65536, ff: 65536 })).toThrow(/limit for test models/);
+    expect(() => resolveTinyModelConfig({ arch: "llama", embd: 48, heads: 4, dtype: "q4_0" })).toThrow(/q4_0 needs embd and ff to be multiples of 32/);
+    expect(() => resolveTinyModelConfig({ arch: "llama", embd: 64, dtype: "q3_k" })).toThrow(/q3_k needs embd and ff to be multiples of 256/);
+  });
+
+  it("q4_k_m gives each tensor llama.cpp's Q4_K_M type: Q6_K for the output and for attn_v and ffn_down of use_more_bits' layers", () => {
+    const types = (o: Parameters<typeof buildTinyModel>[0]) => new Map(buildTinyModel(o).tensors.map((t) => [t.name, t.type]));
+    // 8 layers: use_more_bits picks i < 1, i >= 7 and (i - 1) % 3 == 2, i.e. layers 0, 3, 6, 7.
+    const t = types({ arch: "llama", layers: 8, embd: 256, ff: 512, heads: 4, dtype: "q4_k_m" });
+    expect(t.get("output.weight")).toBe("Q6_K");
+    expect(t.get("token_embd.weight")).toBe("Q4_K");
+    for (let l = 0; l < 8; l++) {
+      const more = [0, 3, 6, 7].includes(l) ? "Q6_K" : "Q4_K";
+      expect([t.get(`blk.${l}.attn_v.weight`), t.get(`blk.${l}.ffn_down.weight`)], `layer ${l}`).toEqual([more, more]);
+      for (const p of ["attn_q", "attn_k", "attn_output", "ffn_gate", "ffn_up"]) expect(t.get(`blk.${l}.${p}.weight`)).toBe("Q4_K");
+      expect(t.get(`blk.${l}.attn_norm.weight`)).toBe("F32");
+    }
+    expect(types({ arch: "qwen2", layers: 2, embd: 256, ff: 512, heads: 4, dtype: "q4_k_m", tied: true }).get("token_embd.weight")).toBe("Q6_K");
+    // Rows that are not whole 256-value super-blocks fall back as llama-quant.cpp does: Q4_K -> Q5_0,
+    // Q6_K -> Q8_0 (Qwen2.5-0.5B's width 896; its ffn_down rows of 4864 stay K-quants).
+    const qwen = types({ arch: "qwen2", layers: 1, embd: 896, heads: 14, kvHeads: 2, ff: 4864, dtype: "q4_k_m", tied: true });
+    expect([qwen.get("token_embd.weight"), qwen.get("blk.0.attn_q.weight"), qwen.get("blk.0.attn_v.weight"), qwen.get("blk.0.ffn_down.weight")]).toEqual(["Q8_0", "Q5_0", "Q8_0", "Q6_K"]);
+    expect(types({ arch: "llama", layers: 1, embd: 96, ff: 512, heads: 4, dtype: "q5_k" }).get("blk.0.attn_q.weight")).toBe("Q5_1");
   });
 });

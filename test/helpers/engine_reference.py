@@ -2,11 +2,18 @@
 
 Usage: engine_reference.py INPUT.safetensors OUTPUT.safetensors
 
-INPUT holds the model weights (row-major [n_out, n_in], as in the GGUF file), the LoRA A/B pairs
-("lora.<base name>.a"/".b"), and the batch; its __metadata__ holds a JSON "config". OUTPUT receives
-"logits.<i>" for each sequence, "grad.<base name>.a"/".b" for each LoRA pair and "loss". Written
-from the formulas in DESIGN.md ("Training math") and the llama/qwen2 architectures, not from the
-engine's code: it shares nothing with it but the file layout.
+INPUT holds the LoRA A/B pairs ("lora.<base name>.a"/".b") and either the model weights (row-major
+[n_out, n_in]) or, with config "gguf", the path of the GGUF model, which gguf_weights.py reads and
+dequantizes itself; its __metadata__ holds a JSON "config" with the batch. OUTPUT receives "logits.<i>"
+for each sequence, "grad.<base name>.a"/".b" for each LoRA pair and "loss". Written from the formulas
+in DESIGN.md ("Training math") and the llama/qwen2 architectures, not from the engine's code: it shares
+nothing with it but the file layout.
+
+Like llama.cpp, the product with a stored weight sees its input rounded to the weight's "vec dot" type
+(F16, BF16; Q8_0 blocks for Q8_0/Q4_0/Q4_1/Q5_0/Q5_1 weights, Q8_K super-blocks for the K-quants), and
+the gradient passes that rounding straight through; LoRA factors see the input as is. For Q4_1/Q5_1
+weights llama.cpp's Q8_1 blocks carry s = F16(d * sum(q)) with the unrounded d, and the block's min
+multiplies that s rather than the sum of the rounded inputs; the reference adds the same difference.
 """
 import json
 import struct
@@ -14,6 +21,8 @@ import sys
 
 import numpy as np
 import torch
+
+from gguf_weights import read_gguf
 
 torch.set_default_dtype(torch.float64)
 
@@ -45,6 +54,46 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
+def round_q8_0(x):
+    """Q8_0 blocks of 32 along the last axis: d = max|x| / 127 rounded to F16, q = round(x * 127 / max|x|)."""
+    b = x.reshape(*x.shape[:-1], -1, 32)
+    amax = b.abs().amax(-1, keepdim=True)
+    d = (amax / 127).to(torch.float16).to(torch.float64)
+    q = torch.round(b * torch.where(amax > 0, 127 / amax, torch.zeros_like(amax)))
+    return (q * d).reshape(x.shape)
+
+
+def round_q8_k(x):
+    """Q8_K super-blocks of 256: iscale = -127 / (the value of largest magnitude), q = round(iscale x) <= 127."""
+    b = x.reshape(*x.shape[:-1], -1, 256)
+    mx = b.gather(-1, b.abs().argmax(-1, keepdim=True))
+    iscale = torch.where(mx != 0, -127 / mx, torch.zeros_like(mx))
+    q = torch.clamp(torch.round(iscale * b), max=127)
+    return torch.where(mx != 0, q / iscale, torch.zeros_like(b)).reshape(x.shape)
+
+
+INPUT_ROUNDING = {
+    "F16": lambda x: x.to(torch.float16).to(torch.float64),
+    "BF16": lambda x: x.to(torch.bfloat16).to(torch.float64),
+    **{t: round_q8_0 for t in ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1")},
+    **{t: round_q8_k for t in ("Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K")},
+}
+
+
+def q8_1_sums(x):
+    """Q8_1's s per 32-value block: F16((max|x| / 127) * sum(q)), d unrounded."""
+    b = x.reshape(*x.shape[:-1], -1, 32)
+    amax = b.abs().amax(-1, keepdim=True)
+    q = torch.round(b * torch.where(amax > 0, 127 / amax, torch.zeros_like(amax)))
+    return ((amax / 127) * q.sum(-1, keepdim=True)).to(torch.float16).to(torch.float64)[..., 0]
+
+
+def rounded_input(x, weight_type):
+    """x as the product with a weight of this type sees it; the gradient passes straight through."""
+    fn = INPUT_ROUNDING.get(weight_type)
+    return x if fn is None else x + (fn(x.detach()) - x.detach())
+
+
 def rmsnorm(x, w, eps):
     return x / torch.sqrt((x * x).mean(-1, keepdim=True) + eps) * w
 
@@ -65,7 +114,7 @@ def rope(x, heads, hd, base, mode):
     return out.reshape(T, heads * hd)
 
 
-def forward(cfg, W, lora, tokens):
+def forward(cfg, W, types, mins, lora, tokens):
     d, H, KV = cfg["d"], cfg["heads"], cfg["kvHeads"]
     hd = d // H
     s = cfg["alpha"] / cfg["rank"] if cfg["rank"] else 0.0
@@ -73,7 +122,11 @@ def forward(cfg, W, lora, tokens):
     mode = cfg.get("ropeMode") or ("neox" if cfg["arch"] == "qwen2" else "norm")
 
     def lin(x, name, bias=None):
-        y = x @ W[name].T
+        xr = rounded_input(x, types.get(name))
+        y = xr @ W[name].T
+        if name in mins:  # Q4_1/Q5_1: min x s instead of min x sum(rounded inputs)
+            sums = xr.detach().reshape(*xr.shape[:-1], -1, 32).sum(-1)
+            y = y + (q8_1_sums(x.detach()) - sums) @ mins[name].T
         if bias is not None and bias in W:
             y = y + W[bias]
         if name in lora:
@@ -101,8 +154,7 @@ def forward(cfg, W, lora, tokens):
         gate, up = lin(n2, p + "ffn_gate.weight"), lin(n2, p + "ffn_up.weight")
         x = x + lin(torch.nn.functional.silu(gate) * up, p + "ffn_down.weight")
     hn = rmsnorm(x, W["output_norm.weight"], cfg["eps"])
-    head = W["output.weight"] if "output.weight" in W else W["token_embd.weight"]
-    return hn @ head.T
+    return lin(hn, "output.weight" if "output.weight" in W else "token_embd.weight")
 
 
 def main():
@@ -110,6 +162,13 @@ def main():
     T_in, meta = read_safetensors(inp)
     cfg = json.loads(meta["config"])
     W = {k: v for k, v in T_in.items() if not k.startswith(("lora.", "batch."))}
+    types, mins = {}, {}
+    if "gguf" in cfg:
+        for name, (values, type_name, block_mins) in read_gguf(cfg["gguf"]).items():
+            W[name] = torch.tensor(values)
+            types[name] = type_name
+            if block_mins is not None:
+                mins[name] = torch.tensor(block_mins)
     lora = {}
     for k in T_in:
         if k.startswith("lora.") and k.endswith(".a"):
@@ -121,7 +180,7 @@ def main():
     total = torch.zeros(())
     for i, seq in enumerate(cfg["batch"]):
         tokens, start = seq["tokens"], seq["responseStart"]
-        logits = forward(cfg, W, lora, tokens)
+        logits = forward(cfg, W, types, mins, lora, tokens)
         results[f"logits.{i}"] = logits
         logp_all = torch.log_softmax(logits / cfg["temperature"], dim=-1)
         tgt = torch.tensor(tokens[start:])

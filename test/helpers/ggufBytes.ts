@@ -95,7 +95,7 @@ export interface FileSpec {
 /** Value type codes (gguf.h). */
 export const T = { uint8: 0, uint16: 2, uint32: 4, int32: 5, float32: 6, bool: 7, string: 8, array: 9, uint64: 10 } as const;
 /** ggml tensor type codes. */
-export const G = { F32: 0, F16: 1, Q8_0: 8, BF16: 30 } as const;
+export const G = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 } as const;
 
 /**
  * A small valid GGUF: four metadata entries (string, uint32 alignment, uint32 array, bool) and two

@@ -14,7 +14,7 @@ import { glibcFloor, glibcSymbolsAbove, sha256 } from "../../scripts/elfFacts.mj
 import { writeTinyModel } from "../../src/gguf/index.js";
 import type { PrebuildManifest } from "../../src/native/platform.js";
 import { ensurePrebuilds, hostToolchainAddon, repoRoot } from "../helpers/prebuilds.js";
-import { GRADIENT_TOLERANCE, LOSS_TOLERANCE, relativeError, runTorchReference, type ReferenceBatchItem } from "../helpers/torchReference.js";
+import { FLOAT_BASE_TOLERANCE, relativeError, runTorchReference, type ReferenceBatchItem } from "../helpers/torchReference.js";
 
 const npmDir = join(dirname(process.execPath), "..", "lib", "node_modules", "npm");
 const prebuildsIn = (consumer: string) => join(consumer, "node_modules", "spogw-native", "prebuilds", `${process.platform}-${process.arch}`);
@@ -159,11 +159,11 @@ describe(`the packed package in a Debian 11 root (glibc ${GLIBC_FLOOR}, no compi
       epsilon: 0.2, epsilonHigh: 0.2, beta: loss.beta, temperature: loss.temperature, klMask: loss.klMask,
     }, refBatch);
     const refLoss = ref.get("loss")!.data[0]!;
-    expect(Math.abs(out.loss - refLoss)).toBeLessThan(LOSS_TOLERANCE * Math.max(1, Math.abs(refLoss)));
+    expect(Math.abs(out.loss - refLoss)).toBeLessThan(FLOAT_BASE_TOLERANCE.loss * Math.max(1, Math.abs(refLoss)));
     expect(Object.keys(out.grads).length).toBe(2 * out.adapter.pairs.length);
     for (const [name, g] of Object.entries(out.grads)) {
       const want = ref.get(`grad.${name.replace(/\.lora_[ab]$/, "")}.${name.endsWith("lora_a") ? "a" : "b"}`)!.data;
-      expect(relativeError(g, want), `${name} relative error`).toBeLessThan(GRADIENT_TOLERANCE);
+      expect(relativeError(g, want), `${name} relative error`).toBeLessThan(FLOAT_BASE_TOLERANCE.gradients);
     }
   });
 

@@ -61,8 +61,18 @@ describe("train on a benchmark", () => {
     expect(state.executions).toHaveLength(8);
     expect(state.adapters).toHaveLength(1);
     expect(Object.keys(state.files)).toEqual(expect.arrayContaining(["adapters/iter-1.gguf", "adapters/iter-1-peft/adapter_model.safetensors", "adapters/iter-1-peft/adapter_config.json"]));
-    const status = JSON.parse(await run(statusCommand, ["status", dir, "--json"])) as { next: string; task: string };
+    const status = JSON.parse(await run(statusCommand, ["status", dir, "--json"])) as {
+      next: string; task: string; iterations: Array<{ invalid: number; invalidReasons: Array<{ reason: string; count: number }>; warning: string | null }>;
+    };
     expect([status.task, status.next]).toEqual(["humaneval", "done"]);
+    // The tiny model writes no valid workflow: the run says so, with the reasons and the nothing-to-learn warning.
+    expect(status.iterations[0]!.invalid).toBe(4);
+    expect(status.iterations[0]!.invalidReasons.reduce((n, r) => n + r.count, 0)).toBe(4);
+    expect(status.iterations[0]!.warning).toMatch(/^nothing to learn in iteration 0: .* Likely cause: the generator\. All 4 workflows were invalid \(4 × /);
+    const reasons = status.iterations[0]!.invalidReasons.map((r) => `${r.count} × ${r.reason}`).join("; ");
+    expect(printed).toContain(`iteration 0: mean workflow score 0.000 (task humaneval), 4 workflows (4 invalid: ${reasons}), 0 groups, update loss 0.0000`);
+    expect(printed).toContain(`WARNING: ${status.iterations[0]!.warning}`);
+    expect(await run(statusCommand, ["status", dir])).toContain(`    WARNING: nothing to learn in iteration 0`);
   }, 300_000);
 
   it("executes a valid workflow through the benchmark task: sandbox, executor over HTTP, scorer, response cache", async () => {
@@ -114,10 +124,11 @@ describe("train on a benchmark", () => {
     expect(existsSync(dir)).toBe(false);
   }, 120_000);
 
-  it("refuses, before any work, a model whose weight types the trainer cannot read", () => {
+  it("refuses, before any work, a model whose weight types the trainer cannot read (and accepts the quantized ones it reads)", () => {
     expect(unreadableByTrainer(readGgufHeader(model))).toBeNull();
     const header = readGgufHeader(model);
-    const quantised = { tensors: header.tensors.map((t, i) => (i === 3 ? { ...t, type: { ...t.type, name: "Q4_K" } } : t)) };
-    expect(unreadableByTrainer(quantised)).toBe(`${header.tensors[3]!.name} (Q4_K)`);
+    const withType = (name: string) => ({ tensors: header.tensors.map((t, i) => (i === 3 ? { ...t, type: { ...t.type, name } } : t)) });
+    for (const readable of ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]) expect(unreadableByTrainer(withType(readable))).toBeNull();
+    for (const unreadable of ["IQ4_XS", "IQ2_XXS", "TQ1_0", "Q8_K"]) expect(unreadableByTrainer(withType(unreadable))).toBe(`${header.tensors[3]!.name} (${unreadable})`);
   });
 });

@@ -24,7 +24,7 @@ const awkwardTask: WorkflowTask = {
   },
   async execute(_workflow, _query, run) {
     if (run === 0) throw new Error("boom");
-    return { score: run === 1 ? 1.5 : 0.5, error: null };
+    return { score: run === 1 ? 1.5 : 0.5, error: null, executorTokens: 10 };
   },
   async close() {},
 };

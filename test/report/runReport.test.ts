@@ -88,6 +88,19 @@ describe("run report of the demo run in headless chromium", () => {
     drawn.forEach((value, i) => expect(value).toBeCloseTo(rows[i]!.mean, 12));
   });
 
+  it("shows per iteration the executor tokens per execution and how many kept groups are distinct, from how many queries", () => {
+    expect(page.text).toContain("executor tokens per execution");
+    const tokens = db.prepare("SELECT iteration, AVG(executor_tokens) AS t FROM executions GROUP BY iteration ORDER BY iteration").all() as Array<{ iteration: number; t: number }>;
+    const kept = db.prepare("SELECT iteration, COUNT(*) AS n, COUNT(DISTINCT query_id) AS q FROM groups GROUP BY iteration ORDER BY iteration").all() as Array<{ iteration: number; n: number; q: number }>;
+    const distinct = (iteration: number) => new Set((db.prepare("SELECT query_id, members FROM groups WHERE iteration = ?").all(iteration) as Array<{ query_id: string; members: string }>)
+      .map((g) => `${g.query_id}\t${(JSON.parse(g.members) as number[]).sort((a, b) => a - b).join(",")}`)).size;
+    for (const k of kept) {
+      const t = tokens.find((r) => r.iteration === k.iteration)!.t;
+      // A row of the iteration table: iteration, workflows, invalid, mean, std, tokens, kept (distinct, queries).
+      expect(page.text).toMatch(new RegExp(`\\b${k.iteration}\\t192\\t0\\t[0-9.]+\\t[0-9.]+\\t${t.toFixed(0)}\\t${k.n} \\(${distinct(k.iteration)}, ${k.q}\\)`));
+    }
+  });
+
   it("draws loss and gradient norm of every update step as stored, one line per iteration", () => {
     const steps = db.prepare("SELECT iteration, loss, grad_norm FROM update_steps ORDER BY iteration, step").all() as Array<{ iteration: number; loss: number; grad_norm: number }>;
     expect(steps.length).toBeGreaterThan(10);
@@ -178,7 +191,8 @@ describe("report data and rendering", () => {
     const data: RunReportData = {
       name: "hand-made", dir: "/tmp/hand-made", task: "humaneval", simulated: false, config: {},
       iterations: [0, 1].map((iteration) => ({
-        iteration, workflowScores: [0.25, 0.5 + iteration / 4], invalidWorkflows: 0, keptVariances: [], keptMedianIntervals: [], comparison: [], samples: [],
+        iteration, workflowScores: [0.25, 0.5 + iteration / 4], invalidWorkflows: 0, invalidReasons: [], meanExecutorTokens: 100, meanReward: null,
+        keptVariances: [], keptMedianIntervals: [], keptDistinct: 0, keptQueries: 0, comparison: [], samples: [], warning: null,
       })),
       updateSteps: [],
       evaluations: [evaluation(generatorMethod(2), [0.75]), evaluation(generatorMethod(0), [0.25]), evaluation("io", [0.5])],
@@ -204,7 +218,8 @@ describe("report data and rendering", () => {
     const data: RunReportData = {
       name: hostile, dir: "/tmp/x", task: "humaneval", simulated: false, config: {},
       iterations: [{
-        iteration: 0, workflowScores: [0.5], invalidWorkflows: 0, keptVariances: [], keptMedianIntervals: [], comparison: [],
+        iteration: 0, workflowScores: [0.5], invalidWorkflows: 1, invalidReasons: [{ reason: hostile, count: 1 }], meanExecutorTokens: null, meanReward: null,
+        keptVariances: [], keptMedianIntervals: [], keptDistinct: 0, keptQueries: 0, comparison: [], warning: hostile,
         samples: [{ queryId: hostile, sampleIndex: 0, score: 0.5, workflow: hostile, invalidReason: null }],
       }],
       updateSteps: [],

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reportCommand } from "../../src/cli/commands/report.js";
 import { tableCommand } from "../../src/cli/commands/table.js";
 import { generatorMethod, putEvaluation, readEvaluations, type EvaluationRecord } from "../../src/evaluation/index.js";
-import { DEFAULT_CONFIG, RunStore } from "../../src/pipeline/index.js";
+import { DEFAULT_CONFIG, resolveConfig, RunStore } from "../../src/pipeline/index.js";
 import { stdoutOf as run } from "../helpers/cli.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-tables-"));
@@ -18,6 +18,15 @@ function makeRun(name: string, settings: Record<string, unknown>): string {
   const dir = join(work, name);
   const store = RunStore.open(dir);
   store.setMeta("config", JSON.stringify({ ...DEFAULT_CONFIG, task: "humaneval", generator: "/models/g.gguf", ...settings }));
+  store.close();
+  return dir;
+}
+
+/** A run directory with the settings `train --preset NAME` stores (over any `flags`). */
+function makePresetRun(name: string, preset: string, flags: Record<string, unknown> = {}): string {
+  const dir = join(work, name);
+  const store = RunStore.open(dir);
+  store.setMeta("config", JSON.stringify(resolveConfig({ task: "humaneval", generator: "/models/g.gguf", dataDir: "/data", executorUrl: "http://127.0.0.1:1/v1", preset }, flags)));
   store.close();
   return dir;
 }
@@ -43,8 +52,14 @@ beforeAll(() => {
   // Table 3 rows: no KL term, base model reference without the mask; Table 4 rows: random sampling, screening only.
   store(makeRun("no-kl", { beta: 0 }), generatorMethod(3), "humaneval", [0.5, 0.5, 0.5]);
   store(makeRun("base-ref", { reference: "base", klMask: "all" }), generatorMethod(3), "humaneval", [0.25, 0.5, 0.5]);
-  store(makeRun("random", { selection: "random", dropZeroVariance: false }), generatorMethod(3), "humaneval", [0, 0.25, 0.25]);
+  store(makeRun("random", { selection: "random", dropZeroVariance: false, groupSize: 8, keep: 0 }), generatorMethod(3), "humaneval", [0, 0.25, 0.25]);
   store(makeRun("screen-only", { keep: 0 }), generatorMethod(3), "humaneval", [0.75, 0.5, 0.5]);
+  // Random groups that are then sharpened are none of the paper's datasets.
+  store(makeRun("random-sharpened", { selection: "random" }), generatorMethod(3), "humaneval", [0.5, 0.25, 0.25]);
+  // Runs made from presets (settings as `train --preset` resolves them), one with a setting changed.
+  store(makePresetRun("preset-kl-previous", "kl-previous-nomask"), generatorMethod(2), "humaneval", [0.5, 0.75, 0.75]);
+  store(makePresetRun("preset-d-rsf", "d-rsf"), generatorMethod(3), "humaneval", [0.25, 0.25, 0.5]);
+  store(makePresetRun("preset-d-s-6", "d-s", { groupSize: 6 }), generatorMethod(3), "humaneval", [0.5, 0.5, 0.25]);
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -71,22 +86,28 @@ describe("spogw-native table", () => {
     expect(cot.slice(2, 5)).toEqual([(stored.solveRate * 100).toFixed(1), (stored.std * 100).toFixed(1), "3"]);
   });
 
-  it("adds Tables 3 and 4 when runs with those settings are given, one row per run", async () => {
-    const dirs = ["spogw", "no-kl", "base-ref", "random", "screen-only"].map((n) => join(work, n));
-    const text = await run(tableCommand, ["table", ...dirs]);
+  it("adds Tables 3 and 4 when runs with those settings are given, one row per run, with the paper's names for preset runs", async () => {
+    const names = ["spogw", "no-kl", "base-ref", "random", "screen-only", "random-sharpened", "preset-kl-previous", "preset-d-rsf", "preset-d-s-6"];
+    const text = await run(tableCommand, ["table", ...names.map((n) => join(work, n))]);
     const lines = text.split("\n");
     const table3 = lines.slice(lines.indexOf("**Table 3: KL restriction configurations**"), lines.indexOf("**Table 4: data processing methods**"));
     const table4 = lines.slice(lines.indexOf("**Table 4: data processing methods**"));
+    expect(table3).toContain("| Method | Objective function | Reference model | KL mask | Paper (HumanEval) | HumanEval (test, 4 problems, rule-based) | MBPP (test, 4 problems, rule-based) | AVG |");
     // Each ablation table holds the runs that differ from SPOGW along its own axis only.
-    expect(table3.filter((l) => /^\| [a-z]/.test(l))).toEqual([
-      "| spogw (SPOGW (adapter 3)) | w/ KL term | Previous iteration's checkpoint | yes | 83.3 ± 14.4 | 58.3 ± 14.4 | 70.8 |",
-      "| no-kl (SPOGW (adapter 3)) | w/o KL term | None | - | 50.0 ± 0.0 | - | - |",
-      "| base-ref (SPOGW (adapter 3)) | w/ KL term | Initial base model | no | 41.7 ± 14.4 | - | - |",
+    expect(table3.filter((l) => /^\| [a-zD]/.test(l) && !l.startsWith("| Method"))).toEqual([
+      "| spogw (SPOGW (adapter 3)) | w/ KL term | Previous iteration's checkpoint | yes | - | 83.3 ± 14.4 | 58.3 ± 14.4 | 70.8 |",
+      "| no-kl (SPOGW (adapter 3)) | w/o KL term | None | - | - | 50.0 ± 0.0 | - | - |",
+      "| base-ref (SPOGW (adapter 3)) | w/ KL term | Initial base model | no | - | 41.7 ± 14.4 | - | - |",
+      "| w/ KL term, reference: previous iteration's checkpoint, no KL mask [preset-kl-previous, SPOGW (adapter 2)] | w/ KL term | Previous iteration's checkpoint | no | 95.4 | 66.7 ± 14.4 | - | - |",
     ]);
-    expect(table4.filter((l) => /^\| [a-z]/.test(l))).toEqual([
-      "| spogw (SPOGW (adapter 3)) | D_SS | Screening and sharpening | yes | 83.3 ± 14.4 | 58.3 ± 14.4 | 70.8 |",
-      "| random (SPOGW (adapter 3)) | D_RS | Random sampling | no | 16.7 ± 14.4 | - | - |",
-      "| screen-only (SPOGW (adapter 3)) | D_S | Only screening | yes | 58.3 ± 14.4 | - | - |",
+    expect(table4).toContain("| Method | Dataset | Data processing | Filtering first | Group size | Paper (HumanEval) | HumanEval (test, 4 problems, rule-based) | MBPP (test, 4 problems, rule-based) | AVG |");
+    expect(table4.filter((l) => /^\| [a-zDp(]/.test(l) && !l.startsWith("| Method"))).toEqual([
+      "| spogw (SPOGW (adapter 3)) | D_SS | Screening and sharpening | yes | 14 -> 8 | - | 83.3 ± 14.4 | 58.3 ± 14.4 | 70.8 |",
+      "| random (SPOGW (adapter 3)) | D_RS | Random sampling | no | 8 | - | 16.7 ± 14.4 | - | - |",
+      "| screen-only (SPOGW (adapter 3)) | D_S | Only screening | yes | 14 | - | 58.3 ± 14.4 | - | - |",
+      "| random-sharpened (SPOGW (adapter 3)) | (not in the paper) | Random sampling, then sharpening | yes | 14 -> 8 | - | 33.3 ± 14.4 | - | - |",
+      "| D_RSF: random sampling, filtering first (groups of 8) [preset-d-rsf, SPOGW (adapter 3)] | D_RSF | Random sampling | yes | 8 | 94.9 | 33.3 ± 14.4 | - | - |",
+      "| preset d-s with groupSize changed [preset-d-s-6, SPOGW (adapter 3)] | D_S | Only screening | yes | 6 | - | 41.7 ± 14.4 | - | - |",
     ]);
     // With several runs, Table 1 names the run of each generator row.
     expect(lines).toContain("| SPOGW (adapter 3) [no-kl] | 50.0 ± 0.0 | - | - |");

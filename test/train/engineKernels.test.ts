@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { writeTinyModel } from "../../src/gguf/index.js";
+import { writeTinyModel, type TinyModelDtype } from "../../src/gguf/index.js";
 import { Engine } from "../../src/train/index.js";
 import { ensureCpuPrebuild, repoRoot } from "../helpers/prebuilds.js";
 import { info } from "../../src/native/index.js";
@@ -37,10 +37,11 @@ async function logitsInChild(model: string, adapter: string, kernels: string, en
   return { numerics: out.numerics, logits: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) };
 }
 
-async function modelWithAdapter(dtype: "f16" | "f32" | "bf16" | "q8_0"): Promise<{ model: string; adapter: string; here: Float32Array }> {
+async function modelWithAdapter(dtype: TinyModelDtype): Promise<{ model: string; adapter: string; here: Float32Array }> {
   const model = join(work, `m-${dtype}.gguf`);
   const adapter = join(work, `a-${dtype}.gguf`);
-  await writeTinyModel(model, { arch: "qwen2", dtype, kvHeads: 2, tied: false, layers: 2, seed: 5 });
+  const shape = dtype.includes("_k") ? { embd: 256, ff: 512 } : {}; // K-quants: rows of whole super-blocks
+  await writeTinyModel(model, { arch: "qwen2", dtype, kvHeads: 2, tied: false, layers: 2, seed: 5, ...shape });
   const engine = await Engine.load(model);
   try {
     engine.initLora({ rank: 4, alpha: 8, init: "random", seed: 9 });
@@ -52,7 +53,8 @@ async function modelWithAdapter(dtype: "f16" | "f32" | "bf16" | "q8_0"): Promise
 }
 
 it("portable kernels in the x86-64-v2 prebuild reproduce this build's logits bit for bit (every weight type, with LoRA)", async () => {
-  for (const dtype of ["f16", "f32", "bf16", "q8_0"] as const) {
+  // The quantized types: legacy and K vec_dot paths, both repacked kernels (Q4_0 and Q4_K's in q4_k_m).
+  for (const dtype of ["f16", "f32", "bf16", "q8_0", "q4_0", "q5_1", "q3_k", "q4_k_m", "q2_k"] as const) {
     const { model, adapter, here } = await modelWithAdapter(dtype);
     const { logits: there, numerics } = await logitsInChild(model, adapter, "portable");
     expect(numerics).toMatch(/bit for bit/);
@@ -61,7 +63,7 @@ it("portable kernels in the x86-64-v2 prebuild reproduce this build's logits bit
     for (let i = 0; i < here.length; i++) if (!Object.is(here[i], there[i])) differing++;
     expect(differing, `${dtype}: logits differing between the two builds`).toBe(0);
   }
-});
+}, 600_000);
 
 it("SPOGW_KERNELS=blas (what a CPU with neither AVX-512 nor AVX2 gets) runs OpenBLAS products, says so, and stays within float32 rounding on F32", async () => {
   const { model, adapter, here } = await modelWithAdapter("f32");
@@ -82,7 +84,7 @@ it("SPOGW_KERNELS=blas (what a CPU with neither AVX-512 nor AVX2 gets) runs Open
 // portable ones in the prebuild; native/dev/ggml checks each operation against ggml's haswell library.
 it("the AVX2 build's arithmetic: SIMD and portable kernels agree bit for bit, and differ from the AVX-512 build's", async () => {
   const here = localBinary();
-  for (const dtype of ["f16", "bf16"] as const) {
+  for (const dtype of ["f16", "bf16", "q4_k_m"] as const) {
     const { model, adapter, here: avx512Logits } = await modelWithAdapter(dtype);
     const simd = await logitsInChild(model, adapter, "auto", { SPOGW_GGML_BUILD: "avx2" }, here);
     const portable = await logitsInChild(model, adapter, "portable", { SPOGW_GGML_BUILD: "avx2" });

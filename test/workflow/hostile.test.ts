@@ -33,7 +33,10 @@ const cases: HostileCase[] = [
   { name: "spins forever", code: wrap("while (true) {}"), error: /computed for more than 400 ms/ },
   { name: "spins forever, catching the interrupt", code: wrap("for (;;) { try { while (true) {} } catch (e) {} }"), error: /computed for more than 400 ms/ },
   { name: "chains microtasks forever", code: wrap("const loop = async () => { await null; return loop(); }; await loop();"), error: /computed for more than 400 ms|stack overflow|memory limit|deadline/ },
-  { name: "allocates without bound", code: wrap("const a = []; for (;;) a.push('x'.repeat(1 << 20) + a.length);"), error: /memory limit of 32 MB exceeded|deadline of 4000 ms exceeded/ },
+  // The engine's interrupt check rarely runs in this loop (at load 14 it ran the full 4 s with a 400 ms cap,
+  // before and after issue 20), so whichever comes first stops it: the deadline, or the host's compute
+  // watch once the thread has had 900 ms of CPU (a share of the CPU the load decides).
+  { name: "allocates without bound", code: wrap("const a = []; for (;;) a.push('x'.repeat(1 << 20) + a.length);"), error: /memory limit of 32 MB exceeded|deadline of 4000 ms exceeded|computed for more than 400 ms without yielding/ },
   // Allowed to compute for longer, so that the engine's memory limit (not the compute limit) stops it.
   { name: "grows an array without bound", code: wrap("const a = []; for (let i = 0; ; i++) a.push(i);"), error: /memory limit of 32 MB exceeded/, computeMs: 14_900, wallMs: 15_000 },
   { name: "doubles a string without bound", code: wrap("let s = 'x'; for (;;) s += s; return s;"), error: /memory limit of 32 MB exceeded|InternalError/ },

@@ -153,7 +153,8 @@ describe("generator prompt", () => {
       expect(examples.length).toBeGreaterThan(2);
       const declared = "const analysis = 'a'; const first = 'a'; const second = 'b'; const third = 'c'; const solution = 'x'; const code = 'y';";
       for (const example of examples) {
-        const padded = `async function workflow(ops) {\n${declared}\n${example.replace(/^const (\w+)/, "const r_$1")}\n${example.replace(/^const (\w+)/, "const s_$1")}\n${example.replace(/^const (\w+)/, "const t_$1")}\nreturn 'x';\n}`;
+        const result = /^const (\w+)/.exec(example)![1]; // returned, so the workflow computes its answer
+        const padded = `async function workflow(ops) {\n${declared}\n${example.replace(/^const (\w+)/, "const r_$1")}\n${example.replace(/^const (\w+)/, "const s_$1")}\n${example.replace(/^const (\w+)/, "const t_$1")}\nreturn r_${result};\n}`;
         expect(validateWorkflow(padded, family, { maxTemplateSimilarity: 1.01 }).reason).toBeNull();
       }
     }

@@ -20,6 +20,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <limits>
 
 #include "spogw/error.h"
@@ -27,9 +28,24 @@
 
 namespace spogw {
 
+// An output matrix [V, d] the caller does not hold as float32 (a quantized model keeps its blocks):
+// fill(r0, r1, out) writes rows [r0, r1) as float32 into out [r1 - r0, d], and the kernels form the
+// backward product dHidden = dLogits lmHead over blocks of `block_rows` rows, so no float32 copy of the
+// whole matrix exists. logits(hidden, n, Z), when set, computes Z [n, V] = hidden lmHead^T itself
+// (the engine: llama.cpp's own quantized product, so log-probs are those of the sampler's logits);
+// otherwise the forward product is formed from fill's blocks too. Both run on the calling thread and
+// may use parallel_for. Only the *_unchecked CPU entries take it (the engine's calls): the checked
+// entries and the CUDA kernel take float32 rows.
+struct LmHeadRows {
+  std::function<void(int64_t r0, int64_t r1, float* out)> fill;
+  int64_t block_rows = 0;
+  std::function<void(const float* hidden, int64_t n, float* Z)> logits;
+};
+
 struct GrpoLossInputs {
   const float* hidden = nullptr;       // [T, d]
-  const float* lm_head = nullptr;      // [V, d]
+  const float* lm_head = nullptr;      // [V, d]; null when lm_head_rows is given
+  const LmHeadRows* lm_head_rows = nullptr;  // used instead of lm_head when set (unchecked CPU entry only)
   const int32_t* targets = nullptr;    // [T], each in [0, V)
   const int32_t* seq_starts = nullptr; // [S + 1], 0 = s_0 < s_1 < ... < s_S = T
   const float* advantages = nullptr;   // [S]
@@ -122,6 +138,9 @@ void selective_logprobs(const float* hidden, const float* lm_head, const int32_t
                         int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows = 0);
 // The same without selective_logprobs_validate, for callers that have checked their inputs.
 void selective_logprobs_unchecked(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
+                                  int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows = 0);
+// The same with the output matrix given by rows (see LmHeadRows).
+void selective_logprobs_unchecked(const float* hidden, const LmHeadRows& lm_head, const int32_t* targets, int64_t T,
                                   int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows = 0);
 void selective_logprobs_reference(const float* hidden, const float* lm_head, const int32_t* targets,
                                   int64_t T, int64_t d, int64_t V, float temperature, float* out);

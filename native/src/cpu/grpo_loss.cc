@@ -100,6 +100,38 @@ double row_sum_exp(float* z, int64_t n, float mx) {
   return total;
 }
 
+// Z [n, V] = alpha hidden [n, d] lmHead^T, straight from float32 rows or one block of rows at a time.
+void times_lm_head_t(const float* hidden, int64_t n, int64_t d, int64_t V, float alpha, const float* lm_head, const LmHeadRows* rows,
+                     std::vector<float>& block, float* Z) {
+  if (rows == nullptr) return gemm(false, true, n, V, d, alpha, hidden, d, lm_head, d, 0.0f, Z, V);
+  if (rows->logits) {
+    rows->logits(hidden, n, Z);
+    if (alpha != 1.0f)
+      parallel_for(n * V, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; i++) Z[i] *= alpha;
+      });
+    return;
+  }
+  block.resize(size_t(std::min(V, rows->block_rows) * d));
+  for (int64_t r0 = 0; r0 < V; r0 += rows->block_rows) {
+    const int64_t r1 = std::min(V, r0 + rows->block_rows);
+    rows->fill(r0, r1, block.data());
+    gemm(false, true, n, r1 - r0, d, alpha, hidden, d, block.data(), d, 0.0f, Z + r0, V);
+  }
+}
+
+// dH [n, d] = G [n, V] lmHead, the same two ways.
+void times_lm_head(const float* G, int64_t n, int64_t d, int64_t V, const float* lm_head, const LmHeadRows* rows, std::vector<float>& block,
+                   float* dH) {
+  if (rows == nullptr) return gemm(false, false, n, d, V, 1.0f, G, V, lm_head, d, 0.0f, dH, d);
+  block.resize(size_t(std::min(V, rows->block_rows) * d));
+  for (int64_t r0 = 0; r0 < V; r0 += rows->block_rows) {
+    const int64_t r1 = std::min(V, r0 + rows->block_rows);
+    rows->fill(r0, r1, block.data());
+    gemm(false, false, n, d, r1 - r0, 1.0f, G + r0, V, block.data(), d, r0 > 0 ? 1.0f : 0.0f, dH, d);
+  }
+}
+
 // The [rows x V] scratch tile, uninitialised (the GEMM overwrites it). Running out of memory is an
 // error the caller can act on (a smaller tile), not a crash.
 std::unique_ptr<float[]> alloc_tile(const char* fn, int64_t rows, int64_t V) {
@@ -134,12 +166,13 @@ GrpoLossSums grpo_loss_fused_unchecked(const GrpoLossInputs& in, const GrpoLossC
 
   const GrpoTokenParams params = grpo_token_params(cfg);
   const float inv_temp = 1.0f / cfg.temperature;
+  std::vector<float> lm_block;  // one block of lmHead rows when they come from in.lm_head_rows
   GrpoLossSums sums;
   for (int64_t t0 = 0; t0 < T; t0 += rows) {
     const int64_t n = std::min(rows, T - t0);
     float* Z = tile.get();
     // Z = hidden_tile lmHead^T / temperature: the temperature rides on the GEMM's alpha.
-    gemm(false, true, n, V, d, inv_temp, in.hidden + t0 * d, d, in.lm_head, d, 0.0f, Z, V);
+    times_lm_head_t(in.hidden + t0 * d, n, d, V, inv_temp, in.lm_head, in.lm_head_rows, lm_block, Z);
     parallel_for(n, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; r++) {
         const int64_t t = t0 + r;
@@ -168,7 +201,7 @@ GrpoLossSums grpo_loss_fused_unchecked(const GrpoLossInputs& in, const GrpoLossC
       }
     });
     // dHidden_tile = dlogits lmHead.
-    gemm(false, false, n, d, V, 1.0f, Z, V, in.lm_head, d, 0.0f, out.d_hidden + t0 * d, d);
+    times_lm_head(Z, n, d, V, in.lm_head, in.lm_head_rows, lm_block, out.d_hidden + t0 * d);
     for (int64_t r = 0; r < n; r++) {  // in token order, so the sums do not depend on threads
       const GrpoToken& tok = tokens[size_t(r)];
       sums.loss += tok.loss;
@@ -188,15 +221,18 @@ void selective_logprobs(const float* hidden, const float* lm_head, const int32_t
   selective_logprobs_unchecked(hidden, lm_head, targets, T, d, V, temperature, out, tile_rows);
 }
 
-void selective_logprobs_unchecked(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
-                                  int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
+namespace {
+
+void selective_logprobs_tiled(const float* hidden, const float* lm_head, const LmHeadRows* lm_rows, const int32_t* targets, int64_t T,
+                              int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
   const int64_t rows = tile_rows > 0 ? std::min(tile_rows, T) : grpo_tile_rows(T, V, kGrpoTileBudgetBytes);
   std::unique_ptr<float[]> tile = alloc_tile("selectiveLogprobs", rows, V);
+  std::vector<float> lm_block;
   const float inv_temp = 1.0f / temperature;
   for (int64_t t0 = 0; t0 < T; t0 += rows) {
     const int64_t n = std::min(rows, T - t0);
     float* Z = tile.get();
-    gemm(false, true, n, V, d, inv_temp, hidden + t0 * d, d, lm_head, d, 0.0f, Z, V);
+    times_lm_head_t(hidden + t0 * d, n, d, V, inv_temp, lm_head, lm_rows, lm_block, Z);
     parallel_for(n, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; r++) {
         float* z = Z + r * V;
@@ -206,6 +242,18 @@ void selective_logprobs_unchecked(const float* hidden, const float* lm_head, con
       }
     });
   }
+}
+
+}  // namespace
+
+void selective_logprobs_unchecked(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
+                                  int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
+  selective_logprobs_tiled(hidden, lm_head, nullptr, targets, T, d, V, temperature, out, tile_rows);
+}
+
+void selective_logprobs_unchecked(const float* hidden, const LmHeadRows& lm_head, const int32_t* targets, int64_t T,
+                                  int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
+  selective_logprobs_tiled(hidden, nullptr, &lm_head, targets, T, d, V, temperature, out, tile_rows);
 }
 
 void grpo_loss_gemms_only(const float* hidden, const float* lm_head, int64_t T, int64_t d, int64_t V,

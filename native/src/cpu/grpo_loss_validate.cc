@@ -70,6 +70,8 @@ void selective_logprobs_validate(const float* hidden, const float* lm_head, cons
 void grpo_loss_validate(const GrpoLossInputs& in, const GrpoLossConfig& cfg, const GrpoLossOutputs& out) {
   const char* fn = "grpoLoss";
   validate_shapes(fn, in.hidden, in.lm_head, in.targets, in.T, in.d, in.V);
+  if (in.lm_head_rows != nullptr)
+    throw Error("grpoLoss: lm_head_rows is taken only by grpo_loss_fused_unchecked (the engine's call); pass lmHead as float32 rows");
   require_ptr(fn, "seqStarts", in.seq_starts);
   require_ptr(fn, "advantages", in.advantages);
   require_ptr(fn, "seqWeights", in.seq_weights);

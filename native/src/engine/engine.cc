@@ -167,7 +167,11 @@ void Engine::forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, s
   const int64_t d = c.d;
   rope_table(rope_, T, c.n_rot, c.rope_theta);
   std::vector<float> x(size_t(T * d)), next(size_t(T * d));
-  embedding_forward(model_->weights.token_embd.data(), d, tokens, T, x.data());
+  const FrozenWeight& embd = model_->weights.token_embd;
+  if (embd.data() != nullptr)
+    embedding_forward(embd.data(), d, tokens, T, x.data());
+  else  // a quantized table: llama.cpp's GET_ROWS dequantises each token's row
+    for (int64_t t = 0; t < T; t++) embd.dequantize_rows(tokens[t], tokens[t] + 1, &x[size_t(t * d)]);
   LayerActs acts;
   if (layer_inputs) layer_inputs->resize(size_t(c.layers + 1));
   for (int64_t l = 0; l < c.layers; l++) {
@@ -179,6 +183,12 @@ void Engine::forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, s
   std::vector<float> rstd(static_cast<size_t>(T));
   hn.resize(size_t(T * d));
   rmsnorm_forward(x.data(), model_->weights.output_norm.data(), T, d, c.rms_eps, hn.data(), rstd.data());
+  // Weights or block scales near the float limits can overflow a product; say so rather than return
+  // NaN probabilities or train on them.
+  const int64_t bad = first_non_finite(hn.data(), T * d);
+  if (bad >= 0)
+    throw Error("the forward pass overflowed float32 at position " + std::to_string(bad / d) +
+                ": the model's weights or block scales are too large (is the file corrupt?)");
   if (final_rstd) *final_rstd = std::move(rstd);
 }
 
@@ -190,15 +200,16 @@ void Engine::logits(const int32_t* tokens, int64_t T, float* out) {
   frozen_matmul(hn.data(), T, c.d, c.vocab, model_->weights.lm_head(), out, scratch);
 }
 
-// The fused output-layer kernels (log-probs, loss) take float32 weights and inputs: the rows they read
-// are rounded as llama.cpp rounds them for the output weight's type (straight-through in the
-// backward; each row on its own, so the other rows can stay as they are). The kernels' unchecked
-// entries are called on them, so those rows are checked here: O(rows d), against the O(rows d V) the
-// kernel then spends.
-void Engine::prepare_lm_head_inputs(std::vector<float>& hn, int64_t first_row, int64_t rows, const std::string& where) const {
+// The fused output-layer kernels (log-probs, loss) take float32 products: the rows they read are
+// rounded as llama.cpp rounds them for the output weight's type (straight-through in the backward;
+// each row on its own, so the other rows can stay as they are), so that the products equal llama.cpp's
+// up to float32 summation order. A Q4_1/Q5_1 head is the exception (its products use Q8_1's rounded
+// block sums, not the rounded inputs): lm_head_rows gives the product itself, which rounds its own
+// inputs. forward() has checked every row finite, so the kernels' unchecked entries are called.
+void Engine::round_lm_head_inputs(std::vector<float>& hn, int64_t first_row, int64_t rows, const LmHeadRows& lm_rows) const {
+  if (lm_rows.logits) return;
   float* x = hn.data() + first_row * config().d;
   round_inputs(x, rows, config().d, model_->weights.lm_head().rounding, x);
-  require_finite(where, "final hidden state", x, rows * config().d);
 }
 
 void Engine::token_logprobs(const int32_t* tokens, int64_t T, int64_t from, float temperature, float* out) {
@@ -207,10 +218,32 @@ void Engine::token_logprobs(const int32_t* tokens, int64_t T, int64_t from, floa
   check_temperature("tokenLogprobs", temperature);
   std::vector<float> hn;
   forward(tokens, T, hn, nullptr, nullptr);
-  prepare_lm_head_inputs(hn, from - 1, T - from, "tokenLogprobs");
   const ModelConfig& c = config();
-  selective_logprobs_unchecked(hn.data() + (from - 1) * c.d, model_->weights.lm_head().data(), tokens + from, T - from, c.d,
-                               c.vocab, temperature, out);
+  const FrozenWeight& lm = model_->weights.lm_head();
+  const LmHeadRows rows = lm_head_rows();
+  round_lm_head_inputs(hn, from - 1, T - from, rows);
+  const float* h = hn.data() + (from - 1) * c.d;
+  if (lm.data() != nullptr)
+    selective_logprobs_unchecked(h, lm.data(), tokens + from, T - from, c.d, c.vocab, temperature, out);
+  else
+    selective_logprobs_unchecked(h, rows, tokens + from, T - from, c.d, c.vocab, temperature, out);
+}
+
+// An output matrix held as blocks (Q8_0 and the block-quantized types) reaches the fused kernels as
+// dequantised blocks of rows (about 8 MiB): BLAS products on the rounded inputs. For Q4_1/Q5_1 the
+// logits come from llama.cpp's own product instead (see round_lm_head_inputs).
+LmHeadRows Engine::lm_head_rows() const {
+  const FrozenWeight& lm = model_->weights.lm_head();
+  const ModelConfig& c = config();
+  LmHeadRows rows;
+  rows.fill = [&lm](int64_t r0, int64_t r1, float* out) { lm.dequantize_rows(r0, r1, out); };
+  rows.block_rows = std::max<int64_t>(1, (int64_t(8) << 20) / int64_t(sizeof(float)) / c.d);
+  if (lm.type == ggml::kQ4_1 || lm.type == ggml::kQ5_1)
+    rows.logits = [&lm, &c](const float* hidden, int64_t n, float* Z) {
+      std::vector<float> scratch;
+      frozen_matmul(hidden, n, c.d, c.vocab, lm, Z, scratch);
+    };
+  return rows;
 }
 
 // ---- backward --------------------------------------------------------------------------------------
@@ -220,7 +253,7 @@ void Engine::layer_backward(int64_t l, const float* x, const float* dout, int64_
   const LayerWeights& w = model_->weights.layers[size_t(l)];
   const int64_t d = c.d, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim, F = c.ff;
   const auto sized = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); return v.data(); };
-  const auto W = [&](Proj p) { return w.w[int(p)].data(); };
+  const auto W = [&](Proj p) -> const FrozenWeight& { return w.w[int(p)]; };
   const auto xa = [&](Proj p) { return a.xa[int(p)].data(); };
 
   // Recompute this layer's activations from its saved input.
@@ -277,12 +310,14 @@ BackwardResult Engine::backward(const std::vector<SequenceItem>& batch, const Gr
     std::vector<float> hn, rstd;
     std::vector<std::vector<float>> inputs;
     forward(s.tokens, T, hn, &rstd, &inputs);
-    prepare_lm_head_inputs(hn, s.response_start - 1, n, "backward: batch item " + std::to_string(b));
+    const LmHeadRows lm_rows = lm_head_rows();
+    round_lm_head_inputs(hn, s.response_start - 1, n, lm_rows);
 
     // Output layer + loss on the rows that predict the response tokens (positions start-1 .. T-2).
     GrpoLossInputs in;
     in.hidden = hn.data() + (s.response_start - 1) * d;
     in.lm_head = model_->weights.lm_head().data();
+    if (in.lm_head == nullptr) in.lm_head_rows = &lm_rows;
     in.targets = s.tokens + s.response_start;
     const int32_t seq_starts[2] = {0, int32_t(n)};
     in.seq_starts = seq_starts;

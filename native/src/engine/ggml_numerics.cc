@@ -8,24 +8,10 @@
 #include <cstring>
 
 #include "ggml_numerics_x86.h"
+#include "portable_clones.h"
 #include "spogw/aligned_vector.h"
 #include "spogw/gemm.h"
 #include "spogw/threads.h"
-
-// The portable kernels' hot loops are also compiled for AVX2 + FMA and picked at load time, so that a
-// binary built for an older baseline (the x86-64-v2 prebuild) does not call libm's fmaf per element.
-// Same operations, same order: only the instructions differ.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-#define SPOGW_AVX2_CLONE __attribute__((target_clones("arch=x86-64-v3", "default")))
-#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-// GCC < 12 cannot dispatch on an ISA level (the prebuilds are built with Debian 11's g++ 10 for their
-// glibc floor): clone for FMA instead, which brings AVX's 8-lane float vectors and inlines std::fma.
-#define SPOGW_AVX2_CLONE __attribute__((target_clones("fma", "default")))
-#else
-#define SPOGW_AVX2_CLONE
-#endif
-// Helpers the clones inline (a call would run the baseline build of the helper).
-#define SPOGW_INLINE inline __attribute__((always_inline))
 
 namespace spogw::ggml {
 
@@ -60,6 +46,28 @@ float round_f16(float x) {
   const uint32_t mag = u & 0x7fffffffu;
   const uint32_t rounded = (mag + 0x0fffu + ((mag >> 13) & 1u)) & ~0x1fffu;
   return from_bits(sign | rounded);
+}
+
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      exp = 127 - 15 + 1;
+      while ((mant & 0x400) == 0) {
+        mant <<= 1;
+        exp--;
+      }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000 | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  return from_bits(bits);
 }
 
 float round_bf16(float x) {
@@ -271,7 +279,6 @@ SPOGW_AVX2_CLONE void tile_portable(const float* W, int64_t ldw, const float* x,
       y[j * ldy + i] = bf16_pairs ? tiny_dot_bf16_pairs(W + i * ldw, x + j * ldx, k) : tiny_dot<L>(W + i * ldw, x + j * ldx, k);
 }
 
-// hsum_float_8 of ggml's x86 quants: the same tree as tinyBLAS's AVX hsum.
 SPOGW_AVX2_CLONE float dot_q8_0_portable(Q8Row a, Q8Row b, int64_t k) {
   float acc[8] = {};
   for (int64_t blk = 0; blk < k / 32; blk++) {
@@ -288,6 +295,8 @@ SPOGW_AVX2_CLONE float dot_q8_0_portable(Q8Row a, Q8Row b, int64_t k) {
 }
 
 }  // namespace
+
+float hsum_float_8(const float* v) { return hsum<8>(v); }
 
 void quantize_q8_0(const float* x, int64_t n, int8_t* q, float* d) {
   for (int64_t b = 0; b < n / 32; b++) {
@@ -426,6 +435,7 @@ void tinyblas_product(const float* W, int64_t ldw, int64_t m, const float* x, in
 
 Build build() { return g_build; }
 void set_kernel_mode(KernelMode m) { g_mode = m; }
+KernelMode kernel_mode() { return mode(); }
 int lanes() { return avx512_build() ? 16 : 8; }
 bool exact_llama_cpp_numerics() { return !use_blas() && build() != Build::kNone; }
 

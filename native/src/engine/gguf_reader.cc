@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "spogw/engine/ggml_numerics.h"
+#include "spogw/engine/ggml_quants.h"
 #include "spogw/error.h"
 #include "spogw/threads.h"
 
@@ -38,25 +40,11 @@ std::pair<uint64_t, uint64_t> type_block(uint32_t t) {
     case kGgmlF16: return {2, 1};
     case kGgmlBF16: return {2, 1};
     case kGgmlQ8_0: return {34, 32};
-    default: return {0, 0};
-  }
-}
-
-float f16_to_f32(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-  if (exp == 0) {
-    if (mant == 0) bits = sign;
-    else {  // subnormal: normalise
-      exp = 127 - 15 + 1;
-      while ((mant & 0x400) == 0) { mant <<= 1; exp--; }
-      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    default: {
+      const ggml::BlockShape q = ggml::block_shape(t);
+      return {uint64_t(q.bytes), uint64_t(q.values)};
     }
-  } else if (exp == 31) bits = sign | 0x7f800000 | (mant << 13);
-  else bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
+  }
 }
 
 class Cursor {
@@ -153,6 +141,28 @@ const char* ggml_type_name(uint32_t type) {
     case 12: return "Q4_K";
     case 13: return "Q5_K";
     case 14: return "Q6_K";
+    case 9: return "Q8_1";
+    case 15: return "Q8_K";
+    case 16: return "IQ2_XXS";
+    case 17: return "IQ2_XS";
+    case 18: return "IQ3_XXS";
+    case 19: return "IQ1_S";
+    case 20: return "IQ4_NL";
+    case 21: return "IQ3_S";
+    case 22: return "IQ2_S";
+    case 23: return "IQ4_XS";
+    case 24: return "I8";
+    case 25: return "I16";
+    case 26: return "I32";
+    case 27: return "I64";
+    case 28: return "F64";
+    case 29: return "IQ1_M";
+    case 34: return "TQ1_0";
+    case 35: return "TQ2_0";
+    case 39: return "MXFP4";
+    case 40: return "NVFP4";
+    case 41: return "Q1_0";
+    case 42: return "Q2_0";
     default: return "unknown";
   }
 }
@@ -308,14 +318,14 @@ void GgufReader::dequantise(const GgufTensor& t, float* dst) const {
   const auto [block_bytes, block_elems] = type_block(t.type);
   if (block_bytes == 0)
     throw Error("tensor " + t.name + " in " + path_ + " has type " + ggml_type_name(t.type) + " (" + std::to_string(t.type) +
-                "), which the trainer cannot read: convert the model to F32, F16, BF16 or Q8_0 (e.g. llama-quantize --allow-requantize MODEL OUT F16)");
+                "), which the trainer cannot read: convert the model to one of F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (e.g. llama-quantize --allow-requantize MODEL OUT Q4_K_M)");
   const int64_t n = t.elements();
   const uint8_t* src = data_ + t.offset;
   switch (t.type) {
     case kGgmlF32: std::memcpy(dst, src, size_t(n) * 4); break;
     case kGgmlF16:
       parallel_for(n, [&](int64_t a, int64_t b) {
-        for (int64_t i = a; i < b; i++) { uint16_t h; std::memcpy(&h, src + 2 * i, 2); dst[i] = f16_to_f32(h); }
+        for (int64_t i = a; i < b; i++) { uint16_t h; std::memcpy(&h, src + 2 * i, 2); dst[i] = ggml::f16_to_f32(h); }
       });
       break;
     case kGgmlBF16:
@@ -332,9 +342,14 @@ void GgufReader::dequantise(const GgufTensor& t, float* dst) const {
         for (int64_t blk = a; blk < b; blk++) {
           const uint8_t* p = src + blk * 34;
           uint16_t h; std::memcpy(&h, p, 2);
-          const float d = f16_to_f32(h);
+          const float d = ggml::f16_to_f32(h);
           for (int j = 0; j < 32; j++) dst[blk * 32 + j] = d * float(int8_t(p[2 + j]));
         }
+      });
+      break;
+    default:  // the block-quantized types
+      parallel_for(n / int64_t(block_elems), [&](int64_t a, int64_t b) {
+        ggml::dequantize_row(t.type, src + a * int64_t(block_bytes), (b - a) * int64_t(block_elems), dst + a * int64_t(block_elems));
       });
       break;
   }
@@ -351,7 +366,7 @@ void GgufReader::read_q8_0(const GgufTensor& t, std::vector<int8_t>& q, std::vec
       const uint8_t* p = src + blk * 34;
       uint16_t h;
       std::memcpy(&h, p, 2);
-      scale[size_t(blk)] = f16_to_f32(h);
+      scale[size_t(blk)] = ggml::f16_to_f32(h);
       std::memcpy(&q[size_t(blk * 32)], p + 2, 32);
     }
   });

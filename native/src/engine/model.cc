@@ -7,6 +7,7 @@
 #include "spogw/engine/gguf_reader.h"
 #include "spogw/error.h"
 #include "spogw/finite.h"
+#include "spogw/threads.h"
 #include <algorithm>
 
 namespace spogw {
@@ -20,43 +21,127 @@ constexpr ArchSpec kArchs[] = {
 
 const char* kProjNames[kProjCount] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
 
-// Reads tensor `name`, checks its ggml shape is [n_in, n_out] (i.e. row-major [n_out, n_in]) or [n]
-// for vectors, dequantises it and checks every value is finite. That check is the only one the
-// weights get: the engine's kernels trust them afterwards (the output layer is not rescanned per call).
-template <class Floats>
-uint32_t load_tensor(const GgufReader& g, const std::string& name, std::vector<int64_t> ne, Floats& out) {
-  const GgufTensor* t = g.find(name);
-  if (!t) throw Error(g.path() + ": tensor " + name + " is missing");
-  if (t->ne != ne) {
-    auto fmt = [](const std::vector<int64_t>& v) {
-      std::string s = "[";
-      for (size_t i = 0; i < v.size(); i++) s += (i ? ", " : "") + std::to_string(v[i]);
-      return s + "]";
-    };
-    throw Error(g.path() + ": tensor " + name + " has shape " + fmt(t->ne) + " but the model's metadata implies " + fmt(ne));
-  }
-  g.read_f32(*t, out);
-  const int64_t bad = first_non_finite(out.data(), int64_t(out.size()));
-  if (bad >= 0)
-    throw Error(g.path() + ": tensor " + name + " holds a non-finite value (" + std::to_string(out[size_t(bad)]) +
-                " at index " + std::to_string(bad) + "); the trainer needs finite weights");
-  return t->type;
+void check_shape(const GgufReader& g, const GgufTensor& t, const std::vector<int64_t>& ne) {
+  if (t.ne == ne) return;
+  auto fmt = [](const std::vector<int64_t>& v) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); i++) s += (i ? ", " : "") + std::to_string(v[i]);
+    return s + "]";
+  };
+  throw Error(g.path() + ": tensor " + t.name + " has shape " + fmt(t.ne) + " but the model's metadata implies " + fmt(ne));
 }
 
-void load_weight(const GgufReader& g, const std::string& name, std::vector<int64_t> ne, FrozenWeight& out) {
-  const uint32_t type = load_tensor(g, name, std::move(ne), out.values);
-  out.rounding = input_rounding_for(type);
-  if (type == kGgmlQ8_0) g.read_q8_0(*g.find(name), out.q8, out.q8_scale);
+// Dequantises a float-type tensor (F32, F16, BF16) and checks every value is finite. That check (and
+// the block scales' in load_weight) is the only one the weights get: the engine's kernels trust them
+// afterwards (the output layer is not rescanned per call).
+template <class Floats>
+void read_finite(const GgufReader& g, const GgufTensor& t, Floats& out) {
+  g.read_f32(t, out);
+  const int64_t bad = first_non_finite(out.data(), int64_t(out.size()));
+  if (bad >= 0)
+    throw Error(g.path() + ": tensor " + t.name + " holds a non-finite value (" + std::to_string(out[size_t(bad)]) +
+                " at index " + std::to_string(bad) + "); the trainer needs finite weights");
+}
+
+const GgufTensor& find_tensor(const GgufReader& g, const std::string& name) {
+  const GgufTensor* t = g.find(name);
+  if (!t) throw Error(g.path() + ": tensor " + name + " is missing");
+  return *t;
+}
+
+// A matrix weight [n_out, n_in] (ggml shape [n_in, n_out]). Q8_0 and the block-quantized types keep
+// their blocks only (checked: every F16 scale finite); the other types are dequantised to float32.
+void load_weight(const GgufReader& g, const std::string& name, int64_t n_in, int64_t n_out, FrozenWeight& out) {
+  const GgufTensor& t = find_tensor(g, name);
+  check_shape(g, t, {n_in, n_out});
+  out.rows = n_out;
+  out.cols = n_in;
+  out.type = t.type;
+  out.rounding = input_rounding_for(t.type);
+  if (t.type == kGgmlQ8_0) {
+    g.read_q8_0(t, out.q8, out.q8_scale);
+    for (size_t b = 0; b < out.q8_scale.size(); b++)
+      if (!std::isfinite(out.q8_scale[b]))
+        throw Error(g.path() + ": tensor " + name + " (Q8_0) block " + std::to_string(b) + " has a non-finite scale d; the file is corrupt");
+    return;
+  }
+  if (!ggml::is_block_quant(t.type)) {
+    read_finite(g, t, out.values);
+    return;
+  }
+  ggml::QuantMatrix& q = out.quant;
+  q.type = t.type;
+  q.rows = n_out;
+  q.cols = n_in;
+  const uint8_t* src = g.tensor_bytes(t);
+  const char* field = nullptr;
+  const int64_t bad = ggml::first_nonfinite_scale(t.type, src, int64_t(t.nbytes) / ggml::block_shape(t.type).bytes, &field);
+  if (bad >= 0)
+    throw Error(g.path() + ": tensor " + name + " (" + ggml_type_name(t.type) + ") block " + std::to_string(bad) + " has a non-finite scale " + field +
+                " (NaN or infinite F16); the file is corrupt");
+  q.blocks.assign(src, src + t.nbytes);
+}
+
+// A vector (norm weights, biases) of n values, as float32.
+void load_vector(const GgufReader& g, const std::string& name, int64_t n, std::vector<float>& out) {
+  const GgufTensor& t = find_tensor(g, name);
+  check_shape(g, t, {n});
+  read_finite(g, t, out);
 }
 
 }  // namespace
+
+void FrozenWeight::dequantize_rows(int64_t r0, int64_t r1, float* out) const {
+  if (!quant.empty()) return ggml::dequantize_rows(quant, r0, r1, out);
+  if (!q8.empty()) {
+    parallel_for((r1 - r0) * cols, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; i++) out[i] = q8_scale[size_t((r0 * cols + i) / 32)] * float(q8[size_t(r0 * cols + i)]);
+    });
+    return;
+  }
+  std::memcpy(out, values.data() + r0 * cols, size_t((r1 - r0) * cols) * sizeof(float));
+}
+
+int64_t FrozenWeight::resident_bytes() const {
+  return int64_t(values.size() * sizeof(float) + q8.size() + q8_scale.size() * sizeof(float) + quant.blocks.size());
+}
+
+std::vector<WeightInfo> weight_infos(const Model& model) {
+  std::vector<WeightInfo> out;
+  const auto matrix = [&](const std::string& name, const FrozenWeight& w) {
+    const char* kernel = !w.quant.empty() ? ggml::quant_path_name(ggml::quant_path(w.type, w.rows)) : !w.q8.empty() ? "q8_0" : "float";
+    out.push_back({name, w.type, kernel, w.resident_bytes()});
+  };
+  const auto vector = [&](const std::string& name, const std::vector<float>& v) {
+    if (!v.empty()) out.push_back({name, kGgmlF32, "vector", int64_t(v.size() * sizeof(float))});
+  };
+  const ModelWeights& w = model.weights;
+  matrix("token_embd.weight", w.token_embd);
+  if (!w.output.empty()) out.back().kernel = "get_rows";  // only rows are read from it (llama.cpp: GET_ROWS)
+  vector("output_norm.weight", w.output_norm);
+  if (!w.output.empty()) matrix("output.weight", w.output);
+  for (size_t l = 0; l < w.layers.size(); l++) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    const LayerWeights& lw = w.layers[l];
+    vector(b + "attn_norm.weight", lw.attn_norm);
+    vector(b + "ffn_norm.weight", lw.ffn_norm);
+    vector(b + "attn_q.bias", lw.bq);
+    vector(b + "attn_k.bias", lw.bk);
+    vector(b + "attn_v.bias", lw.bv);
+    for (int p = 0; p < kProjCount; p++) matrix(b + kProjNames[p] + ".weight", lw.w[size_t(p)]);
+  }
+  return out;
+}
 
 InputRounding input_rounding_for(uint32_t type) {
   switch (type) {
     case kGgmlF16: return InputRounding::kF16;
     case kGgmlBF16: return InputRounding::kBF16;
     case kGgmlQ8_0: return InputRounding::kQ8_0;
-    default: return InputRounding::kNone;
+    default:
+      if (!ggml::is_block_quant(type)) return InputRounding::kNone;
+      // Q8_1 activations (for Q4_1, Q5_1) hold Q8_0's values plus a sum the rounding does not change.
+      return ggml::act_quant_for(type) == ggml::ActQuant::kQ8_K ? InputRounding::kQ8_K : InputRounding::kQ8_0;
   }
 }
 
@@ -78,6 +163,13 @@ void round_inputs(const float* x, int64_t rows, int64_t row, InputRounding mode,
       std::vector<float> d(size_t(n / 32));
       ggml::quantize_q8_0(x, n, q.data(), d.data());
       for (int64_t i = 0; i < n; i++) out[i] = float(q[size_t(i)]) * d[size_t(i / 32)];
+      return;
+    }
+    case InputRounding::kQ8_K: {
+      // Super-blocks of 256 along each row, quantized as ggml does, then d * q.
+      ggml::QuantizedActs q;
+      ggml::quantize_acts(x, rows, row, ggml::ActQuant::kQ8_K, q);
+      for (int64_t i = 0; i < n; i++) out[i] = q.d[size_t(i / 256)] * float(q.q[size_t(i)]);
       return;
     }
   }
@@ -161,23 +253,23 @@ std::unique_ptr<Model> load_model(const std::string& path) {
                 std::to_string(g.get_array_length("tokenizer.ggml.tokens")) + " tokens");
 
   ModelWeights& w = model->weights;
-  load_weight(g, "token_embd.weight", {c.d, c.vocab}, w.token_embd);
-  load_tensor(g, "output_norm.weight", {c.d}, w.output_norm);
+  load_weight(g, "token_embd.weight", c.d, c.vocab, w.token_embd);
+  load_vector(g, "output_norm.weight", c.d, w.output_norm);
   c.tied = g.find("output.weight") == nullptr;
-  if (!c.tied) load_weight(g, "output.weight", {c.d, c.vocab}, w.output);
+  if (!c.tied) load_weight(g, "output.weight", c.d, c.vocab, w.output);
   w.layers.resize(size_t(c.layers));
   for (int64_t l = 0; l < c.layers; l++) {
     const std::string b = "blk." + std::to_string(l) + ".";
     LayerWeights& lw = w.layers[size_t(l)];
-    load_tensor(g, b + "attn_norm.weight", {c.d}, lw.attn_norm);
-    load_tensor(g, b + "ffn_norm.weight", {c.d}, lw.ffn_norm);
+    load_vector(g, b + "attn_norm.weight", c.d, lw.attn_norm);
+    load_vector(g, b + "ffn_norm.weight", c.d, lw.ffn_norm);
     for (int p = 0; p < kProjCount; p++)
-      load_weight(g, b + kProjNames[p] + ".weight", {proj_in(c, Proj(p)), proj_out(c, Proj(p))}, lw.w[size_t(p)]);
+      load_weight(g, b + kProjNames[p] + ".weight", proj_in(c, Proj(p)), proj_out(c, Proj(p)), lw.w[size_t(p)]);
     const bool any_bias = g.find(b + "attn_q.bias") || g.find(b + "attn_k.bias") || g.find(b + "attn_v.bias");
     if (any_bias && !spec->qkv_bias) throw Error(path + ": " + c.arch + " models have no attention biases, but " + b + "attn_*.bias exists");
-    if (g.find(b + "attn_q.bias")) load_tensor(g, b + "attn_q.bias", {c.heads * c.head_dim}, lw.bq);
-    if (g.find(b + "attn_k.bias")) load_tensor(g, b + "attn_k.bias", {c.kv_heads * c.head_dim}, lw.bk);
-    if (g.find(b + "attn_v.bias")) load_tensor(g, b + "attn_v.bias", {c.kv_heads * c.head_dim}, lw.bv);
+    if (g.find(b + "attn_q.bias")) load_vector(g, b + "attn_q.bias", c.heads * c.head_dim, lw.bq);
+    if (g.find(b + "attn_k.bias")) load_vector(g, b + "attn_k.bias", c.kv_heads * c.head_dim, lw.bk);
+    if (g.find(b + "attn_v.bias")) load_vector(g, b + "attn_v.bias", c.kv_heads * c.head_dim, lw.bv);
   }
   return model;
 }

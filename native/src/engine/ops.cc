@@ -6,6 +6,8 @@
 #include <limits>
 
 #include "spogw/engine/ggml_numerics.h"
+#include "spogw/engine/ggml_quants.h"
+#include "spogw/error.h"
 #include "spogw/gemm.h"
 #include "spogw/threads.h"
 
@@ -231,6 +233,13 @@ void swiglu_backward(const float* dout, const float* gate, const float* up, int6
 // Linear + LoRA
 
 void frozen_matmul(const float* x, int64_t T, int64_t n_in, int64_t n_out, const FrozenWeight& W, float* y, std::vector<float>& scratch) {
+  if (!W.quant.empty()) {
+    // Q4_0 .. Q6_K: activations quantized to the weight's vec-dot type, then llama.cpp's kernel path.
+    ggml::QuantizedActs acts;
+    ggml::quantize_acts(x, T, n_in, ggml::act_quant_for(W.quant.type), acts);
+    ggml::mul_mat_quant(W.quant, ggml::quant_path(W.quant.type, n_out), acts, y, n_out);
+    return;
+  }
   switch (W.rounding) {
     case InputRounding::kNone:
       ggml::mul_mat(W.data(), n_out, n_in, x, T, ggml::DotType::kF32, y, n_out);
@@ -250,6 +259,8 @@ void frozen_matmul(const float* x, int64_t T, int64_t n_in, int64_t n_out, const
       ggml::mul_mat_q8_0({W.q8.data(), W.q8_scale.data()}, n_out, n_in, {q.data(), d.data()}, T, y, n_out);
       return;
     }
+    case InputRounding::kQ8_K:
+      throw Error("internal: a Q8_K-rounded weight without blocks");
   }
 }
 
@@ -272,9 +283,33 @@ void linear_forward(const float* x, int64_t T, int64_t n_in, int64_t n_out, cons
   }
 }
 
+namespace {
+
+// Rows of a frozen weight dequantised per block of the input gradient's product: about this many bytes
+// of float32 scratch, whatever the matrix size.
+constexpr int64_t kDequantBlockBytes = int64_t(8) << 20;
+
+}  // namespace
+
+void frozen_input_grad(const float* dy, int64_t T, int64_t n_in, int64_t n_out, const FrozenWeight& W, float* dx, bool accumulate,
+                       std::vector<float>& scratch) {
+  if (W.data() != nullptr) {
+    gemm(false, false, T, n_in, n_out, 1.0f, dy, n_out, W.data(), n_in, accumulate ? 1.0f : 0.0f, dx, n_in);
+    return;
+  }
+  // dx = dy W one block of W's rows at a time: dx += dy[:, r0:r1] W[r0:r1, :].
+  const int64_t block = std::max<int64_t>(1, std::min(n_out, kDequantBlockBytes / int64_t(sizeof(float)) / n_in));
+  scratch.resize(size_t(block * n_in));
+  for (int64_t r0 = 0; r0 < n_out; r0 += block) {
+    const int64_t r1 = std::min(n_out, r0 + block);
+    W.dequantize_rows(r0, r1, scratch.data());
+    gemm(false, false, T, n_in, r1 - r0, 1.0f, dy + r0, n_out, scratch.data(), n_in, accumulate || r0 > 0 ? 1.0f : 0.0f, dx, n_in);
+  }
+}
+
 void linear_backward(const float* dy, const float* x, const float* xa, int64_t T, int64_t n_in, int64_t n_out,
-                     const float* W, const LoraRef& lora, float* dx, bool accumulate_dx, std::vector<float>& tmp) {
-  gemm(false, false, T, n_in, n_out, 1.0f, dy, n_out, W, n_in, accumulate_dx ? 1.0f : 0.0f, dx, n_in);
+                     const FrozenWeight& W, const LoraRef& lora, float* dx, bool accumulate_dx, std::vector<float>& tmp) {
+  frozen_input_grad(dy, T, n_in, n_out, W, dx, accumulate_dx, tmp);
   if (!lora.active()) return;
   tmp.resize(size_t(T * lora.r));
   float* dyB = tmp.data();  // dy B: [T, r]

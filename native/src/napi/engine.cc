@@ -12,6 +12,7 @@
 #include "register.h"
 #include "settings.h"
 #include "spogw/engine/engine.h"
+#include "spogw/engine/gguf_reader.h"
 #include "spogw/error.h"
 
 namespace spogw::napi {
@@ -25,6 +26,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function cls = DefineClass(env, "NativeEngine", {
       InstanceMethod("config", &NativeEngine::Config),
+      InstanceMethod("weightInfo", &NativeEngine::WeightInfo),
       InstanceMethod("logits", &NativeEngine::Logits),
       InstanceMethod("tokenLogprobs", &NativeEngine::TokenLogprobs),
       InstanceMethod("initLora", &NativeEngine::InitLora),
@@ -100,6 +102,21 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     o.Set("rmsEps", c.rms_eps);
     o.Set("tiedEmbeddings", c.tied);
     return o;
+  }
+
+  Napi::Value WeightInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::vector<spogw::WeightInfo> weights = quick(env, [](Engine& e) { return e.weight_infos(); });
+    Napi::Array out = Napi::Array::New(env, weights.size());
+    for (size_t i = 0; i < weights.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", weights[i].name);
+      o.Set("type", ggml_type_name(weights[i].type));
+      o.Set("kernel", weights[i].kernel);
+      o.Set("bytes", double(weights[i].bytes));
+      out.Set(uint32_t(i), o);
+    }
+    return out;
   }
 
   Napi::Value Logits(const Napi::CallbackInfo& info) {

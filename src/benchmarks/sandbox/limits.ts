@@ -6,14 +6,19 @@ export interface PythonLimits {
   timeoutMs: number;
   /** CPU seconds (RLIMIT_CPU). Defaults to the wall-clock deadline rounded up, so a busy loop dies either way. */
   cpuSeconds: number;
-  /** Address-space bytes per process (RLIMIT_AS); a larger allocation raises MemoryError. */
+  /**
+   * Memory: address space of each process (RLIMIT_AS; a larger allocation raises MemoryError) and, where a
+   * per-program cgroup exists, all the program's processes together (the kernel's OOM killer ends it).
+   */
   memoryBytes: number;
   /** Processes and threads (RLIMIT_NPROC); counted per sandbox where a user namespace exists. */
   maxProcesses: number;
   /** Largest file the program may write (RLIMIT_FSIZE). */
   maxFileBytes: number;
-  /** Size of the private working directory (a tmpfs under bubblewrap; not enforceable otherwise). */
+  /** Size of the private working directory (a tmpfs under bubblewrap or the launcher; not enforceable otherwise). */
   workDirBytes: number;
+  /** Files, directories and links the work dir may hold (the tmpfs inode count, when the launcher mounts it). */
+  maxWorkDirFiles: number;
   /** Bytes kept from each of stdout and stderr; more output than this kills the program. */
   maxOutputBytes: number;
   /** Open file descriptors (RLIMIT_NOFILE). */
@@ -27,6 +32,7 @@ export const defaultPythonLimits: Readonly<PythonLimits> = Object.freeze({
   maxProcesses: 32,
   maxFileBytes: 16 * 2 ** 20,
   workDirBytes: 64 * 2 ** 20,
+  maxWorkDirFiles: 4096,
   maxOutputBytes: 2 ** 20,
   maxOpenFiles: 256,
 });

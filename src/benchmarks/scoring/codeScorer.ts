@@ -1,7 +1,6 @@
-// Code benchmarks: the candidate solution and the hidden tests run together as one program in the Python
-// sandbox; it passes when the program exits normally within the time limit.
+// Code benchmarks: extracting the candidate's code and the imports it may take for granted. The hidden
+// tests run in hiddenTests.ts, where only the judge's verdict counts.
 import type { CodeProblem } from "../problem.js";
-import type { PythonRunResult } from "../sandbox/runProgram.js";
 
 /** ScoreFlow's per-problem limits for the hidden tests (HumanEval 40 s, MBPP 15 s). */
 export const defaultCodeTimeoutMs: Record<CodeProblem["benchmark"], number> = { humaneval: 40_000, mbpp: 15_000 };
@@ -14,7 +13,8 @@ export const defaultCodeTimeoutMs: Record<CodeProblem["benchmark"], number> = { 
 const commonModules = ["math", "re", "string", "collections", "itertools", "heapq", "hashlib"];
 const typingNames = /\b(?:List|Dict|Tuple|Set|FrozenSet|Optional|Union|Any|Callable|Iterable|Iterator|Sequence|Mapping|Generator)\b/;
 
-function commonImportsFor(program: string): string {
+/** `import` lines for the common modules `program` mentions (and the typing names). */
+export function commonImportsFor(program: string): string {
   const lines = commonModules.filter((name) => new RegExp(`\\b${name}\\b`).test(program)).map((name) => `import ${name}`);
   if (typingNames.test(program)) lines.push("from typing import *");
   return lines.join("\n");
@@ -29,26 +29,4 @@ export function extractPythonCode(output: string, entryPoint: string): string {
   if (blocks.length === 0) return output;
   const defining = blocks.filter((block) => new RegExp(`\\bdef\\s+${entryPoint}\\s*\\(`).test(block));
   return (defining.length > 0 ? defining : blocks)[(defining.length > 0 ? defining : blocks).length - 1] as string;
-}
-
-/** The whole test program: common imports it mentions, the problem's prelude, the candidate, the hidden tests. */
-export function codeTestProgram(problem: CodeProblem, solution: string): string {
-  const program = [problem.prelude, solution, problem.hiddenTests].join("\n\n");
-  return `${commonImportsFor(program)}\n\n${program}`;
-}
-
-/** One line saying why a run failed, for score details. */
-export function describeRun(run: PythonRunResult): string {
-  switch (run.status) {
-    case "ok":
-      return "hidden tests passed";
-    case "error":
-      return run.errorType ? `failed: ${run.errorType}` : `failed: exit ${run.exitCode ?? run.signal}`;
-    case "timeout":
-      return "failed: time limit";
-    case "memory-limit":
-      return "failed: memory limit";
-    case "output-limit":
-      return "failed: output limit";
-  }
 }

@@ -3,8 +3,9 @@ import type { Problem } from "../problem.js";
 import { defaultPythonSandbox, type PythonSandbox } from "../sandbox/pythonSandbox.js";
 import type { PythonRunResult } from "../sandbox/runProgram.js";
 import { lastBoxedContent } from "./boxedAnswer.js";
-import { codeTestProgram, defaultCodeTimeoutMs, describeRun, extractPythonCode } from "./codeScorer.js";
+import { defaultCodeTimeoutMs, extractPythonCode } from "./codeScorer.js";
 import { gsm8kScore } from "./gsm8kScorer.js";
+import { describeHiddenTests, runHiddenTests, type HiddenTestVerdict } from "./hiddenTests.js";
 import { compareMathAnswers } from "./mathEquivalence.js";
 import { qaScore } from "./qaF1.js";
 
@@ -17,8 +18,10 @@ export interface ScoreResult {
   extracted: string | null;
   /** QA only: whether the normalised output equals an accepted answer. */
   exactMatch?: boolean;
-  /** Code only: the sandbox run of solution + hidden tests. */
+  /** Code only: the sandbox run of the hidden-test judge and the solution. */
   run?: PythonRunResult;
+  /** Code only: the judge's verdict (null when none carrying the run's nonce came back). */
+  verdict?: HiddenTestVerdict | null;
 }
 
 export interface ScoreOptions {
@@ -34,8 +37,8 @@ export async function scoreAnswer(problem: Problem, output: string, options: Sco
       const code = extractPythonCode(output, problem.entryPoint);
       const sandbox = options.sandbox ?? (await defaultPythonSandbox());
       const timeoutMs = options.codeTimeoutMs ?? defaultCodeTimeoutMs[problem.benchmark];
-      const run = await sandbox.run(codeTestProgram(problem, code), { timeoutMs });
-      return { score: run.status === "ok" ? 1 : 0, detail: describeRun(run), extracted: code, run };
+      const tested = await runHiddenTests(problem, code, sandbox, { timeoutMs });
+      return { score: tested.passed ? 1 : 0, detail: describeHiddenTests(tested), extracted: code, run: tested.run, verdict: tested.verdict };
     }
     case "math": {
       if (problem.benchmark === "gsm8k") return gsm8kScore(output, problem.goldAnswer);

@@ -1,8 +1,9 @@
 // `spogw-native eval`: scores one workflow (a built-in baseline or a workflow file) on a benchmark with
 // an OpenAI-compatible executor, and prints each run, the mean, the scoring protocol and the executor's
 // calls, retries, tokens and cost. With `--run RUN` it follows the paper's protocol and keeps the result:
-// 3 runs by default, the solve rate as mean ± std of the runs, stored in the run's database for `table`
-// and `report`; `--iteration K` evaluates the run's generator with adapter K (0 = the base model), which
+// 3 runs by default, the paper's scoring protocol by default (the LLM judge for MATH, DROP and
+// HotpotQA, rule-based elsewhere), the solve rate as mean ± std of the runs, stored in the run's
+// database for `table` and `report`; `--iteration K` evaluates the run's generator with adapter K (0 = the base model), which
 // writes one workflow per problem (kept, so a second evaluation reuses them).
 import { join } from "node:path";
 import type { CommandModule } from "yargs";
@@ -10,8 +11,8 @@ import { benchmarkNames, loadBenchmark, type BenchmarkName, type Problem, type S
 import { openExecutor, ResponseCache } from "../../executor/index.js";
 import { BASELINE_NAMES, SCORING_PROTOCOLS, type ScoringProtocol } from "../../workflow/index.js";
 import {
-  EVALUATION_CACHE, evaluationExecutors, fixedWorkflow, formatSolveRate, generatorMethod, generatorWorkflows, measureSolveRate, percent, protocolTag,
-  putEvaluation, type ProblemWorkflow,
+  EVALUATION_CACHE, evaluationExecutors, fixedWorkflow, formatSolveRate, generatorMethod, generatorWorkflows, measureSolveRate, paperScoringProtocol, percent,
+  protocolTag, putEvaluation, type ProblemWorkflow,
 } from "../../evaluation/index.js";
 import { readStoredConfig } from "../../pipeline/index.js";
 
@@ -32,7 +33,7 @@ interface EvalOptions {
   concurrency: number;
   cache?: string;
   "wall-ms": number;
-  scoring: ScoringProtocol;
+  scoring?: ScoringProtocol;
 }
 
 export const evalCommand: CommandModule<object, EvalOptions> = {
@@ -58,8 +59,8 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
       .option("wall-ms", { type: "number", default: 240_000, describe: "deadline per workflow run" })
       .option("scoring", {
         choices: SCORING_PROTOCOLS,
-        default: "rule" as const,
-        describe: "rule: rule-based scorers; extract: LLM answer extraction first; judge: extraction + LLM judge (ScoreFlow); the executor is the LLM",
+        describe: "rule: rule-based scorers; extract: LLM answer extraction first; judge: extraction + LLM judge (ScoreFlow); the executor is the LLM " +
+          "[default with --run: the paper's, judge for math, drop and hotpotqa, rule elsewhere; without --run: rule]",
       }),
   handler: async (argv) => {
     if (argv.limit !== undefined && (!Number.isInteger(argv.limit) || argv.limit < 1)) throw new Error(`--limit must be a positive whole number, got ${argv.limit}`);
@@ -69,6 +70,7 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
     if (argv.iteration !== undefined && (!Number.isInteger(argv.iteration) || argv.iteration < 0)) throw new Error(`--iteration must be a whole number >= 0, got ${argv.iteration}`);
     if (argv.iteration !== undefined && argv.run === undefined) throw new Error("--iteration needs --run RUN: the run whose generator and adapter to evaluate");
     const runs = argv.runs ?? (argv.run === undefined ? 1 : 3);
+    const scoring = argv.scoring ?? (argv.run === undefined ? "rule" : paperScoringProtocol(argv.benchmark));
     if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive whole number, got ${runs}`);
     // A bad run directory stops here, before any model is loaded or any call is made.
     const runConfig = argv.run === undefined ? undefined : readStoredConfig(argv.run);
@@ -106,7 +108,7 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
     // With a cache, each run has its own cache namespace: three real executions the first time, all from the cache the next.
     const executors = evaluationExecutors(model, cache, model.defaultTemperature);
     out(`executor: ${label}${cache ? `; cache ${cache.path}` : ""}`);
-    const tag = `[scoring: ${protocolTag(argv.scoring)}]`;
+    const tag = `[scoring: ${protocolTag(scoring)}]`;
     try {
       const result = await measureSolveRate(problems, workflowFor, {
         executor: executors.forRun(0),
@@ -114,7 +116,7 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
         runs,
         concurrency: argv.concurrency,
         limits: { wallMs: argv["wall-ms"] },
-        protocol: argv.scoring,
+        protocol: scoring,
         onRun: (r) => out(`  ${r.problemId} run ${r.run + 1}: score ${r.score.toFixed(3)}  ${r.detail} ${tag}`),
       });
       const s = executors.stats();
@@ -124,10 +126,10 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
       out(`executor: ${s.calls} calls, ${s.cacheHits} cache hits, ${s.retries} retries, ${s.failures} failed calls, ${s.promptTokens} prompt + ${s.completionTokens} completion tokens, $${s.costUsd.toFixed(4)}`);
       if (argv.run !== undefined) {
         putEvaluation(argv.run, {
-          method, benchmark: argv.benchmark, split: argv.split, problems: problems.length, protocol: argv.scoring, protocolDescription: result.protocolDescription,
+          method, benchmark: argv.benchmark, split: argv.split, problems: problems.length, protocol: scoring, protocolDescription: result.protocolDescription,
           runSolveRates: result.runSolveRates, solveRate: result.solveRate, std: result.std, executor: label, evaluatedAt: new Date().toISOString(),
         });
-        out(`stored in ${argv.run}: ${method} on ${argv.benchmark} ${argv.split} (${problems.length} problems, ${protocolTag(argv.scoring)})`);
+        out(`stored in ${argv.run}: ${method} on ${argv.benchmark} ${argv.split} (${problems.length} problems, ${protocolTag(scoring)})`);
       }
     } finally {
       await executors.close();

@@ -29,14 +29,19 @@ export function describeHeader(path: string, header: GgufHeader, maxItems: numbe
   const metadataRows = [["key", "type", "value"]];
   for (const [key, value] of header.metadata) metadataRows.push([key, typeName(value), formatMetadataValue(value, maxItems)]);
   const tensorRows = [["tensor", "type", "dims (ggml order)", "offset", "bytes"]];
-  for (const t of header.tensors) tensorRows.push([t.name, t.type.name, `[${t.dims.join(", ")}]`, String(t.absoluteOffset), String(t.byteLength)]);
+  const typeCounts = new Map<string, number>();
+  for (const t of header.tensors) {
+    tensorRows.push([t.name, t.type.name, `[${t.dims.join(", ")}]`, String(t.absoluteOffset), String(t.byteLength)]);
+    typeCounts.set(t.type.name, (typeCounts.get(t.type.name) ?? 0) + 1);
+  }
+  const types = [...typeCounts].map(([name, count]) => `${count} ${name}`).join(", ");
   return [
     `${path}: GGUF v${header.version}, ${header.fileSize} bytes, alignment ${header.alignment}, data section at byte ${header.dataOffset}`,
     "",
     `metadata (${header.metadata.size} entries)`,
     formatTable(metadataRows),
     "",
-    `tensors (${header.tensors.length}, ${parameters} parameters)`,
+    `tensors (${header.tensors.length}, ${parameters} parameters; ${types})`,
     formatTable(tensorRows),
   ].join("\n");
 }

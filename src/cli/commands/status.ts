@@ -1,6 +1,6 @@
 // `spogw-native status RUN`: where a run stands, per iteration and phase.
 import type { CommandModule } from "yargs";
-import { runStatus } from "../../pipeline/index.js";
+import { formatReasons, runStatus } from "../../pipeline/index.js";
 
 interface StatusArgs {
   run: string;
@@ -24,11 +24,14 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
     const lines = [
       `run ${status.dir}: task ${status.task}${status.task === "simulated" ? " (SIMULATED)" : ""}, ${status.queries} queries, ${status.iterationsPlanned} iterations planned`,
       `per iteration: ${status.samplesPerIteration} workflows, ${status.executionsPerIteration} executions`,
-      ...status.iterations.map((it) =>
-        `  iteration ${it.iteration}: ${it.samples} workflows, ${it.executions} executions, ${it.groups} groups, ${it.logprobs} log-prob rows, ${it.updateSteps} update steps; ` +
-          `done: ${it.phasesDone.join(", ") || "nothing"}` +
-          `${it.meanScore !== null ? `; mean score ${it.meanScore.toFixed(3)}` : ""}${it.loss !== null ? `; loss ${it.loss.toFixed(4)}` : ""}`,
-      ),
+      ...status.iterations.flatMap((it) => [
+        `  iteration ${it.iteration}: ${it.samples} workflows` +
+          `${it.invalid ? ` (${it.invalid} invalid: ${formatReasons(it.invalidReasons ?? [])})` : ""}, ${it.executions} executions, ${it.groups} groups, ` +
+          `${it.logprobs} log-prob rows, ${it.updateSteps} update steps; done: ${it.phasesDone.join(", ") || "nothing"}` +
+          `${it.meanScore !== null ? `; mean score ${it.meanScore.toFixed(3)}` : ""}${it.meanExecutorTokens ? `, ${it.meanExecutorTokens.toFixed(0)} executor tokens per execution` : ""}` +
+          `${it.loss !== null ? `; loss ${it.loss.toFixed(4)}` : ""}`,
+        ...(it.warning ? [`    WARNING: ${it.warning}`] : []),
+      ]),
       `adapters: ${status.adapters.join(", ") || "none yet"}`,
       `next: ${status.next}`,
     ];

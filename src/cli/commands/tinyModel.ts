@@ -1,6 +1,6 @@
 // `spogw-native tiny-model`: writes a deterministic random llama/qwen2 GGUF for tests and benchmarks.
 import type { CommandModule } from "yargs";
-import { TINY_MODEL_DEFAULTS, writeTinyModel, type TinyModelArch, type TinyModelDtype } from "../../gguf/index.js";
+import { TINY_MODEL_DEFAULTS, TINY_MODEL_DTYPES, writeTinyModel, type TinyModelArch, type TinyModelDtype } from "../../gguf/index.js";
 
 interface TinyModelCommandOptions {
   arch: TinyModelArch;
@@ -30,7 +30,7 @@ export const tinyModelCommand: CommandModule<object, TinyModelCommandOptions> = 
       .option("kv-heads", { type: "number", describe: "key/value heads (fewer than heads = GQA; default: heads)" })
       .option("ff", { type: "number", default: TINY_MODEL_DEFAULTS.ff, describe: "feed-forward (MLP) width" })
       .option("ctx", { type: "number", default: TINY_MODEL_DEFAULTS.ctx, describe: "context length" })
-      .option("dtype", { choices: ["f32", "f16", "bf16", "q8_0"] as const, default: TINY_MODEL_DEFAULTS.dtype, describe: "2-D weight type (norms and biases stay f32)" })
+      .option("dtype", { choices: TINY_MODEL_DTYPES, default: TINY_MODEL_DEFAULTS.dtype, describe: "2-D weight type (norms and biases stay f32; q4_k_m mixes Q4_K and Q6_K as llama.cpp does)" })
       .option("tied", { type: "boolean", default: TINY_MODEL_DEFAULTS.tied, describe: "no output.weight: reuse token_embd" }),
   handler: async (argv) => {
     const config = await writeTinyModel(argv.out, {

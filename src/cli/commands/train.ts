@@ -4,11 +4,12 @@ import type { CommandModule } from "yargs";
 import { runTrain } from "../../pipeline/index.js";
 import { printTrainSummary } from "../utils/runReport.js";
 import { withRunFlags } from "../utils/runFlags.js";
-import { openRunFromArgv } from "../utils/storedRun.js";
+import { openRunFromArgv, printRunConfig, resolveRunConfig } from "../utils/storedRun.js";
 
 interface TrainArgs {
   run: string;
   json: boolean;
+  "print-config": boolean;
   [flag: string]: unknown;
 }
 
@@ -19,9 +20,14 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     withRunFlags(
       y
         .positional("run", { type: "string", demandOption: true, describe: "run directory (created; an existing one is resumed with its own settings)" })
-        .option("json", { type: "boolean", default: false, describe: "end with one JSON line: per-iteration mean score, groups, loss, and the final score" }),
+        .option("json", { type: "boolean", default: false, describe: "end with one JSON line: per-iteration mean score, groups, loss, and the final score" })
+        .option("print-config", { type: "boolean", default: false, describe: "print the resolved run settings (YAML; JSON with --json) and exit without creating or changing the run" }),
     ) as never,
   handler: async (argv) => {
+    if (argv["print-config"]) {
+      printRunConfig(resolveRunConfig(argv.run, argv), argv.json);
+      return;
+    }
     // An existing run's own settings come first, so `train RUN` alone resumes it.
     const ctx = await openRunFromArgv(argv.run, argv);
     try {

@@ -14,21 +14,22 @@ function flagOption(name: keyof RunConfig): Options {
   return { type: field.flagType, describe: `${field.help}${fallback}`, group: "Run settings:", ...(field.alias ? { alias: [...field.alias] } : {}) };
 }
 
-export function withRunFlags<T>(y: Argv<T>): Argv<T> {
+/** Adds a flag for every run setting but those in `except` (a command that gives them another meaning). */
+export function withRunFlags<T>(y: Argv<T>, except: ReadonlyArray<keyof RunConfig> = []): Argv<T> {
   let out = y.option("config", { type: "string", describe: "YAML or JSON file of run settings (flags override it)" }) as Argv<T>;
-  for (const name of CONFIG_FIELDS) out = out.option(kebab(name), flagOption(name)) as Argv<T>;
+  for (const name of CONFIG_FIELDS) if (!except.includes(name)) out = out.option(kebab(name), flagOption(name)) as Argv<T>;
   return out;
 }
 
-/** The config layer the flags give (only fields given on the command line). */
-export function flagLayer(argv: Record<string, unknown>): Record<string, unknown> {
+/** The config layer the flags give (only fields given on the command line, none of `except`). */
+export function flagLayer(argv: Record<string, unknown>, except: ReadonlyArray<keyof RunConfig> = []): Record<string, unknown> {
   const layer: Record<string, unknown> = {};
-  for (const field of CONFIG_FIELDS) if (argv[field] !== undefined) layer[field] = argv[field];
+  for (const field of CONFIG_FIELDS) if (argv[field] !== undefined && !except.includes(field)) layer[field] = argv[field];
   return layer;
 }
 
-/** Defaults < `base` (an existing run's settings) < --config file < flags, checked. */
-export function configFromArgv(argv: Record<string, unknown>, base: object = {}): RunConfig {
+/** Defaults < `base` (an existing run's settings) < --config file < flags (none of `except`) < `over`, checked. */
+export function configFromArgv(argv: Record<string, unknown>, base: object = {}, except: ReadonlyArray<keyof RunConfig> = [], over: Record<string, unknown> = {}): RunConfig {
   const file = typeof argv.config === "string" ? readConfigFile(argv.config) : {};
-  return resolveConfig(base as Record<string, unknown>, file, flagLayer(argv));
+  return resolveConfig(base as Record<string, unknown>, file, flagLayer(argv, except), over);
 }

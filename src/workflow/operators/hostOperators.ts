@@ -3,7 +3,7 @@
 // intermediate results; the problem text itself never passes through generated code.
 import { runPython as sandboxedPython } from "../../benchmarks/sandbox/pythonSandbox.js";
 import type { PythonLimits } from "../../benchmarks/sandbox/limits.js";
-import type { PythonRunResult } from "../../benchmarks/sandbox/runProgram.js";
+import type { ProgramChannels, PythonRunResult } from "../../benchmarks/sandbox/runProgram.js";
 import type { Executor } from "../../executor/types.js";
 import type { WorkflowProblem } from "../problem.js";
 import type { OperatorName } from "./catalog.js";
@@ -18,8 +18,11 @@ import {
 } from "./prompts.js";
 import { extractField, extractPythonCode, parseLetterChoice } from "./responseParsing.js";
 
-/** Runs one Python program in a sandbox: the benchmarks' runPython, or anything with its contract. */
-export type PythonRunner = (program: string, limits?: Partial<PythonLimits>) => Promise<PythonRunResult>;
+/**
+ * Runs one Python program in a sandbox: the benchmarks' runPython, or anything with its contract. The
+ * run's abort signal comes in `channels.signal`: when the workflow run ends, its programs are killed.
+ */
+export type PythonRunner = (program: string, limits?: Partial<PythonLimits>, channels?: ProgramChannels) => Promise<PythonRunResult>;
 
 export interface OperatorServices {
   executor: Executor;
@@ -42,6 +45,7 @@ const TEST_REPAIR_ROUNDS = 3;
 export class OperatorHost {
   private readonly repeats = new Map<string, number>();
   private executorCallCount = 0;
+  private executorTokenCount = 0;
 
   constructor(
     private readonly problem: WorkflowProblem,
@@ -51,6 +55,11 @@ export class OperatorHost {
 
   get executorCalls(): number {
     return this.executorCallCount;
+  }
+
+  /** Prompt plus completion tokens of the executor's answers so far (cached answers count what they cost when made). */
+  get executorTokens(): number {
+    return this.executorTokenCount;
   }
 
   async call(name: OperatorName, args: OperatorArgument[]): Promise<string> {
@@ -82,6 +91,9 @@ export class OperatorHost {
    * reproducible (and cacheable).
    */
   private async ask(prompt: string): Promise<string> {
+    // A run that has ended (its workflow returned or failed) sends nothing more, even from an operator
+    // that was still between steps (a Python program just finished, a repair round was due).
+    this.signal.throwIfAborted();
     const repeat = this.repeats.get(prompt) ?? 0;
     this.repeats.set(prompt, repeat + 1);
     this.executorCallCount++;
@@ -90,6 +102,7 @@ export class OperatorHost {
         ? { messages: [{ role: "user" as const, content: prompt }] }
         : { messages: [{ role: "user" as const, content: prompt }], temperature: this.services.repeatTemperature ?? 0.7, seed: repeat };
     const result = await this.services.executor.complete(request, { signal: this.signal });
+    this.executorTokenCount += result.usage.promptTokens + result.usage.completionTokens;
     const limit = this.services.maxReplyChars ?? 20_000;
     return result.text.length > limit ? result.text.slice(0, limit) : result.text;
   }
@@ -130,7 +143,7 @@ export class OperatorHost {
         previous = `${code || reply}\nError: no function solve() was defined.`;
         continue;
       }
-      const run = await runPython(`${code}\n\nprint(solve())\n`, { timeoutMs: this.pythonTimeoutMs() });
+      const run = await runPython(`${code}\n\nprint(solve())\n`, { timeoutMs: this.pythonTimeoutMs() }, { signal: this.signal });
       if (run.status === "ok") return `After running the following program:\n${code}\nthe output was: ${run.stdout.trim()}`;
       previous = `${code}\nError: ${describeFailure(run)}`;
     }
@@ -152,7 +165,7 @@ export class OperatorHost {
     const runPython = this.python();
     for (let round = 0; round < TEST_REPAIR_ROUNDS; round++) {
       const program = `${this.problem.prelude ?? ""}\n${code}\n\ncandidate = ${entryPoint}\n${tests.join("\n")}\n`;
-      const run = await runPython(program, { timeoutMs: this.pythonTimeoutMs() });
+      const run = await runPython(program, { timeoutMs: this.pythonTimeoutMs() }, { signal: this.signal });
       if (run.status === "ok") return code;
       const reply = await this.ask(repairPrompt(this.problem.input, entryPoint, code, describeFailure(run)));
       code = extractPythonCode(reply) ?? code;

@@ -45,6 +45,9 @@ export function validateWorkflow(completion: string, family: TaskFamily, options
   } else {
     const quoted = question === undefined ? null : quotedQuestion(code, question);
     if (quoted !== null) reason = `the workflow contains problem-specific text: "${quoted}"`;
+    else if (check.uncomputedReturnAt !== null) {
+      reason = `the workflow returns a value that does not depend on any operator result (at offset ${check.uncomputedReturnAt}): every \`return\` must return what operators computed, not text written into the workflow`;
+    }
   }
   return { ok: reason === null, code, reason, similarity, estimatedCalls: calls };
 }

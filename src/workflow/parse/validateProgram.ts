@@ -1,10 +1,13 @@
 // Static checks on a workflow's source, with a real JS parser (acorn): the shape (one async function
-// `workflow(ops)`), banned constructs, operator names and arities, loop bounds, and a static count of
-// operator calls (parseWorkflow checks its range). These checks keep generated workflows well-formed
-// and comparable; they are not the security boundary (the sandbox is), so a construct they miss is
-// still contained at run time.
+// `workflow(ops)`), banned constructs, computed property keys, operator names and arities, loop bounds,
+// that every returned value is computed from an operator result, and a static count of operator calls
+// (parseWorkflow checks its range). These checks keep generated workflows well-formed and comparable;
+// they are not the security boundary (the sandbox is), so a construct they miss is still contained at
+// run time.
 import { parse, type Node } from "acorn";
 import type { TaskFamily } from "../family.js";
+import { children, patternNames, type AstNode } from "./astWalk.js";
+import { firstUncomputedReturn } from "./returnDataFlow.js";
 import { findOperator } from "../operators/catalog.js";
 import type { WorkflowRules } from "../rules.js";
 
@@ -12,6 +15,8 @@ export interface ProgramFacts {
   /** Operator calls counted statically: every call site, times the iterations of enclosing loops. */
   estimatedCalls: number;
   operatorsUsed: string[];
+  /** Offset of the first `return` whose value carries no operator result (returnDataFlow.ts), or null. */
+  uncomputedReturnAt: number | null;
 }
 
 export type ProgramCheck = ({ ok: true } & ProgramFacts) | { ok: false; reason: string };
@@ -50,26 +55,12 @@ const BANNED_PROPERTIES = new Set([
 
 const BANNED_IDENTIFIERS = new Set(["eval", "Function", "globalThis", "arguments", "require", "process", "module"]);
 
-type AstNode = Node & Record<string, unknown>;
+const COMPUTED_KEY_RULE = "a computed property key must be a number, a string literal, or the counter of a literal `for` loop (xs[0], xs[i])";
 
 class Rejection extends Error {}
 
 function reject(node: Node, what: string): never {
   throw new Rejection(`${what} (at offset ${node.start})`);
-}
-
-function isNode(value: unknown): value is AstNode {
-  return typeof value === "object" && value !== null && typeof (value as { type?: unknown }).type === "string";
-}
-
-function children(node: AstNode): AstNode[] {
-  const out: AstNode[] = [];
-  for (const [key, value] of Object.entries(node)) {
-    if (key === "loc") continue;
-    if (Array.isArray(value)) for (const v of value) { if (isNode(v)) out.push(v); }
-    else if (isNode(value)) out.push(value);
-  }
-  return out;
 }
 
 function propertyName(member: AstNode): string | null {
@@ -82,16 +73,7 @@ function propertyName(member: AstNode): string | null {
 /** Names bound anywhere in the function (declarations, parameters, catch clauses, patterns). */
 function collectDeclaredNames(root: AstNode): Set<string> {
   const names = new Set<string>();
-  const addPattern = (pattern: AstNode | null | undefined): void => {
-    if (!pattern) return;
-    switch (pattern.type) {
-      case "Identifier": names.add(pattern.name as string); break;
-      case "ObjectPattern": for (const p of pattern.properties as AstNode[]) addPattern((p.type === "RestElement" ? p.argument : p.value) as AstNode); break;
-      case "ArrayPattern": for (const e of pattern.elements as Array<AstNode | null>) addPattern(e); break;
-      case "RestElement": addPattern(pattern.argument as AstNode); break;
-      case "AssignmentPattern": addPattern(pattern.left as AstNode); break;
-    }
-  };
+  const addPattern = (pattern: AstNode | null | undefined): void => patternNames(pattern).forEach((name) => names.add(name));
   const visit = (node: AstNode): void => {
     if (node.type === "VariableDeclarator") addPattern(node.id as AstNode);
     if (node.type === "FunctionDeclaration" || node.type === "FunctionExpression" || node.type === "ArrowFunctionExpression") {
@@ -128,17 +110,46 @@ function literalForIterations(loop: AstNode): number | null {
   return null;
 }
 
+/**
+ * Names that always hold a number: counters of `for (let i = A; i < B; i++)` loops with literal bounds,
+ * declared nowhere else and changed only by their own loop's update. A computed key may be one of these.
+ */
+function loopCounters(root: AstNode): Set<string> {
+  const loops: AstNode[] = [];
+  const collect = (node: AstNode): void => {
+    if (node.type === "ForStatement" && literalForIterations(node) !== null) loops.push(node);
+    children(node).forEach(collect);
+  };
+  collect(root);
+  const counterDeclarators = new Set(loops.map((loop) => ((loop.init as AstNode).declarations as AstNode[])[0]));
+  const updates = new Set(loops.map((loop) => loop.update as AstNode));
+  const counters = new Set(loops.map((loop) => (((loop.init as AstNode).declarations as AstNode[])[0]!.id as AstNode).name as string));
+  const exclude = (pattern: AstNode | null | undefined): void => patternNames(pattern).forEach((name) => counters.delete(name));
+  const visit = (node: AstNode): void => {
+    if (node.type === "VariableDeclarator" && !counterDeclarators.has(node)) exclude(node.id as AstNode);
+    else if (node.type === "CatchClause") exclude(node.param as AstNode | null);
+    else if (node.type === "ArrowFunctionExpression") (node.params as AstNode[]).forEach(exclude);
+    else if (node.type === "AssignmentExpression" && !updates.has(node)) exclude(node.left as AstNode);
+    else if (node.type === "UpdateExpression" && !updates.has(node)) exclude(node.argument as AstNode);
+    children(node).forEach(visit);
+  };
+  visit(root);
+  return counters;
+}
+
 class ProgramChecker {
   private estimatedCalls = 0;
   private readonly used = new Set<string>();
   private readonly declared: Set<string>;
+  private readonly counters: Set<string>;
 
   constructor(private readonly family: TaskFamily, private readonly rules: WorkflowRules, fn: AstNode) {
     this.declared = collectDeclaredNames(fn.body as AstNode);
     if (this.declared.has("ops")) reject(fn, "`ops` must not be redeclared");
+    this.counters = loopCounters(fn.body as AstNode);
   }
 
-  facts(): ProgramFacts {
+  facts(): Omit<ProgramFacts, "uncomputedReturnAt"> {
     return { estimatedCalls: this.estimatedCalls, operatorsUsed: [...this.used] };
   }
 
@@ -165,7 +176,8 @@ class ProgramChecker {
         this.countOperatorCall(node, multiplier);
         break;
       case "Property":
-        if (!node.computed && BANNED_PROPERTIES.has(((node.key as AstNode).name ?? (node.key as AstNode).value) as string)) reject(node, "banned property name");
+        if (node.computed) this.checkComputedKey(node.key as AstNode);
+        else if (BANNED_PROPERTIES.has(((node.key as AstNode).name ?? (node.key as AstNode).value) as string)) reject(node, "banned property name");
         if (node.kind !== "init") reject(node, "getters and setters are not allowed");
         break;
     }
@@ -205,7 +217,21 @@ class ProgramChecker {
     if (!this.declared.has(name) && !ALLOWED_GLOBALS.has(name)) reject(node, `unknown name \`${name}\``);
   }
 
+  /**
+   * A computed key built at run time (`Math.max[String.fromCharCode(...)]`) could name anything,
+   * `constructor` included, so only keys known here are allowed.
+   */
+  private checkComputedKey(key: AstNode): void {
+    if (key.type === "Literal" && (typeof key.value === "number" || typeof key.value === "string")) {
+      if (BANNED_PROPERTIES.has(String(key.value))) reject(key, `property \`${String(key.value)}\` is not allowed`);
+      return;
+    }
+    if (key.type === "Identifier" && this.counters.has(key.name as string)) return;
+    reject(key, COMPUTED_KEY_RULE);
+  }
+
   private checkMember(node: AstNode, parent: AstNode | null): void {
+    if (node.computed) this.checkComputedKey(node.property as AstNode);
     const name = propertyName(node);
     if (name !== null && BANNED_PROPERTIES.has(name)) reject(node, `property \`${name}\` is not allowed`);
     const object = node.object as AstNode;
@@ -263,7 +289,7 @@ export function checkProgram(code: string, family: TaskFamily, rules: WorkflowRu
     const checker = new ProgramChecker(family, rules, fn);
     for (const child of children(fn.body as AstNode)) checker.visit(child, 1, fn.body as AstNode);
     if (!hasReturn(fn.body as AstNode)) return { ok: false, reason: "the workflow never returns a value" };
-    return { ok: true, ...checker.facts() };
+    return { ok: true, ...checker.facts(), uncomputedReturnAt: firstUncomputedReturn(fn.body as AstNode)?.start ?? null };
   } catch (error) {
     if (error instanceof Rejection) return { ok: false, reason: error.message };
     throw error;

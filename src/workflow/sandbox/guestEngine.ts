@@ -16,6 +16,22 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
   const MAX_ERROR_CHARS = 500;
   const core = load(setup.corePath) as QuickJSCore;
   const variant = load(setup.variantPath) as Parameters<QuickJSCore["newQuickJSWASMModuleFromVariant"]>[0];
+  const fs = load("node:fs") as typeof import("node:fs");
+  const threadId = ((): number | null => {
+    try {
+      return Number(fs.readlinkSync("/proc/thread-self").split("/").pop()) || null;
+    } catch {
+      return null;
+    }
+  })();
+  /** CPU time (ms) this worker thread has used (schedstat's first field, in ns), or null where /proc cannot tell. */
+  const threadCpuMs = (): number | null => {
+    try {
+      return Number(fs.readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]) / 1e6;
+    } catch {
+      return null;
+    }
+  };
   /** The run in progress: its id and how to deliver an operator's answer to it. */
   let current: { runId: number; settle: (message: HostToWorker) => void } | null = null;
 
@@ -37,7 +53,26 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
     let calls = 0;
     let nextId = 0;
     let stopReason: string | null = null;
-    let sliceStart = Date.now();
+    /** Set once the run's outcome is being read: guest code run from then on (getters) calls no operator. */
+    let closing = false;
+    let answers = 0;
+    /** When the guest's current stretch of computation began, in wall and thread CPU time. */
+    let slice = { wallMs: Date.now(), cpuMs: threadCpuMs() };
+    const startSlice = (): void => {
+      slice = { wallMs: Date.now(), cpuMs: threadCpuMs() };
+    };
+    /**
+     * How long the guest has computed in this stretch: the thread's CPU time, so that a worker merely
+     * waiting for a CPU on a loaded machine is not stopped (wall time stopped a 200 ms run while the engine
+     * was still starting, at load 15). A thread's CPU time never exceeds the wall time, so /proc is read
+     * only once the wall time is past the cap.
+     */
+    const computedMs = (): number => {
+      const wallMs = Date.now() - slice.wallMs;
+      if (wallMs <= limits.maxComputeMs) return wallMs;
+      const cpuMs = threadCpuMs();
+      return cpuMs !== null && slice.cpuMs !== null ? cpuMs - slice.cpuMs : wallMs;
+    };
     const pending = new Map<number, QuickJSDeferredPromise>();
 
     const send = (message: WorkerToHost): void => port.postMessage(message);
@@ -47,6 +82,7 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
     function finish(output: string | null, error: string | null): void {
       if (finished) return;
       finished = true;
+      closing = true;
       release();
       sendDone(output, error);
     }
@@ -137,6 +173,9 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
 
     /** Called synchronously from guest code; returns a guest promise the host settles later. */
     function operatorCall(op: GuestOperator, handles: QuickJSHandle[]): QuickJSHandle {
+      // A stopped run makes no more calls: not from getters read while its result or error is formatted,
+      // not after a limit ended it.
+      if (closing || stopReason !== null) throw new Error("the run has stopped; no more operator calls");
       calls++;
       if (calls > limits.maxCalls) {
         calls = limits.maxCalls;
@@ -153,6 +192,7 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
 
     function settle(message: HostToWorker): void {
       if (message.type === "start") return;
+      answers++;
       const deferred = pending.get(message.id);
       if (finished || !vm || !deferred) return;
       pending.delete(message.id);
@@ -181,9 +221,10 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
     /** Runs the guest's ready promise jobs, then checks whether the workflow has finished. */
     function pump(): void {
       if (finished || !vm || !runtime || !workflowPromise) return;
-      sliceStart = Date.now();
+      startSlice();
       const jobs = runtime.executePendingJobs();
       if (jobs.error) {
+        closing = true;
         // Ordinary exceptions become promise rejections; a failing job was interrupted or out of memory.
         const reason = errorText(jobs.error);
         jobs.error.dispose();
@@ -191,6 +232,7 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
       }
       if (stopReason) return finish(null, stopReason);
       const state = vm.getPromiseState(workflowPromise);
+      if (state.type !== "pending") closing = true;
       if (state.type === "fulfilled") {
         const { output, error } = readOutput(state.value);
         state.value.dispose();
@@ -201,10 +243,13 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
         finish(null, classify(reason));
       } else if (pending.size === 0) {
         finish(null, "the workflow is waiting on a promise that can never settle (no operator call is in flight)");
+      } else {
+        send({ type: "idle", runId, answers });
       }
     }
 
     function failFromGuest(errorHandle: QuickJSHandle, what: string): void {
+      closing = true;
       const reason = errorText(errorHandle);
       errorHandle.dispose();
       const classified = classify(reason);
@@ -219,13 +264,14 @@ export function sandboxWorkerMain(load: (path: string) => unknown, setup: Worker
       // Workflows only orchestrate; a long stretch of computation without yielding is stopped here
       // (the host's deadline stops the whole thread regardless).
       runtime.setInterruptHandler(() => {
-        if (stopReason === null && Date.now() - sliceStart > limits.maxComputeMs) {
+        if (stopReason === null && computedMs() > limits.maxComputeMs) {
           stopReason = `the workflow computed for more than ${limits.maxComputeMs} ms without calling an operator`;
         }
         return stopReason !== null;
       });
       vm = runtime.newContext();
-      sliceStart = Date.now();
+      send({ type: "ready", runId, threadId });
+      startSlice();
       vm.unwrapResult(vm.evalCode(start.prelude, "prelude.js")).dispose();
 
       const declared = vm.evalCode(start.code, "workflow.js");

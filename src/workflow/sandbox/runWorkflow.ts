@@ -1,13 +1,14 @@
 // Runs one workflow program in the sandbox: a fresh QuickJS engine (WebAssembly) inside a worker
 // thread with an empty environment (workers are pooled; engines never are). The engine has no host
 // objects at all; the operators are its only way out, and they run here, on the host thread. The
-// worker is terminated at the deadline, so a workflow spinning inside the engine can neither outlive
-// its deadline nor stall other workflows.
+// worker is terminated at the deadline, or when the host's ComputeWatch sees the guest compute past its
+// cap, so a workflow spinning inside the engine can neither outlive its limits nor stall other workflows.
 // A run ends with an output string or with the reason it failed; it never throws for anything the
 // workflow does.
 import { operatorsFor, type OperatorName } from "../operators/catalog.js";
 import { OperatorHost, type OperatorServices } from "../operators/hostOperators.js";
 import type { WorkflowProblem } from "../problem.js";
+import { ComputeWatch } from "./computeWatch.js";
 import { guestPrelude, seedFromText } from "./guestPrelude.js";
 import { acquireWorker, releaseWorker } from "./workerPool.js";
 import type { HostToWorker, RunRequest, WorkerToHost } from "./workerProtocol.js";
@@ -52,6 +53,8 @@ export interface WorkflowRunResult {
   calls: number;
   /** Requests the operators sent to the executor (an operator may send several). */
   executorCalls: number;
+  /** Prompt plus completion tokens of the executor's answers. */
+  executorTokens: number;
   durationMs: number;
 }
 
@@ -89,21 +92,27 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
     let finished = false;
     const worker = acquireWorker();
     const timer = setTimeout(() => finish(null, `deadline of ${limits.wallMs} ms exceeded`, false), limits.wallMs);
+    const watch = new ComputeWatch(limits.maxComputeMs, () => {
+      finish(null, `the workflow computed for more than ${limits.maxComputeMs} ms without yielding (stopped by the host, outside the engine)`, false);
+    });
 
     /** `reusable`: the worker reported the run's end itself, so no guest code is left running. */
     function finish(output: string | null, error: string | null, reusable: boolean): void {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      abort.abort(); // operator calls still in flight are cancelled
+      watch.stop();
+      abort.abort(); // operator calls still in flight are cancelled, Python programs they started killed
       worker.off("error", onError);
       worker.off("exit", onExit);
       releaseWorker(worker, reusable);
-      resolve({ output, error, calls, executorCalls: host.executorCalls, durationMs: Date.now() - startedAt });
+      resolve({ output, error, calls, executorCalls: host.executorCalls, executorTokens: host.executorTokens, durationMs: Date.now() - startedAt });
     }
 
     function reply(message: HostToWorker): void {
-      if (!finished) worker.postMessage(message);
+      if (finished) return;
+      watch.answerPosted();
+      worker.postMessage(message);
     }
 
     const onError = (error: Error) => finish(null, `sandbox failure: ${errorMessage(error)}`, false);
@@ -112,6 +121,8 @@ export function runWorkflow(code: string, problem: WorkflowProblem, options: Run
     worker.on("exit", onExit);
     worker.on("message", (message: WorkerToHost) => {
       if (message.runId !== runId) return;
+      if (message.type === "ready") return watch.ready(message.threadId);
+      if (message.type === "idle") return watch.idle(message.answers);
       if (message.type === "done") {
         calls = Math.max(calls, message.calls);
         return finish(message.output, message.error, true);

@@ -33,7 +33,15 @@ export interface RunRequest {
 }
 
 export type WorkerToHost =
+  /**
+   * The engine exists and guest code is about to run: the host starts timing the guest's computation.
+   * `threadId` is the worker's OS thread id (null where /proc/thread-self is absent): the host measures
+   * that thread's CPU time, so a worker merely waiting for a CPU on a loaded machine is not "computing".
+   */
+  | { type: "ready"; runId: number; threadId: number | null }
   | { type: "call"; runId: number; id: number; name: string; args: Array<string | string[]> }
+  /** The guest waits for operator results; it has handled `answers` of the host's result/failure messages. */
+  | { type: "idle"; runId: number; answers: number }
   | { type: "done"; runId: number; output: string | null; error: string | null; calls: number };
 
 export type HostToWorker =

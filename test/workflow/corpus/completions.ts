@@ -234,7 +234,8 @@ export const corpus: CorpusEntry[] = [
   return "import os\\nprint(os.environ)\\n" + "def " + "x(): pass";
 }
 </workflow>`,
-    expected: { kind: "scored", score: 0 },
+    // It returns text written into the workflow, not anything an operator computed.
+    expected: { kind: "invalid", reason: /does not depend on any operator result/ },
   },
   {
     name: "qa: generated answer, reviewed, ensembled with step-by-step attempts",

@@ -60,6 +60,7 @@ class Engine {
   explicit Engine(std::unique_ptr<Model> model);
   const ModelConfig& config() const { return model_->config; }
   const LoraState& lora() const { return lora_; }
+  std::vector<WeightInfo> weight_infos() const { return spogw::weight_infos(*model_); }
 
   // Every public call takes this lock: one operation at a time per engine.
   std::mutex& mutex() { return mu_; }
@@ -95,9 +96,11 @@ class Engine {
   // last is the final residual).
   void forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, std::vector<float>* final_rstd,
                std::vector<std::vector<float>>* layer_inputs);
-  // Rounds the `rows` output-layer inputs from `first_row` as llama.cpp does and checks they are finite
-  // (an overflow in the forward becomes an error here, not a NaN loss).
-  void prepare_lm_head_inputs(std::vector<float>& hn, int64_t first_row, int64_t rows, const std::string& where) const;
+  // Rounds the `rows` output-layer inputs from `first_row` as llama.cpp does (unless lm_rows computes
+  // the quantized product itself); the output matrix as the fused kernels take it when it has no
+  // float32 rows.
+  void round_lm_head_inputs(std::vector<float>& hn, int64_t first_row, int64_t rows, const LmHeadRows& lm_rows) const;
+  LmHeadRows lm_head_rows() const;
   // out = nullptr: recompute only the activations the backward reads (skips the down projection).
   void layer_forward(int64_t l, const float* x, int64_t T, float* out, LayerActs& acts);
   void layer_backward(int64_t l, const float* x, const float* dout, int64_t T, float* dx, LayerActs& acts);

@@ -47,6 +47,7 @@ int lanes();              // floats per vector in that build: 16 or 8
 // is); blas: OpenBLAS products (within float32 rounding of llama.cpp, not bit for bit).
 enum class KernelMode { kAuto, kPortable, kBlas };
 void set_kernel_mode(KernelMode mode);
+KernelMode kernel_mode();
 // True when the forward reproduces llama.cpp bit for bit here.
 bool exact_llama_cpp_numerics();
 
@@ -54,6 +55,11 @@ bool exact_llama_cpp_numerics();
 // GGML_FP32_TO_BF16) do.
 float round_f16(float x);
 float round_bf16(float x);
+// The value of an F16 bit pattern (exact; NaN and infinities kept).
+float f16_to_f32(uint16_t h);
+
+// hsum_float_8 of ggml's x86 kernels (and tinyBLAS's 8-lane hsum): halves 8 -> 4, then (0+2) + (1+3).
+float hsum_float_8(const float* v);
 
 // One tinyBLAS output: lane s accumulates a[L c + s] * b[L c + s] over chunks c with FMA, then the L
 // lanes are reduced by the build's horizontal sum. k must be a multiple of L = lanes().

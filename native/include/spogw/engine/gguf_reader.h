@@ -54,7 +54,10 @@ class GgufReader {
 
   const std::vector<GgufTensor>& tensors() const { return tensors_; }
   const GgufTensor* find(const std::string& name) const;
-  // Dequantises a tensor (F32, F16, BF16, Q8_0) into `out` (resized to its element count).
+  // The tensor's bytes in the mapped file (t.nbytes of them, checked to lie inside it).
+  const uint8_t* tensor_bytes(const GgufTensor& t) const { return data_ + t.offset; }
+  // Dequantises a tensor (F32, F16, BF16, Q8_0 and the block-quantized types of ggml_quants.h) into
+  // `out` (resized to its element count).
   void read_f32(const GgufTensor& t, std::vector<float>& out) const;
   void read_f32(const GgufTensor& t, AlignedFloats& out) const;
   // The blocks of a Q8_0 tensor as they are: int8 values and one scale per 32 values.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "spogw/aligned_vector.h"
+#include "spogw/engine/ggml_quants.h"
 
 namespace spogw {
 
@@ -44,24 +45,33 @@ const char* proj_name(Proj p);  // "attn_q", ... "ffn_down"
 bool proj_from_name(const std::string& name, Proj* out);
 
 // llama.cpp converts a matmul's activations to the weight's "vec dot" type before the dot products
-// (F16 weights: activations rounded to F16; BF16: to BF16; Q8_0: quantised to Q8_0 blocks). The
-// engine rounds its matmul inputs the same way in the forward pass so that its logits agree with
+// (F16 weights: activations rounded to F16; BF16: to BF16; Q8_0, Q4_0, Q5_0: quantised to Q8_0
+// blocks; Q4_1, Q5_1: Q8_1 blocks, whose values are Q8_0's; K-quants: Q8_K super-blocks). The engine
+// rounds its matmul inputs the same way in the forward pass so that its logits agree with
 // llama.cpp's, and treats the rounding as the identity in the backward pass (straight-through).
-enum class InputRounding { kNone, kF16, kBF16, kQ8_0 };
+enum class InputRounding { kNone, kF16, kBF16, kQ8_0, kQ8_K };
 InputRounding input_rounding_for(uint32_t ggml_type);
 // Rounds n values (rows of `row` values each, for Q8_0 blocks) as llama.cpp does; out may equal x.
 void round_inputs(const float* x, int64_t rows, int64_t row, InputRounding mode, float* out);
 
 // A frozen [n_out, n_in] weight: its float values (what the backward's products use) and what the
 // forward needs to repeat llama.cpp's dot products: the storage type's input rounding and, for Q8_0,
-// the quantised blocks themselves.
+// the quantised blocks themselves. The block-quantized types (ggml_quants.h) keep only their blocks:
+// `values` stays empty and rows are dequantised when a product needs them as floats.
 struct FrozenWeight {
-  AlignedFloats values;  // cache-line aligned for the forward's vector loads
+  AlignedFloats values;  // cache-line aligned for the forward's vector loads; empty for block types
   InputRounding rounding = InputRounding::kNone;
   std::vector<int8_t> q8;        // Q8_0 only: quantised values [n_out * n_in]
   std::vector<float> q8_scale;   // Q8_0 only: one scale (an F16 value) per 32 values
-  const float* data() const { return values.data(); }
-  bool empty() const { return values.empty(); }
+  ggml::QuantMatrix quant;       // Q4_0 .. Q6_K only: the GGUF blocks
+  uint32_t type = 0;             // the GGUF tensor's ggml type
+  int64_t rows = 0, cols = 0;    // n_out, n_in
+  const float* data() const { return values.data(); }  // null for block types
+  bool empty() const { return rows == 0; }
+  // Rows [r0, r1) as float32 into out [r1 - r0, cols].
+  void dequantize_rows(int64_t r0, int64_t r1, float* out) const;
+  // Bytes held for the weight (what `bench engine` reports as resident weight memory).
+  int64_t resident_bytes() const;
 };
 
 struct LayerWeights {
@@ -90,5 +100,16 @@ struct Model {
 
 // Loads and checks a llama/qwen2 GGUF: metadata, every tensor's presence, shape and type.
 std::unique_ptr<Model> load_model(const std::string& path);
+
+// One tensor as the engine holds it: its stored type, the kernel its products take ("repack" or
+// "vec_dot" for the block types as llama.cpp chooses, "q8_0", "float"; "get_rows" for an untied
+// token_embd, "vector" for norms and biases) and the bytes held. What `bench engine` reports and the parity tests check llama.cpp against.
+struct WeightInfo {
+  std::string name;
+  uint32_t type = 0;
+  std::string kernel;
+  int64_t bytes = 0;
+};
+std::vector<WeightInfo> weight_infos(const Model& model);
 
 }  // namespace spogw

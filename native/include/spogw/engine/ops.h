@@ -70,6 +70,11 @@ void linear_forward(const float* x, int64_t T, int64_t n_in, int64_t n_out, cons
                     const LoraRef& lora, float* y, float* xa, std::vector<float>& scratch);
 // dx is overwritten when accumulate_dx is false, added to otherwise. `tmp` holds dy B [T, r].
 void linear_backward(const float* dy, const float* x, const float* xa, int64_t T, int64_t n_in, int64_t n_out,
-                     const float* W, const LoraRef& lora, float* dx, bool accumulate_dx, std::vector<float>& tmp);
+                     const FrozenWeight& W, const LoraRef& lora, float* dx, bool accumulate_dx, std::vector<float>& tmp);
+
+// The frozen weight's input gradient dx [T, n_in] (= or += when accumulate) dy [T, n_out] W. A weight
+// held as blocks is dequantised a block of rows at a time into `scratch` (about 8 MiB), never whole.
+void frozen_input_grad(const float* dy, int64_t T, int64_t n_in, int64_t n_out, const FrozenWeight& W, float* dx, bool accumulate,
+                       std::vector<float>& scratch);
 
 }  // namespace spogw

@@ -1,6 +1,8 @@
 // `spogw-native bench engine`: the training engine on a random model with Qwen2.5-0.5B's widths.
 // Forward+backward tokens/s with LoRA on all seven projections beside PyTorch running the same shapes,
-// threads and LoRA; forward tokens/s beside llama.cpp's prompt processing of the same GGUF file.
+// threads and LoRA; forward tokens/s beside llama.cpp's prompt processing of the same GGUF file. For a
+// quantized --dtype also the engine on an F16 file of the same weights, and the weight memory each
+// engine holds beside the file's tensor bytes.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -12,7 +14,7 @@ import { info, setThreads } from "../../../native/index.js";
 import { packageRoot } from "../../../packageInfo.js";
 import { DEFAULT_CONFIG } from "../../../pipeline/config.js";
 import { lossSettingsOf } from "../../../pipeline/trainingSettings.js";
-import type { TinyModelDtype } from "../../../gguf/index.js";
+import { readGgufHeader, TINY_MODEL_DTYPES, type TinyModelDtype } from "../../../gguf/index.js";
 import { Engine } from "../../../train/index.js";
 import { describeMachine } from "../../utils/machine.js";
 import { formatTable, timeAsync } from "../../utils/timing.js";
@@ -79,6 +81,44 @@ async function runLlamaPeer(modelPath: string, o: EngineBenchOptions, tokens: re
   }
 }
 
+interface EngineTimes {
+  fwdLast: number;
+  fwdAll: number;
+  fwdBwd: number;
+  /** Bytes the engine holds for the weights, and the process's resident-set growth while loading. */
+  weightBytes: number;
+  rssGrowth: number;
+  /** The file's weight types, with counts: "12 Q4_K, 3 Q6_K, 5 F32". */
+  types: string;
+}
+
+async function timeEngine(path: string, tokens: Int32Array, o: EngineBenchOptions): Promise<EngineTimes> {
+  const rssBefore = process.memoryUsage().rss;
+  const engine = await Engine.load(path);
+  const rssGrowth = process.memoryUsage().rss - rssBefore;
+  try {
+    const weights = engine.weightInfo();
+    const counts = new Map<string, number>();
+    for (const w of weights) counts.set(w.type, (counts.get(w.type) ?? 0) + 1);
+    engine.initLora({ rank: o.rank, alpha: 2 * o.rank, init: "random", seed: 1 });
+    process.stderr.write(`timing the engine on ${path} ...\n`);
+    // The loss a default run trains with (the paper's settings).
+    const settings = lossSettingsOf(DEFAULT_CONFIG);
+    const fwdLast = await timeAsync(() => engine.tokenLogprobs(tokens, o.tokens - 1, settings.temperature), o.runs);
+    const fwdAll = await timeAsync(() => engine.tokenLogprobs(tokens, 1, settings.temperature), o.runs);
+    const own = await engine.tokenLogprobs(tokens, 1, settings.temperature);
+    const item = { tokens, responseStart: 1, advantage: 1, weight: 1 / (o.tokens - 1), oldLogp: own, refLogp: own };
+    const fwdBwd = await timeAsync(() => engine.backward([item], settings), o.runs);
+    return {
+      fwdLast: fwdLast.medianMs / 1000, fwdAll: fwdAll.medianMs / 1000, fwdBwd: fwdBwd.medianMs / 1000,
+      weightBytes: weights.reduce((sum, w) => sum + w.bytes, 0), rssGrowth,
+      types: [...counts].map(([type, n]) => `${n} ${type}`).join(", "),
+    };
+  } finally {
+    engine.dispose();
+  }
+}
+
 export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
   command: "engine",
   describe: "Engine forward/backward tokens/s (LoRA on all projections) beside PyTorch and llama.cpp, Qwen2.5-0.5B widths",
@@ -92,8 +132,8 @@ export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
       .option("ff", { type: "number", default: QWEN25_05B_SHAPE.ff })
       .option("vocab", { type: "number", default: QWEN25_05B_SHAPE.vocab })
       .option("rank", { type: "number", default: 8, describe: "LoRA rank (alpha = 2 x rank), on all seven projections" })
-      .option("dtype", { choices: ["f32", "f16", "bf16", "q8_0"] as const, default: "f32" as TinyModelDtype,
-        describe: "weight type of the GGUF file ours and llama.cpp read (the PyTorch peer always runs float32)" })
+      .option("dtype", { choices: TINY_MODEL_DTYPES, default: "f32" as TinyModelDtype,
+        describe: "weight type of the GGUF file ours and llama.cpp read (the PyTorch peer always runs float32; q4_k_m mixes types as llama.cpp does)" })
       .option("runs", { type: "number", default: 3, describe: "timed runs per measurement (median)" })
       .option("threads", { type: "number", default: availableParallelism(), describe: "threads for every contender" })
       .option("torch", { type: "boolean", default: true, describe: "run the PyTorch peer" })
@@ -112,21 +152,13 @@ export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
       const tokenList = Array.from({ length: o.tokens }, (_, i) => 256 + ((i * 7919) % (o.vocab - 256)));
       const tokens = Int32Array.from(tokenList);
 
-      const engine = await Engine.load(modelPath);
-      let ours: { fwdLast: number; fwdAll: number; fwdBwd: number };
-      try {
-        engine.initLora({ rank: o.rank, alpha: 2 * o.rank, init: "random", seed: 1 });
-        process.stderr.write("timing the engine ...\n");
-        // The loss a default run trains with (the paper's settings).
-        const settings = lossSettingsOf(DEFAULT_CONFIG);
-        const fwdLast = await timeAsync(() => engine.tokenLogprobs(tokens, o.tokens - 1, settings.temperature), o.runs);
-        const fwdAll = await timeAsync(() => engine.tokenLogprobs(tokens, 1, settings.temperature), o.runs);
-        const own = await engine.tokenLogprobs(tokens, 1, settings.temperature);
-        const item = { tokens, responseStart: 1, advantage: 1, weight: 1 / (o.tokens - 1), oldLogp: own, refLogp: own };
-        const fwdBwd = await timeAsync(() => engine.backward([item], settings), o.runs);
-        ours = { fwdLast: fwdLast.medianMs / 1000, fwdAll: fwdAll.medianMs / 1000, fwdBwd: fwdBwd.medianMs / 1000 };
-      } finally {
-        engine.dispose();
+      const ours = await timeEngine(modelPath, tokens, o);
+      let f16: EngineTimes | undefined;
+      if (o.dtype !== "f16" && o.dtype !== "f32") {
+        const f16Path = join(work, "bench-f16.gguf");
+        process.stderr.write("writing the same weights as F16 ...\n");
+        await writeBenchModel(f16Path, { layers: o.layers, hidden: o.hidden, heads: o.heads, kvHeads: o["kv-heads"], ff: o.ff, vocab: o.vocab }, 1, "f16");
+        f16 = await timeEngine(f16Path, tokens, o);
       }
       process.stderr.write(o.torch ? "timing PyTorch ...\n" : "");
       const torch = o.torch ? runTorchPeer(o) : { label: "PyTorch", error: "not run (--no-torch)" };
@@ -147,6 +179,21 @@ export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
       ])}\n`);
       process.stdout.write("\nours = spogw-native Engine (CPU). The peer on each row does the same work: llama.cpp computes only the last token's logits " +
         "in prompt processing; PyTorch materialises the full [T, V] logits (our loss kernel never does).\n");
+      const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+      const fileBytes = readGgufHeader(modelPath).tensors.reduce((sum, t) => sum + t.byteLength, 0);
+      const memory = [["weights", "file tensor MiB", "engine holds MiB", "holds/file", "RSS growth at load MiB"],
+        [`${o.dtype.toUpperCase()} (${ours.types})`, mib(fileBytes), mib(ours.weightBytes), (ours.weightBytes / fileBytes).toFixed(3), mib(ours.rssGrowth)]];
+      if (f16) {
+        process.stdout.write(`\n${formatTable([
+          ["measurement", `${o.dtype.toUpperCase()} tok/s`, "F16 tok/s", `${o.dtype.toUpperCase()}/F16`],
+          ["forward, last-token logits", tps(ours.fwdLast), tps(f16.fwdLast), ratio(ours.fwdLast, f16.fwdLast)],
+          ["forward + log-probs of all tokens", tps(ours.fwdAll), tps(f16.fwdAll), ratio(ours.fwdAll, f16.fwdAll)],
+          ["forward + backward into LoRA", tps(ours.fwdBwd), tps(f16.fwdBwd), ratio(ours.fwdBwd, f16.fwdBwd)],
+        ])}\n`);
+        const f16File = readGgufHeader(join(work, "bench-f16.gguf")).tensors.reduce((sum, t) => sum + t.byteLength, 0);
+        memory.push([`F16 (${f16.types})`, mib(f16File), mib(f16.weightBytes), (f16.weightBytes / f16File).toFixed(3), mib(f16.rssGrowth)]);
+      }
+      process.stdout.write(`\nweight memory: what the engine holds for the weights (Engine.weightInfo) beside the tensor bytes of the file it read\n${formatTable(memory)}\n`);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
