@@ -165,26 +165,24 @@ describe("engine parity with llama.cpp on quantized weights", () => {
 
 // The engine runs llama.cpp's block products bit for bit, so on quantized weights too only the two
 // softmaxes differ (at most 1.9e-6 measured, q5_k): one tolerance for every weight type. A planted error
-// that the old tolerance let through is shown to fail it on a float and on a quantized base.
+// just beyond it is shown on a float base: on a quantized one any error flips activations' Q8 rounding
+// (RMSNorm's eps 1% larger moved probabilities by 4.5e-3 and 2.9e-2 on q4_k_m seeds 32 and 31), far
+// beyond any tolerance near this one.
 describe("engine parity tolerance", () => {
-  const plantedBases: TinyModelOptions[] = [
-    { arch: "llama", kvHeads: 2, tied: false, dtype: "f32", seed: 21, layers: 2 },
-    { arch: "llama", kvHeads: 2, tied: false, dtype: "q4_k_m", embd: 256, ff: 512, seed: 31, layers: 2 },
-  ];
-  it.each(plantedBases)("a planted error that the old tolerance (1e-4) let through fails this one: llama.cpp runs the $dtype model with RMSNorm's eps 10% larger", async (options) => {
-    const path = join(work, `planted-${options.dtype}.gguf`);
+  it("a planted error that the old tolerance (1e-4) let through fails this one: llama.cpp runs the model with RMSNorm's eps 10% larger", async () => {
+    const options: TinyModelOptions = { arch: "llama", kvHeads: 2, tied: false, dtype: "f32", seed: 21, layers: 2 };
+    const path = join(work, "planted.gguf");
     const cfg = await writeTinyModel(path, options);
     const planted = buildTinyModel(options);
     const epsKey = "llama.attention.layer_norm_rms_epsilon";
     planted.metadata.set(epsKey, gguf.float32(1.1 * metadataNumber(planted.metadata, epsKey)!));
-    const plantedPath = join(work, `planted-${options.dtype}-eps.gguf`);
+    const plantedPath = join(work, "planted-eps.gguf");
     await writeGgufFile(plantedPath, planted);
     const llama = await getLlamaRuntime();
     const model = await llama.loadModel({ modelPath: plantedPath });
     const engine = await Engine.load(path);
     try {
       const gap = gapTo(await engine.logits(Int32Array.from(TOKENS)), cfg.vocabSize, await llamaCppProbabilities(model, TOKENS));
-      console.info(`planted eps 1.1x on ${options.dtype}: gap ${gap.toExponential(2)}`);
       expect(gap).toBeGreaterThan(TOLERANCE);
       expect(gap).toBeLessThan(OLD_TOLERANCE);
     } finally {
