@@ -125,7 +125,7 @@ describe(`the packed package in a Debian 11 root (glibc ${GLIBC_FLOOR}, no compi
       { tokens: [1, 40, 41, 42, 80, 81, 82, 83], start: 4, advantage: 1.3, weight: 0.1 },
       { tokens: [1, 50, 51, 90, 91, 92, 93], start: 3, advantage: -0.8, weight: 0.12 },
     ];
-    const loss = { epsilon: 0.2, beta: 0.1, temperature: 1, klMask: "advantage" as const };
+    const loss = { epsilon: 0.2, epsilonHigh: 0.2, beta: 0.1, temperature: 1, klMask: "advantage" as const };
     // old/ref log-probs shifted from the engine's own, so ratios leave the clip range and kl != 0.
     const script = `
       import { Engine } from "spogw-native";
