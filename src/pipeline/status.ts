@@ -6,6 +6,7 @@ import type { RunConfig } from "./config.js";
 import type { DatasetSummary } from "./datasetPhase.js";
 import { readStoredConfig } from "./train.js";
 import { RUN_DATABASE, RunStore, type Phase } from "./runStore.js";
+import { samplerGap, type SamplerGap } from "./samplerGap.js";
 import type { UpdateSummary } from "./update.js";
 
 export interface IterationStatus {
@@ -18,6 +19,12 @@ export interface IterationStatus {
   updateSteps: number;
   meanScore: number | null;
   loss: number | null;
+  /** Generation attempts of queries not stored yet, kept so a resumed run does not sample them again. */
+  keptAttempts: number;
+  /** What sampled the stored workflows ("local:...", or a generator server's model name). */
+  samplers: string[];
+  /** The sampler's probabilities against the engine's on the same tokens (see samplerGap.ts). */
+  samplerGap: SamplerGap | null;
 }
 
 export interface RunStatus {
@@ -44,6 +51,9 @@ export function runStatus(dir: string): RunStatus {
       ...c,
       meanScore: store.phaseSummary<CollectSummary>(c.iteration, "collect")?.meanScore ?? null,
       loss: store.phaseSummary<UpdateSummary>(c.iteration, "update")?.meanLoss ?? null,
+      keptAttempts: store.pendingSampleAttempts(c.iteration),
+      samplers: [...new Set(store.samples(c.iteration).map((s) => s.sampler ?? "not recorded"))],
+      samplerGap: samplerGap(store, c.iteration, config.temperature),
     }));
     return {
       dir,

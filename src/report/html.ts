@@ -273,19 +273,22 @@ function settingsTable(data: RunReportData): string {
     ["iterations", c.iterations], ["m (workflows per query)", c.samplesPerQuery], ["n (group size)", c.groupSize], ["t (sharpening keeps 2t)", c.keep],
     ["N (groups kept)", c.topN], ["selection", c.selection], ["drop zero-variance groups", c.dropZeroVariance], ["score runs", c.scoreRuns],
     ["beta (KL)", c.beta], ["KL mask", c.klMask], ["reference", c.reference], ["epochs", c.epochs], ["learning rate", c.learningRate], ["seed", c.seed],
+    ["generator sampled by", c.generatorUrl ? `server ${c.generatorUrl}` : "this process (node-llama-cpp)"],
   ];
   const cells = rows.filter(([, v]) => v !== undefined).map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`);
   return `<table>${cells.join("")}</table>`;
 }
 
 function iterationTable(data: RunReportData): string {
-  const header = "<tr><th>iteration</th><th>workflows</th><th>invalid</th><th>mean score</th><th>std</th><th>kept groups</th><th>update steps</th><th>mean loss</th></tr>";
+  const header = "<tr><th>iteration</th><th>workflows</th><th>invalid</th><th>mean score</th><th>std</th><th>kept groups</th><th>update steps</th><th>mean loss</th>" +
+    "<th>sampled by</th><th>sampler vs engine: max |&Delta;p| (tokens)</th></tr>";
   const rows = data.iterations.map((it) => {
     const steps = data.updateSteps.filter((s) => s.iteration === it.iteration);
     const scores = it.workflowScores;
     return `<tr><td>${it.iteration}</td><td>${scores.length}</td><td>${it.invalidWorkflows}</td><td>${scores.length ? mean(scores).toFixed(3) : "-"}</td>` +
       `<td>${scores.length ? std(scores).toFixed(3) : "-"}</td><td>${it.keptVariances.length}</td><td>${steps.length}</td>` +
-      `<td>${steps.length ? mean(steps.map((s) => s.loss)).toFixed(4) : "-"}</td></tr>`;
+      `<td>${steps.length ? mean(steps.map((s) => s.loss)).toFixed(4) : "-"}</td><td class="text">${escapeHtml(it.samplers.join(", "))}</td>` +
+      `<td>${it.samplerGap ? `${it.samplerGap.maxAbsProb.toExponential(1)} (${it.samplerGap.tokens})` : "-"}</td></tr>`;
   });
   return `<table>${header}${rows.join("")}</table>`;
 }

@@ -4,7 +4,7 @@
 // the executors and a generator client (vLLM's dialect: token-id prompts, n, sampled token ids,
 // per-token log-probs, adapters by model name); no streaming. Optional fault injection (errors, hangs,
 // latency) makes it a test bed for retries and deadlines over real HTTP; an optional API key (Bearer,
-// as vLLM's --api-key) guards every /v1 route.
+// as vLLM's --api-key) guards every route. POST /tokenize answers as vLLM's does.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -112,10 +112,11 @@ export async function startOpenAIServer(options: OpenAIServerOptions): Promise<R
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "").split("?")[0] ?? "";
-    if (apiKeyDigest && path.startsWith("/v1") && !authorized(req.headers.authorization, apiKeyDigest)) {
+    if (apiKeyDigest && !authorized(req.headers.authorization, apiKeyDigest)) {
       return sendError(res, 401, "Unauthorized: this server needs `Authorization: Bearer <its --api-key>`", "authentication_error");
     }
     if (req.method === "GET" && path === "/v1/models") return sendJson(res, 200, { object: "list", data: modelCards() });
+    if (req.method === "POST" && path === "/tokenize") return sendJson(res, 200, tokenized(await readJson(req)));
     if (req.method === "POST" && path === "/v1/load_lora_adapter") return loadAdapter(res, await readJson(req));
     if (req.method === "POST" && path === "/v1/unload_lora_adapter") return unloadAdapter(res, await readJson(req));
     const isChat = path === "/v1/chat/completions";
@@ -168,6 +169,13 @@ export async function startOpenAIServer(options: OpenAIServerOptions): Promise<R
       return { choices: textCompletionChoices(generator, completions, request, scores), usage: usageOf(completions), served };
     });
     return { id: `cmpl-${++created}`, object: "text_completion", created: Math.floor(Date.now() / 1000), model: served, usage, choices };
+  }
+
+  /** vLLM's /tokenize: the prompt's token ids as a completion request would see them. */
+  function tokenized(body: Record<string, unknown>): unknown {
+    if (typeof body.prompt !== "string") throw new BadRequest("`prompt` must be a string");
+    const tokens = generator.tokenize(body.prompt);
+    return { count: tokens.length, max_model_len: generator.contextSize, tokens };
   }
 
   function modelCards(): unknown[] {

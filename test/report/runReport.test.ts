@@ -186,6 +186,7 @@ describe("report data and rendering", () => {
       name: "hand-made", dir: "/tmp/hand-made", task: "humaneval", simulated: false, config: {},
       iterations: [0, 1].map((iteration) => ({
         iteration, workflowScores: [0.25, 0.5 + iteration / 4], invalidWorkflows: 0, keptVariances: [], keptMedianIntervals: [], comparison: [], samples: [],
+        samplers: ["local:base"], samplerGap: null,
       })),
       updateSteps: [],
       evaluations: [evaluation(generatorMethod(2), [0.75]), evaluation(generatorMethod(0), [0.25]), evaluation("io", [0.5])],
@@ -213,6 +214,7 @@ describe("report data and rendering", () => {
       iterations: [{
         iteration: 0, workflowScores: [0.5], invalidWorkflows: 0, keptVariances: [], keptMedianIntervals: [], comparison: [],
         samples: [{ queryId: hostile, sampleIndex: 0, score: 0.5, workflow: hostile, invalidReason: null }],
+        samplers: [hostile], samplerGap: null, // a generator server names its base model
       }],
       updateSteps: [],
       evaluations: [{ ...evaluation("cot", [0.5]), executor: hostile }],

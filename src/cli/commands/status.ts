@@ -27,7 +27,10 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       ...status.iterations.map((it) =>
         `  iteration ${it.iteration}: ${it.samples} workflows, ${it.executions} executions, ${it.groups} groups, ${it.logprobs} log-prob rows, ${it.updateSteps} update steps; ` +
           `done: ${it.phasesDone.join(", ") || "nothing"}` +
-          `${it.meanScore !== null ? `; mean score ${it.meanScore.toFixed(3)}` : ""}${it.loss !== null ? `; loss ${it.loss.toFixed(4)}` : ""}`,
+          `${it.meanScore !== null ? `; mean score ${it.meanScore.toFixed(3)}` : ""}${it.loss !== null ? `; loss ${it.loss.toFixed(4)}` : ""}` +
+          `${it.samplers.length > 0 ? `; sampled by ${it.samplers.join(", ")}` : ""}` +
+          `${it.samplerGap ? `; sampler vs engine max |dp| ${it.samplerGap.maxAbsProb.toExponential(1)} over ${it.samplerGap.tokens} tokens` : ""}` +
+          `${it.keptAttempts > 0 ? `; ${it.keptAttempts} generation attempts kept for queries in progress` : ""}`,
       ),
       `adapters: ${status.adapters.join(", ") || "none yet"}`,
       `next: ${status.next}`,
