@@ -7,7 +7,7 @@ import { isAbsolute, join, relative, sep } from "node:path";
 import { encodeGguf } from "../gguf/writer.js";
 import { buildLoraAdapterGguf } from "../gguf/loraAdapter.js";
 import type { GgufHeader } from "../gguf/types.js";
-import { loraAdapterFromPeft, peftShapeOf } from "../train/peft.js";
+import { loraAdapterFromPeft, peftLoraSettings, peftShapeOf } from "../train/peft.js";
 import { parseSafetensors } from "../train/safetensors.js";
 
 /** Largest adapter file read (a rank-64 adapter of a 14B model is about 0.5 GiB in F32). */
@@ -57,6 +57,11 @@ export class AdapterDirectories {
     const path = this.allowedRealPath(requestedPath);
     if (statSync(path).isDirectory()) {
       const config = parseJsonObject(this.readInside(join(path, "adapter_config.json"), MAX_CONFIG_BYTES), `${requestedPath}/adapter_config.json`);
+      try {
+        peftLoraSettings(config, requestedPath); // a config that cannot convert is refused before its weights are read
+      } catch (error) {
+        throw new AdapterFileError((error as Error).message, 400);
+      }
       const weights = this.readInside(join(path, "adapter_model.safetensors"), MAX_ADAPTER_BYTES);
       let gguf: Uint8Array;
       try {

@@ -110,22 +110,8 @@ const GGUF_PROJECTIONS = new Map(Object.entries(HF_MODULES).map(([gguf, hf]) => 
  * saved modules) is refused with the setting that stands in the way. `source` names it in errors.
  */
 export function loraAdapterFromPeft(tensors: Map<string, SafetensorsTensor>, config: Record<string, unknown>, shape: PeftModelShape, source: string): LoraAdapter {
-  const fail = (why: string): never => {
-    throw new Error(`${source}: cannot convert this PEFT adapter: ${why}`);
-  };
-  if (config.peft_type !== undefined && config.peft_type !== "LORA") fail(`peft_type is ${JSON.stringify(config.peft_type)}, not "LORA"`);
-  const rank = config.r;
-  const alpha = config.lora_alpha ?? rank;
-  if (typeof rank !== "number" || !Number.isSafeInteger(rank) || rank < 1) fail(`adapter_config.json r must be a positive whole number, got ${JSON.stringify(rank)}`);
-  if (typeof alpha !== "number" || !Number.isFinite(alpha)) fail(`adapter_config.json lora_alpha must be a number, got ${JSON.stringify(alpha)}`);
-  for (const [key, plain] of [["use_rslora", false], ["use_dora", false], ["fan_in_fan_out", false]] as const) {
-    if (config[key] !== undefined && config[key] !== plain) fail(`${key} is ${JSON.stringify(config[key])} (only plain LoRA converts)`);
-  }
-  if (config.bias !== undefined && config.bias !== "none") fail(`bias is ${JSON.stringify(config.bias)} (only "none" converts)`);
-  for (const key of ["rank_pattern", "alpha_pattern", "modules_to_save"]) {
-    const value = config[key];
-    if (value !== undefined && value !== null && !(typeof value === "object" && Object.keys(value).length === 0)) fail(`${key} is set (only one rank and alpha for every module converts)`);
-  }
+  const fail = (why: string): never => cannotConvert(source, why);
+  const { rank, alpha } = peftLoraSettings(config, source);
   const halves = new Map<string, { a?: SafetensorsTensor; b?: SafetensorsTensor }>();
   for (const [name, tensor] of tensors) {
     const m = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])\.weight$/.exec(name);
@@ -139,7 +125,7 @@ export function loraAdapterFromPeft(tensors: Map<string, SafetensorsTensor>, con
   if (halves.size === 0) fail("adapter_model.safetensors holds no LoRA tensors");
   const pairs: LoraPair[] = [];
   for (const [target, { a, b }] of halves) {
-    if (!a || !b) fail(`${target} has lora_${a ? "B" : "A"} without lora_${a ? "A" : "B"}`);
+    if (!a || !b) fail(`${target} has lora_${a ? "A" : "B"} without lora_${a ? "B" : "A"}`);
     const [aRank, nIn] = a!.shape;
     const [nOut, bRank] = b!.shape;
     if (a!.shape.length !== 2 || b!.shape.length !== 2 || aRank !== rank || bRank !== rank || !nIn || !nOut) {
@@ -150,9 +136,35 @@ export function loraAdapterFromPeft(tensors: Map<string, SafetensorsTensor>, con
     if (shape.arch === "llama" && (projection === "attn_q" || projection === "attn_k")) {
       const heads = projection === "attn_q" ? shape.heads : shape.kvHeads;
       if (nOut !== heads * shape.headDim) fail(`${target}: lora_B has ${nOut} rows, the model's ${projection} has ${heads * shape.headDim}`);
-      bData = permuteRopeRows(bData, rank as number, heads, shape.headDim);
+      bData = permuteRopeRows(bData, rank, heads, shape.headDim);
     }
     pairs.push({ target, nIn: nIn!, nOut: nOut!, a: a!.data, b: bData });
   }
-  return { arch: shape.arch, rank: rank as number, alpha: alpha as number, pairs };
+  return { arch: shape.arch, rank, alpha, pairs };
+}
+
+function cannotConvert(source: string, why: string): never {
+  throw new Error(`${source}: cannot convert this PEFT adapter: ${why}`);
+}
+
+/**
+ * The rank and alpha of a PEFT adapter_config.json that converts (see loraAdapterFromPeft); anything
+ * else is refused with the setting that stands in the way.
+ */
+export function peftLoraSettings(config: Record<string, unknown>, source: string): { rank: number; alpha: number } {
+  const fail = (why: string): never => cannotConvert(source, why);
+  if (config.peft_type !== undefined && config.peft_type !== "LORA") fail(`peft_type is ${JSON.stringify(config.peft_type)}, not "LORA"`);
+  const rank = config.r;
+  const alpha = config.lora_alpha ?? rank;
+  if (typeof rank !== "number" || !Number.isSafeInteger(rank) || rank < 1) fail(`adapter_config.json r must be a positive whole number, got ${JSON.stringify(rank)}`);
+  if (typeof alpha !== "number" || !Number.isFinite(alpha)) fail(`adapter_config.json lora_alpha must be a number, got ${JSON.stringify(alpha)}`);
+  for (const [key, plain] of [["use_rslora", false], ["use_dora", false], ["fan_in_fan_out", false]] as const) {
+    if (config[key] !== undefined && config[key] !== plain) fail(`${key} is ${JSON.stringify(config[key])} (only plain LoRA converts)`);
+  }
+  if (config.bias !== undefined && config.bias !== "none") fail(`bias is ${JSON.stringify(config.bias)} (only "none" converts)`);
+  for (const key of ["rank_pattern", "alpha_pattern", "modules_to_save"]) {
+    const value = config[key];
+    if (value !== undefined && value !== null && !(typeof value === "object" && Object.keys(value).length === 0)) fail(`${key} is set (only one rank and alpha for every module converts)`);
+  }
+  return { rank: rank as number, alpha: alpha as number };
 }
