@@ -42,15 +42,24 @@ async function generateWorkflows(ctx: RunContext, iteration: number): Promise<vo
   const sampler = await ctx.samplerFor(iteration);
   const queries = task.queries.filter((q) => !stored.has(q.id));
   let next = 0;
+  // After a failure no new query starts, and the phase ends only when the queries in flight have
+  // stopped (what they received is kept), so nothing writes to the store after the phase has failed.
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < queries.length) {
+    while (next < queries.length && !failure) {
       const query = queries[next++]!;
-      store.putQuerySamples(await sampleQuery(ctx, sampler, iteration, query));
+      try {
+        store.putQuerySamples(await sampleQuery(ctx, sampler, iteration, query));
+      } catch (error) {
+        failure ??= { error };
+        return;
+      }
       doneCount += m;
       ctx.progress({ iteration, phase: "generate", done: doneCount, total, unit: "workflows", resumedFrom });
     }
   };
   await Promise.all(Array.from({ length: Math.min(sampler.parallelCalls, queries.length) }, worker));
+  if (failure) throw failure.error;
 }
 
 /**

@@ -2,7 +2,6 @@
 // loopback HTTP: its API surface (in-process), the `serve` command in its own process with injected
 // faults, 100 workflow executions against `serve` under injected errors and hangs, and a batch run
 // twice through the response cache.
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +21,7 @@ import {
   type WorkflowRunResult,
 } from "../../src/index.js";
 import { testDataDir } from "../benchmarks/dataDir.js";
+import { startServeProcess, type ServeProcess } from "../helpers/serveProcess.js";
 
 let dir: string;
 let modelPath: string;
@@ -39,40 +39,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface ServeProcess {
-  url: string;
-  /** Sends SIGINT; resolves with the exit code and everything the command printed. */
-  stop(): Promise<{ exitCode: number | null; output: string }>;
-}
-
-/** `spogw-native serve ...` in its own process (run from source), once it says where it listens. */
-async function startServeCli(extraArgs: string[]): Promise<ServeProcess> {
-  const args = ["src/cli/cli.ts", "serve", "--model", modelPath, "--port", "0", ...extraArgs];
-  const child = spawn(join(process.cwd(), "node_modules/.bin/vite-node"), args, { stdio: "pipe" });
-  let output = "";
-  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-  const url = await new Promise<string>((resolve, reject) => {
-    const poll = setInterval(() => {
-      const match = /at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(output);
-      if (match) {
-        clearInterval(poll);
-        resolve(match[1]!);
-      }
-    }, 20);
-    void exited.then((code) => {
-      clearInterval(poll);
-      reject(new Error(`serve exited early (${code}): ${output}`));
-    });
-  });
-  return {
-    url,
-    stop: async () => {
-      child.kill("SIGINT");
-      return { exitCode: await exited, output };
-    },
-  };
+/** `spogw-native serve` on the tiny model in its own process. */
+function startServeCli(extraArgs: string[]): Promise<ServeProcess> {
+  return startServeProcess(["--model", modelPath, "--port", "0", ...extraArgs]);
 }
 
 describe("the OpenAI-compatible server", () => {
