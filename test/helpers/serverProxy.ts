@@ -6,6 +6,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 
 export interface Exchange {
+  /** When the request arrived (Date.now()). */
+  receivedAt: number;
   method: string;
   /** The path below the proxy's root, e.g. "/v1/completions". */
   path: string;
@@ -20,6 +22,8 @@ export interface ProxyOptions {
   rewrite?(path: string, answer: Record<string, unknown>, request: Record<string, unknown>): Record<string, unknown>;
   /** Answers a request without the target: return a status and body, or undefined to forward it. */
   intercept?(path: string, request: Record<string, unknown>): { status: number; body: unknown } | undefined;
+  /** Milliseconds to wait before forwarding a request (a slow server). */
+  delayMs?(path: string): number;
 }
 
 export interface ServerProxy {
@@ -35,19 +39,22 @@ export interface ServerProxy {
 export async function startServerProxy(targetUrl: string, options: ProxyOptions = {}): Promise<ServerProxy> {
   const proxy: ServerProxy = { url: "", target: new URL(targetUrl).origin, exchanges: [], close: async () => {} };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const receivedAt = Date.now();
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks).toString("utf8");
     const request = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
     const path = req.url ?? "/";
     const reply = (status: number, body: unknown) => {
-      proxy.exchanges.push({ method: req.method ?? "GET", path, request, status, response: body });
+      proxy.exchanges.push({ receivedAt, method: req.method ?? "GET", path, request, status, response: body });
       const text = typeof body === "string" ? body : JSON.stringify(body);
       res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain" : "application/json" });
       res.end(text);
     };
     const intercepted = options.intercept?.(path, request);
     if (intercepted) return reply(intercepted.status, intercepted.body);
+    const delay = options.delayMs?.(path) ?? 0;
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (req.headers.authorization) headers.authorization = req.headers.authorization;
     const answer = await fetch(`${proxy.target}${path}`, { method: req.method ?? "GET", headers, ...(req.method === "POST" ? { body: raw } : {}) });
