@@ -3,6 +3,7 @@
 //
 //   node scripts/buildNative.mjs [--cuda AUTO|ON|OFF] [--isa native|x86-64-v2|x86-64-v3]
 //                                [--blas openblas-static|none] [--out DIR] [--tests]
+//                                [--cuda-architectures "75-virtual;80-real"]
 //
 // Environment equivalents: SPOGW_CUDA, SPOGW_ISA, SPOGW_BLAS. The full cmake log is written to
 // <out>/build.log; a failed build exits non-zero and prints where that log is and its last lines.
@@ -13,6 +14,13 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** This machine's CUDA toolkit directory (with bin/nvcc and cuda_runtime.h), or null when there is none. */
+export function hostCudaToolkit() {
+  const nvcc = spawnSync("sh", ["-c", "command -v nvcc"], { encoding: "utf8" }).stdout.trim();
+  const candidates = [process.env.CUDA_HOME, process.env.CUDA_PATH, "/usr/local/cuda", nvcc && dirname(dirname(nvcc))];
+  return candidates.find((dir) => dir && existsSync(join(dir, "bin", "nvcc")) && existsSync(join(dir, "include", "cuda_runtime.h"))) ?? null;
+}
 
 /** Build the addon; returns the path of the built .node. Throws with the log path on failure. */
 export function buildNative(options = {}) {
@@ -78,6 +86,7 @@ function parseArgs(argv) {
     else if (a === "--isa") opts.isa = value();
     else if (a === "--blas") opts.blas = value();
     else if (a === "--out") opts.out = value();
+    else if (a === "--cuda-architectures") opts.cudaArchitectures = value();
     else if (a === "--tests") opts.tests = true;
     else if (a === "--verbose") opts.quiet = false;
     else throw new Error(`unknown option ${a}`);

@@ -6,7 +6,8 @@
 //
 //   node scripts/testGpu.mjs [--binary path/to/spogw.node] [--no-time]
 //
-// The binary: --binary, else SPOGW_NATIVE_BINARY, else the first of native/build-cuda/Release,
+// The binary: --binary, else SPOGW_NATIVE_BINARY, else each CUDA prebuild in turn (spogw.cuda.node,
+// spogw.cuda11.node) when there are both, else the first of native/build-cuda/Release,
 // prebuilds/<platform>/spogw.cuda.node, native/build/Release that has CUDA code. Without a GPU (or
 // without a CUDA build) it says so plainly and exits 0; a mismatch exits 1.
 import { spawnSync } from "node:child_process";
@@ -31,6 +32,19 @@ function findBinary() {
     join(root, "prebuilds", `${process.platform}-${process.arch}`, "spogw.cuda.node"),
     join(root, "native", "build", "Release", "spogw.node"),
   ].filter((p) => existsSync(p));
+}
+
+// Without an explicit binary, every CUDA prebuild is checked (CUDA 13 and CUDA 11.8), each in its own
+// process since one process can hold only one CUDA runtime.
+const prebuilt = ["spogw.cuda.node", "spogw.cuda11.node"]
+  .map((f) => join(root, "prebuilds", `${process.platform}-${process.arch}`, f)).filter((p) => existsSync(p));
+if (!argValue("--binary") && !process.env.SPOGW_NATIVE_BINARY && prebuilt.length > 1) {
+  let failed = 0;
+  for (const path of prebuilt) {
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--binary", path, ...args.filter((a) => a === "--no-time")], { stdio: "inherit" });
+    if (child.status !== 0) failed++;
+  }
+  process.exit(failed === 0 ? 0 : 1);
 }
 
 const require = createRequire(import.meta.url);

@@ -3,17 +3,19 @@
 //      SPOGW_DEVICE=cpu|cuda restricts the variants considered below.
 //   2. a local source build: native/build/Release/spogw.node (cmake-js, `npm run build:native`), else
 //      build/Release/spogw.node (node-gyp, `npm run build:gyp`);
-//   3. the CUDA prebuild, when an NVIDIA driver is visible and a child process confirms >= 1 device
-//      (probing in a child keeps a broken driver from taking this process down);
+//   3. the CUDA prebuilds, newest runtime first (CUDA 13, then CUDA 11.8): each when glibc and the CPU
+//      allow it, the NVIDIA driver is new enough for its runtime, and a child process that loads it
+//      finds >= 1 device (probing in a child keeps a broken driver from taking this process down);
 //   4. the CPU prebuild, when glibc and the CPU's x86-64-v2 features allow it.
+// Whether a prebuild fits this machine is decided in platform.ts, which the install hook shares.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { packageRoot } from "../packageInfo.js";
 import { EXPECTED_ABI_VERSION, type NativeBinding } from "./AddonTypes.js";
-import { glibcVersion, missingX8664V2Flags, nvidiaDriverVisible, prebuildPlatform, versionAtLeast } from "./platform.js";
+import { hostFacts, prebuildCandidates, prebuildPlatform, readManifest, type CudaProbe, type DriverFacts } from "./platform.js";
 
 export type BindingSource = "override" | "local-build" | "prebuilt-cuda" | "prebuilt-cpu";
 
@@ -25,6 +27,8 @@ export interface LoadedBinding {
   reason: string;
   /** Every candidate considered before it, with why it was skipped. */
   tried: Array<{ path: string; skipped: string }>;
+  /** The NVIDIA driver as the loader saw it: /proc's version and the CUDA version a probe reported. */
+  driver: DriverFacts;
 }
 
 export class NativeLoadError extends Error {
@@ -39,8 +43,13 @@ export function localBuildPaths(): string[] {
   return [join(packageRoot(), "native", "build", "Release", "spogw.node"), join(packageRoot(), "build", "Release", "spogw.node")];
 }
 
-export function prebuildPath(variant: "cpu" | "cuda"): string {
-  return join(packageRoot(), "prebuilds", prebuildPlatform(), `spogw.${variant}.node`);
+export function prebuildDir(): string {
+  return join(packageRoot(), "prebuilds", prebuildPlatform());
+}
+
+/** A prebuild's path by variant name ("cpu", "cuda", "cuda11"). */
+export function prebuildPath(variant: string): string {
+  return join(prebuildDir(), `spogw.${variant}.node`);
 }
 
 const requireNative = createRequire(import.meta.url);
@@ -58,34 +67,32 @@ function tryRequire(path: string): { binding?: NativeBinding; error?: string } {
   }
 }
 
-/** Loads the CUDA binary in a child process and reports its device count (or why it failed). */
-function probeCudaDevices(path: string): { devices: number; why: string } {
+/** Loads a CUDA binary in a child process and reports its device count and the driver's CUDA version. */
+function probeCuda(path: string): CudaProbe {
   const script = `const b = require(${JSON.stringify(path)}); const c = b.info().cuda; ` +
-    `process.stdout.write(JSON.stringify({ devices: c.deviceCount, why: c.error }))`;
+    `process.stdout.write(JSON.stringify({ devices: c.deviceCount, why: c.error, driverVersion: c.driverVersion }))`;
   const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 60_000 });
-  if (r.status !== 0) return { devices: 0, why: `probe process failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split("\n")[0]}` };
-  try {
-    return JSON.parse(r.stdout) as { devices: number; why: string };
-  } catch {
-    return { devices: 0, why: `probe printed no result: ${r.stdout.slice(0, 200)}` };
+  if (r.status !== 0) {
+    return { devices: 0, driverVersion: 0, why: `probe process failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split("\n")[0]}` };
   }
-}
-
-function manifestGlibcFloor(): string | null {
-  const manifest = join(packageRoot(), "prebuilds", prebuildPlatform(), "manifest.json");
-  if (!existsSync(manifest)) return null;
   try {
-    return (JSON.parse(readFileSync(manifest, "utf8")) as { glibc?: string }).glibc ?? null;
+    return JSON.parse(r.stdout) as CudaProbe;
   } catch {
-    return null;
+    return { devices: 0, driverVersion: 0, why: `probe printed no result: ${r.stdout.slice(0, 200)}` };
   }
 }
 
 function chooseBinding(): LoadedBinding {
   const tried: Array<{ path: string; skipped: string }> = [];
+  const host = hostFacts();
+  const driver: DriverFacts = { version: host.nvidiaDriver, cudaVersion: null };
   const attempt = (path: string, source: BindingSource, reason: string): LoadedBinding | null => {
     const { binding, error } = tryRequire(path);
-    if (binding) return { binding, path, source, reason, tried };
+    if (binding) {
+      const reported = binding.info().cuda.driverVersion;
+      if (reported) driver.cudaVersion = reported;
+      return { binding, path, source, reason, tried, driver };
+    }
     tried.push({ path, skipped: `failed to load: ${error}` });
     return null;
   };
@@ -116,35 +123,23 @@ function chooseBinding(): LoadedBinding {
     tried.push({ path: local, skipped: `it is the ${variant} variant but SPOGW_DEVICE=${device}` });
   }
 
-  const floor = manifestGlibcFloor();
-  const glibc = glibcVersion();
-  const glibcProblem = floor && (!glibc || !versionAtLeast(glibc, floor))
-    ? `needs glibc >= ${floor}, this system has ${glibc ?? "no glibc"}` : null;
-
-  const cuda = prebuildPath("cuda");
-  if (device === "cpu") tried.push({ path: cuda, skipped: "SPOGW_DEVICE=cpu" });
-  else if (!existsSync(cuda)) tried.push({ path: cuda, skipped: "not shipped for this platform" });
-  else if (glibcProblem) tried.push({ path: cuda, skipped: glibcProblem });
-  else if (!nvidiaDriverVisible()) tried.push({ path: cuda, skipped: "no NVIDIA driver visible (/dev/nvidiactl absent)" });
-  else {
-    const probe = probeCudaDevices(cuda);
-    if (probe.devices > 0) {
-      const loaded = attempt(cuda, "prebuilt-cuda", `CUDA prebuild; the probe found ${probe.devices} device(s)`);
-      if (loaded) return loaded;
-    } else tried.push({ path: cuda, skipped: `no usable CUDA device: ${probe.why}` });
+  const dir = prebuildDir();
+  const manifest = readManifest(dir);
+  if (!manifest) tried.push({ path: dir, skipped: "no prebuilt binaries for this platform (no manifest.json)" });
+  else if (!manifest.variants.cpu) tried.push({ path: dir, skipped: "the manifest lists no CPU prebuild" });
+  const candidates = manifest ? prebuildCandidates(manifest, host, {
+    device: device as "cpu" | "cuda" | undefined,
+    exists: (file) => existsSync(join(dir, file)),
+    probe: (file) => probeCuda(join(dir, file)),
+    skip: (file, why) => tried.push({ path: join(dir, file), skipped: why }),
+    driver,
+  }) : [];
+  for (const c of candidates) {
+    const loaded = attempt(join(dir, c.file), c.source, c.reason);
+    if (loaded) return loaded;
   }
   if (device === "cuda") {
     throw new NativeLoadError(`SPOGW_DEVICE=cuda but no CUDA binary could be used:\n${formatTried(tried)}`, tried);
-  }
-
-  const cpu = prebuildPath("cpu");
-  const missing = missingX8664V2Flags();
-  if (!existsSync(cpu)) tried.push({ path: cpu, skipped: "not shipped for this platform" });
-  else if (glibcProblem) tried.push({ path: cpu, skipped: glibcProblem });
-  else if (missing.length > 0) tried.push({ path: cpu, skipped: `CPU lacks x86-64-v2 features: ${missing.join(", ")}` });
-  else {
-    const loaded = attempt(cpu, "prebuilt-cpu", "CPU prebuild (portable x86-64-v2 baseline)");
-    if (loaded) return loaded;
   }
 
   throw new NativeLoadError(

@@ -1,5 +1,6 @@
 #include "cublas_dyn.h"
 
+#include <cuda_runtime_api.h>
 #include <dlfcn.h>
 
 #include <mutex>
@@ -27,8 +28,15 @@ bool resolve(void* lib, const char* name, Fn* out, std::string* why) {
 
 Loaded load() {
   Loaded l;
-  // Prefer the soname matching the CUDA runtime we link (13), then 12, then the unversioned name.
+  // Prefer the soname matching the CUDA runtime we link (13, or 11 in the older-driver prebuild), then
+  // the unversioned name; the CUDA 13 build also takes cuBLAS 12.
+#if CUDART_VERSION >= 13000
   const char* names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
+#elif CUDART_VERSION >= 12000
+  const char* names[] = {"libcublas.so.12", "libcublas.so"};
+#else
+  const char* names[] = {"libcublas.so.11", "libcublas.so"};
+#endif
   std::string errors;
   for (const char* name : names) {
     void* lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);

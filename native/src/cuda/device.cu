@@ -10,7 +10,9 @@ namespace spogw {
 CudaInfo cuda_info() {
   CudaInfo info;
   info.compiled = true;
-  cudaRuntimeGetVersion(&info.runtimeVersion);
+  // The runtime is linked statically, so its version is known here; CUDA 11's cudaRuntimeGetVersion
+  // reports 0 when no driver is loaded.
+  info.runtimeVersion = CUDART_VERSION;
   cudaDriverGetVersion(&info.driverVersion);
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define SPOGW_AVX512 __attribute__((target("avx512f,fma")))
 
@@ -254,7 +255,12 @@ SPOGW_AVX2 void tile_rn(const float* W, int64_t ldw, const float* xp, int64_t k,
 }  // namespace
 
 bool available() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  // F16C from CPUID leaf 1 (ECX bit 29): GCC < 11, which builds the prebuilds, has no "f16c" for
+  // __builtin_cpu_supports. "avx2" already checks that the OS saves the YMM registers.
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+  }();
   return has;
 }
 

@@ -1,6 +1,7 @@
 // `spogw-native info`: which native binary was loaded and why, and what it reports about the machine.
 import type { CommandModule } from "yargs";
 import { info } from "../../native/index.js";
+import { formatCudaVersion } from "../../native/platform.js";
 import { packageVersion } from "../../packageInfo.js";
 
 interface InfoOptions {
@@ -21,10 +22,15 @@ export const infoCommand: CommandModule<object, InfoOptions> = {
       ? `compiled (runtime ${fmtCudaVersion(i.cuda.runtimeVersion)}); ${i.cuda.deviceCount} device(s)` +
         (i.cuda.deviceCount > 0 ? ` [${i.cuda.deviceName}]` : ` (${i.cuda.error})`) + `; cuBLAS: ${i.cuda.cublas}`
       : `not in this binary (${i.cuda.error})`;
+    const driver = i.driver.version || i.driver.cudaVersion
+      ? [i.driver.version && `NVIDIA ${i.driver.version}`, i.driver.cudaVersion && `supports CUDA ${formatCudaVersion(i.driver.cudaVersion)}`].filter(Boolean).join(", ")
+      : "none found";
     const rows: Array<[string, string]> = [
       ["spogw-native", packageVersion()],
       ["binary", i.binaryPath],
       ["chosen because", i.reason],
+      ...i.tried.map((t): [string, string] => ["passed over", `${t.path}: ${t.skipped}`]),
+      ["driver", driver],
       ["variant", i.variant],
       ["ISA baseline", i.isaBaseline],
       ["CPU features", i.cpuFeatures || "(none detected)"],
@@ -40,5 +46,5 @@ export const infoCommand: CommandModule<object, InfoOptions> = {
 };
 
 function fmtCudaVersion(v: number): string {
-  return v ? `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}` : "none";
+  return v ? formatCudaVersion(v) : "none";
 }
