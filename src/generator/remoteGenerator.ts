@@ -169,9 +169,12 @@ export class RemoteGenerator {
 
   /** One completion request (n choices), bounded and retried; an adapter the server lost is loaded again once. */
   private async complete(model: string, promptTokens: number[], settings: Required<SampleOptions>, n: number, seed: number): Promise<RemoteCompletion[]> {
+    // Every sampling setting is explicit: a server fills what a request leaves out from its own defaults
+    // (vLLM takes the model's generation_config.json, e.g. top_k 20 and repetition_penalty 1.05 for
+    // Qwen2.5-Instruct), and the trainer assumes softmax(logits / temperature) with these filters only.
     const body: Record<string, unknown> = {
       model, prompt: promptTokens, n, max_tokens: settings.maxTokens, temperature: settings.temperature, top_p: settings.topP, seed,
-      ...(settings.topK > 0 ? { top_k: settings.topK } : {}),
+      top_k: settings.topK > 0 ? settings.topK : -1, min_p: 0, repetition_penalty: 1, presence_penalty: 0, frequency_penalty: 0,
       ...(settings.stop.length > 0 ? { stop: settings.stop } : {}),
       ...(settings.grammar !== "" ? { structured_outputs: { grammar: settings.grammar } } : {}),
       logprobs: 1, return_token_ids: true, return_tokens_as_token_ids: true, return_tokens: true,

@@ -86,6 +86,8 @@ describe("the generator client against serve", () => {
     // The tokenizer probe, then one request for all four completions, with the prompt as token ids.
     expect(completionRequests.map((e) => e.request.n)).toEqual([undefined, 4]);
     expect(completionRequests[1]!.request.prompt).toEqual(local[0]!.promptTokens);
+    // Every sampling setting is explicit, so no server default (vLLM applies generation_config.json's) changes the distribution.
+    expect(completionRequests[1]!.request).toMatchObject({ temperature: 1, top_p: 1, top_k: -1, min_p: 0, repetition_penalty: 1, presence_penalty: 0, frequency_penalty: 0, seed: 17 });
     // The ids stored are the server's own, not a re-tokenization of its text.
     expect(remote.map((c) => c.tokens)).toEqual(choicesOf(completionRequests[1]!.response as Record<string, unknown>).map((c) => c.token_ids));
     await comparePerTokenLogprobs(remote, null);

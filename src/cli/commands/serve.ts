@@ -29,7 +29,7 @@ interface ServeOptions {
 
 export const serveCommand: CommandModule<object, ServeOptions> = {
   command: "serve",
-  describe: "Serve a GGUF model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions), with optional fault injection",
+  describe: "Serve a GGUF model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions; vLLM's generator dialect and runtime LoRA API), with optional fault injection",
   builder: (y) =>
     y
       .option("model", { type: "string", demandOption: true, describe: "GGUF model file" })
@@ -42,7 +42,7 @@ export const serveCommand: CommandModule<object, ServeOptions> = {
       .option("api-key", { type: "string", describe: `require \`Authorization: Bearer KEY\` on every /v1 route (default: $${SERVE_API_KEY_ENV} when set, which keeps the key out of ps)` })
       .option("exact-sampling", { type: "boolean", default: false, describe: "F32 KV cache, no flash attention: probabilities match the training engine's (more memory per token)" })
       .option("port", { type: "number", default: 8080, describe: "TCP port (0: any free port)" })
-      .option("host", { type: "string", default: "127.0.0.1", describe: "address to listen on (no authentication: keep it local)" })
+      .option("host", { type: "string", default: "127.0.0.1", describe: "address to listen on (keep it local unless --api-key is set)" })
       .option("threads", { type: "number", default: 1, describe: "CPU threads for llama.cpp (at most this machine's cores)" })
       .option("sequences", { type: "number", default: 4, describe: "parallel sequences in the model context" })
       .option("ctx", { type: "number", describe: "tokens per sequence (default: the model's context, at most 4096)" })
