@@ -60,6 +60,7 @@ async function generateWorkflows(ctx: RunContext, iteration: number): Promise<vo
   };
   await Promise.all(Array.from({ length: Math.min(sampler.parallelCalls, queries.length) }, worker));
   if (failure) throw failure.error;
+  await ctx.samplingDone(iteration);
 }
 
 /**

@@ -105,6 +105,15 @@ export class RunContext {
     return { name: model, parallelCalls: this.config.generatorConcurrency, sample: (prompt, options) => remote.sample(model, prompt, options) };
   }
 
+  /**
+   * Called when iteration `iteration` has all its samples: after the run's last collect, the generator
+   * server's copy of the last adapter is no longer needed and is unloaded (a shared server keeps nothing of a finished run).
+   */
+  async samplingDone(iteration: number): Promise<void> {
+    if (this.config.generatorUrl === null || iteration !== this.config.iterations || iteration === 0) return;
+    await (await this.remoteGenerator()).unloadAdapter(this.remoteAdapterName(iteration));
+  }
+
   /** The name adapter `iteration` has on a generator server: unique to this run, so runs can share a server. */
   remoteAdapterName(iteration: number): string {
     let id = this.store.getMeta("run_id");

@@ -4,7 +4,7 @@
 // the adapters the updates wrote, loaded into the server by name; the server's probabilities of the
 // sampled tokens equal the training engine's within 1e-5; the report shows it; a train killed inside an
 // iteration's sampling resumes without asking for a stored sample again and ends in the uninterrupted
-// run's state. The simulated task and a benchmark (humaneval, the same server as executor).
+// run's state; a finished run leaves no adapter on the server. The simulated task and a benchmark (humaneval, the same server as executor).
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -125,9 +125,10 @@ describe("train with the generator on a server", () => {
       ["/v1/load_lora_adapter", samplers[1]![0], join(dir, "adapters/iter-1-peft"), 200],
       ["/v1/load_lora_adapter", samplers[2]![0], join(dir, "adapters/iter-2-peft"), 200],
       ["/v1/unload_lora_adapter", samplers[1]![0], undefined, 200],
+      ["/v1/unload_lora_adapter", samplers[2]![0], undefined, 200], // the run is done: the server keeps nothing of it
     ]);
     const models = (await (await fetch(`${serve.url}/models`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { data: Array<{ id: string }> };
-    expect(models.data.map((m) => m.id)).toEqual(["tiny", samplers[2]![0]]);
+    expect(models.data.map((m) => m.id)).toEqual(["tiny"]);
 
     // The parity check: the server's probability of every sampled token the update scored, with the
     // adapter that sampled it, against the training engine's with the same adapter.
