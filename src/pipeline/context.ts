@@ -2,7 +2,7 @@
 // first use and kept for the run), and where progress goes.
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
-import { SeededRandom } from "../gguf/seededRandom.js";
+import { SeededRandom } from "../util/seededRandom.js";
 import { Generator, type Completion, type SampleOptions } from "../generator/index.js";
 import { GENERATOR_KEY_ENV, RemoteGenerator } from "../generator/remoteGenerator.js";
 import { Engine } from "../train/index.js";
@@ -156,12 +156,9 @@ export class RunContext {
     this.generatorAdapter = null;
   }
 
-  /** The GGUF adapter that samples iteration `iteration`, or null for the base model. */
+  /** The GGUF adapter that samples iteration `iteration`, or null for the base model (see RunStore.adapterPath). */
   adapterPath(iteration: number): string | null {
-    if (iteration === 0) return null;
-    const record = this.store.adapter(iteration);
-    if (!record) throw new Error(`iteration ${iteration} needs adapter ${iteration}, which the update of iteration ${iteration - 1} has not written yet`);
-    return this.path(record.gguf);
+    return this.store.adapterPath(iteration);
   }
 
   /** A reproducible 31-bit seed for one purpose of this run (e.g. "sample:2:q17:0"). */

@@ -9,7 +9,7 @@ import { evaluationsIn, type EvaluationRecord } from "../evaluation/evaluationSt
 import type { RunConfig } from "../pipeline/config.js";
 import { openRunDatabase, RunStore, sampleKey, type SampleRecord } from "../pipeline/runStore.js";
 import { samplerGap, type SamplerGap } from "../pipeline/samplerGap.js";
-import { readStoredConfig } from "../pipeline/train.js";
+import { readStoredConfig } from "../pipeline/storedConfig.js";
 
 export interface SampleWorkflow {
   queryId: string;

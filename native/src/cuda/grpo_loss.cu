@@ -258,8 +258,7 @@ const char* grpo_cuda_gemm_name() {
 
 GrpoLossSums grpo_loss_cuda(const GrpoLossInputs& in, const GrpoLossConfig& cfg, const GrpoLossOutputs& out,
                             int64_t tile_rows) {
-  grpo_loss_validate(in, cfg);
-  if (out.logp == nullptr || out.d_hidden == nullptr) throw Error("grpoLoss: missing output buffers");
+  grpo_loss_validate(in, cfg, out);
   require_device("grpoLoss");
   const int64_t T = in.T, d = in.d, V = in.V, S = in.S;
   const int64_t rows = cuda_tile_rows(T, V, tile_rows);
@@ -282,7 +281,7 @@ GrpoLossSums grpo_loss_cuda(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
   targets.upload(in.targets, "copy targets");
   seq.upload(seq_of.data(), "copy sequence index");
 
-  const GrpoTokenParams params{cfg.eps_low, cfg.eps_high, cfg.beta, cfg.kl_all_tokens};
+  const GrpoTokenParams params = grpo_token_params(cfg);
   const float inv_temp = 1.0f / cfg.temperature;
   Gemm gemm;
   for (int64_t t0 = 0; t0 < T; t0 += rows) {
@@ -314,8 +313,7 @@ GrpoLossSums grpo_loss_cuda(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
 
 void selective_logprobs_cuda(const float* hidden_h, const float* lm_head_h, const int32_t* targets_h, int64_t T,
                              int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
-  selective_logprobs_validate(hidden_h, lm_head_h, targets_h, T, d, V, temperature);
-  if (out == nullptr) throw Error("selectiveLogprobs: missing output buffer");
+  selective_logprobs_validate(hidden_h, lm_head_h, targets_h, T, d, V, temperature, out);
   require_device("selectiveLogprobs");
   const int64_t rows = cuda_tile_rows(T, V, tile_rows);
   DeviceArray<float> hidden(T * d, "alloc hidden"), lm_head(V * d, "alloc lmHead"), logp(T, "alloc logp"),
