@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Engine, Generator, startOpenAIServer, writeTinyModel, type RunningServer } from "../../src/index.js";
 import { RemoteGenerator, type RemoteCompletion } from "../../src/generator/remoteGenerator.js";
 import { RemoteCallError } from "../../src/util/remoteCall.js";
+import { maxSampledTokenGap } from "../helpers/probabilityGap.js";
 import { choicesOf, startServerProxy, type ServerProxy } from "../helpers/serverProxy.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-remote-"));
@@ -232,21 +233,7 @@ describe("the generator client against other servers' dialects (serve's output r
  * `adapter` or the base model): equal within 1e-5 in probability, with an F32 KV cache on the server.
  */
 async function comparePerTokenLogprobs(remote: RemoteCompletion[], adapter: string | null): Promise<void> {
-  const scorer = await Engine.load(modelPath, { threads: 1 });
-  try {
-    if (adapter) await scorer.loadLora(adapter);
-    let worst = 0;
-    let compared = 0;
-    for (const c of remote) {
-      const engineLogp = await scorer.tokenLogprobs(Int32Array.from([...c.promptTokens, ...c.tokens]), c.promptTokens.length, 1);
-      c.logprobs!.forEach((lp, i) => {
-        worst = Math.max(worst, Math.abs(Math.exp(lp) - Math.exp(engineLogp[i]!)));
-        compared++;
-      });
-    }
-    expect(compared).toBeGreaterThan(20);
-    expect(worst).toBeLessThan(1e-5);
-  } finally {
-    scorer.dispose();
-  }
+  const gap = await maxSampledTokenGap(modelPath, adapter, remote.map((c) => ({ promptTokens: c.promptTokens, tokens: c.tokens, logprobs: c.logprobs! })));
+  expect(gap.tokens).toBeGreaterThan(20);
+  expect(gap.worst).toBeLessThan(1e-5);
 }

@@ -16,6 +16,7 @@ import { runStatus } from "../../src/pipeline/index.js";
 import { RunStore, type SampleRecord } from "../../src/pipeline/runStore.js";
 import { loadRunReportData, renderRunReport } from "../../src/report/index.js";
 import { testDataDir } from "../benchmarks/dataDir.js";
+import { maxSampledTokenGap } from "../helpers/probabilityGap.js";
 import { startServeProcess, type ServeProcess } from "../helpers/serveProcess.js";
 import { choicesOf, startServerProxy, type Exchange, type ServerProxy } from "../helpers/serverProxy.js";
 import { runState } from "./runState.js";
@@ -203,7 +204,7 @@ describe("train with the generator on a server", () => {
     }
   }, 600_000);
 
-  it("humaneval, 2 iterations, the same server as executor: stored ids are the server's and iteration 1 samples the loaded adapter", async () => {
+  it("humaneval, 2 iterations, the same server as executor: stored ids are the server's, iterations 1 and 2 sample the loaded adapters (server = engine within 1e-5), and the report shows it", async () => {
     const dir = join(runs, "humaneval");
     const result = await exitOf(startTrain(dir, [
       "--benchmark", "humaneval", "--data-dir", testDataDir, "--generator", model, "--generator-url", proxy.url,
@@ -217,6 +218,19 @@ describe("train with the generator on a server", () => {
     expect([...new Set(samples.map((s) => s.sampler))]).toEqual(["tiny", expect.stringMatching(/-iter-1$/), expect.stringMatching(/-iter-2$/)]);
     const status = runStatus(dir);
     expect([status.task, status.next]).toEqual(["humaneval", "done"]);
-    expect(loadRunReportData(dir).iterations).toHaveLength(3);
+    // Each iteration's server log-probs are the engine's with that iteration's adapter: the one loaded was the one the update wrote.
+    for (const iteration of [0, 1, 2]) {
+      const store = RunStore.open(dir);
+      const adapter = store.adapterPath(iteration);
+      store.close();
+      const sampled = samples.filter((s) => s.iteration === iteration).map((s) => ({ promptTokens: s.promptTokens, tokens: s.completionTokens, logprobs: s.samplerLogprobs! }));
+      const gap = await maxSampledTokenGap(model, adapter, sampled);
+      console.info(`humaneval iteration ${iteration}: sampler vs engine max |dp| ${gap.worst.toExponential(2)} over ${gap.tokens} tokens (groups ${status.iterations[iteration]!.groups}, update steps ${status.iterations[iteration]!.updateSteps})`);
+      expect(gap.tokens).toBeGreaterThan(20);
+      expect(gap.worst).toBeLessThan(1e-5);
+    }
+    const report = loadRunReportData(dir);
+    expect(report.iterations).toHaveLength(3);
+    expect(renderRunReport(report, { chartLibrary: "/* left out */" })).toContain(`server ${proxy.url}`);
   }, 600_000);
 });
