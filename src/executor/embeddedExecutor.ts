@@ -2,6 +2,7 @@
 // Generator (src/generator). Requests are answered one batch at a time by the generator; concurrency
 // comes from the generator's parallel sequences when callers use `m > 1` (here: one completion each).
 import { Generator, type GeneratorOptions } from "../generator/generator.js";
+import { textBeforeStop } from "../generator/stopStrings.js";
 import { metadataString } from "../gguf/metadata.js";
 import { chatFormatFor, renderChatPrompt, type ChatFormat } from "./chatPrompt.js";
 import { emptyStats, ExecutorError, type CallOptions, type CompletionRequest, type CompletionResult, type Executor, type ExecutorStats } from "./types.js";
@@ -79,13 +80,8 @@ export async function completeText(
   const maxTokens = Math.max(1, settings.maxTokens);
   const [completion] = await generator.sample(prompt, { m: 1, temperature: settings.temperature, maxTokens, stop: settings.stop, seed: settings.seed });
   if (!completion) throw new ExecutorError("the generator returned no completion", "bad-response");
-  let text = completion.text;
-  if (completion.stopString !== undefined) {
-    const at = text.indexOf(completion.stopString);
-    if (at >= 0) text = text.slice(0, at);
-  }
   return {
-    text,
+    text: textBeforeStop(completion),
     finishReason: completion.finishReason === "length" ? "length" : "stop",
     usage: { promptTokens: completion.promptTokens.length, completionTokens: completion.tokens.length },
   };

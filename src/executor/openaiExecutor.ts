@@ -1,9 +1,11 @@
 // The executor behind any OpenAI-compatible chat-completions endpoint, through the `openai` client:
 // temperature 0 by default (as in the paper), bounded concurrency, a per-call timeout, retries with
-// exponential backoff on 429, 5xx, network errors and timeouts, and token/cost accounting. The API key
-// lives only inside the client (a private field): it is never logged, stored or put in an error.
+// exponential backoff on 429, 5xx, network errors and timeouts (the rules of src/util/remoteCall.ts),
+// and token/cost accounting. The API key lives only inside the client (a private field): it is never
+// logged, stored or put in an error.
 import OpenAI from "openai";
-import { Semaphore } from "./semaphore.js";
+import { callWithRetries, DEFAULT_RETRY_RULES, describeShape } from "../util/remoteCall.js";
+import { Semaphore } from "../util/semaphore.js";
 import { emptyStats, ExecutorError, type CallOptions, type CompletionRequest, type CompletionResult, type Executor, type ExecutorStats } from "./types.js";
 
 export interface TokenPrices {
@@ -47,8 +49,6 @@ export function openAIExecutorOptionsFromEnv(
   return { ...flags, baseURL, model: flags.model ?? env.SPOGW_EXECUTOR_MODEL ?? "gpt-4o-mini", ...(apiKey ? { apiKey } : {}) };
 }
 
-const RETRIABLE_STATUS = (status: number): boolean => status === 408 || status === 409 || status === 429 || status >= 500;
-
 export class OpenAIExecutor implements Executor {
   readonly model: string;
   readonly baseURL: string;
@@ -64,10 +64,10 @@ export class OpenAIExecutor implements Executor {
       temperature: options.temperature ?? 0,
       maxTokens: options.maxTokens ?? 1024,
       concurrency: options.concurrency ?? 8,
-      timeoutMs: options.timeoutMs ?? 60_000,
-      maxRetries: options.maxRetries ?? 4,
-      backoffMs: options.backoffMs ?? 500,
-      maxBackoffMs: options.maxBackoffMs ?? 20_000,
+      timeoutMs: options.timeoutMs ?? DEFAULT_RETRY_RULES.timeoutMs,
+      maxRetries: options.maxRetries ?? DEFAULT_RETRY_RULES.maxRetries,
+      backoffMs: options.backoffMs ?? DEFAULT_RETRY_RULES.backoffMs,
+      maxBackoffMs: options.maxBackoffMs ?? DEFAULT_RETRY_RULES.maxBackoffMs,
       ...(options.prices ? { prices: options.prices } : {}),
     };
     this.slots = new Semaphore(this.settings.concurrency);
@@ -89,23 +89,8 @@ export class OpenAIExecutor implements Executor {
 
   async close(): Promise<void> {}
 
-  private async completeWithRetries(request: CompletionRequest, signal: AbortSignal | undefined): Promise<CompletionResult> {
-    for (let attempt = 0; ; attempt++) {
-      if (signal?.aborted) throw new ExecutorError("the call was cancelled", "aborted");
-      try {
-        this.counters.calls++;
-        return await this.attempt(request, signal);
-      } catch (error) {
-        const failure = classifyError(error, this.settings.timeoutMs);
-        const retriable = failure.retryAfterMs !== null && !signal?.aborted;
-        if (!retriable || attempt >= this.settings.maxRetries) {
-          this.counters.failures++;
-          throw attempt > 0 ? new ExecutorError(`${failure.error.message} (after ${attempt + 1} attempts)`, failure.error.reason, failure.error.status) : failure.error;
-        }
-        this.counters.retries++;
-        await sleep(this.backoff(attempt, failure.retryAfterMs ?? 0), signal);
-      }
-    }
+  private completeWithRetries(request: CompletionRequest, signal: AbortSignal | undefined): Promise<CompletionResult> {
+    return callWithRetries(() => this.attempt(request, signal), this.settings, { ...(signal ? { signal } : {}), counters: this.counters });
   }
 
   private async attempt(request: CompletionRequest, signal: AbortSignal | undefined): Promise<CompletionResult> {
@@ -133,59 +118,4 @@ export class OpenAIExecutor implements Executor {
     if (prices) this.counters.costUsd += (promptTokens * prices.promptPerMillion + completionTokens * prices.completionPerMillion) / 1e6;
     return { text, finishReason: choice?.finish_reason ?? "unknown", usage: { promptTokens, completionTokens }, model: response.model ?? this.model, cached: false };
   }
-
-  private backoff(attempt: number, retryAfterMs: number): number {
-    const exponential = this.settings.backoffMs * 2 ** attempt * (0.5 + Math.random() / 2);
-    return Math.min(this.settings.maxBackoffMs, Math.max(exponential, retryAfterMs));
-  }
-}
-
-/** The error to report, and whether (and after how long at least) to retry; null means do not retry. */
-function classifyError(error: unknown, timeoutMs: number): { error: ExecutorError; retryAfterMs: number | null } {
-  if (error instanceof ExecutorError) return { error, retryAfterMs: error.reason === "bad-response" ? 0 : null };
-  if (error instanceof OpenAI.APIUserAbortError) return { error: new ExecutorError("the call was cancelled", "aborted"), retryAfterMs: null };
-  if (error instanceof OpenAI.APIConnectionTimeoutError) return { error: new ExecutorError(`no response within ${timeoutMs} ms`, "timeout"), retryAfterMs: 0 };
-  if (error instanceof OpenAI.APIConnectionError) return { error: new ExecutorError(`network error: ${causeOf(error)}`, "network"), retryAfterMs: 0 };
-  if (error instanceof OpenAI.APIError && typeof error.status === "number") {
-    const summary = new ExecutorError(`HTTP ${error.status}: ${firstLine(error.message)}`, "http", error.status);
-    if (!RETRIABLE_STATUS(error.status)) return { error: summary, retryAfterMs: null };
-    return { error: summary, retryAfterMs: retryAfterMs(error.headers) };
-  }
-  return { error: new ExecutorError(`unexpected failure: ${firstLine(String((error as Error)?.message ?? error))}`, "bad-response"), retryAfterMs: null };
-}
-
-function retryAfterMs(headers: Headers | undefined): number {
-  const value = headers?.get("retry-after");
-  const seconds = value ? Number(value) : NaN;
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 0;
-}
-
-function causeOf(error: Error): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return firstLine(cause?.code ?? cause?.message ?? error.message);
-}
-
-function firstLine(text: string): string {
-  const line = text.split("\n")[0] ?? "";
-  return line.length > 300 ? `${line.slice(0, 300)}...` : line;
-}
-
-function describeShape(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value)?.slice(0, 80) ?? String(value);
-  return `an object with keys ${Object.keys(value).slice(0, 8).join(", ") || "(none)"}`;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new ExecutorError("the call was cancelled", "aborted"));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new ExecutorError("the call was cancelled", "aborted"));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -60,14 +60,5 @@ export function emptyStats(): ExecutorStats {
   return { calls: 0, cacheHits: 0, retries: 0, failures: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
 }
 
-/** A failure the executor could not recover from; `reason` is short and safe to record. */
-export class ExecutorError extends Error {
-  constructor(
-    message: string,
-    readonly reason: "timeout" | "aborted" | "http" | "network" | "bad-response" | "config",
-    readonly status?: number,
-  ) {
-    super(message);
-    this.name = "ExecutorError";
-  }
-}
+/** A failure the executor could not recover from (the one error type of every remote call, src/util/remoteCall.ts). */
+export { RemoteCallError as ExecutorError } from "../util/remoteCall.js";

@@ -14,6 +14,7 @@ import { evictCachedLoraAdapter } from "./loraCache.js";
 import { sampleInLockstep, type Completion, type FinishReason } from "./lockstepSampling.js";
 import { resolveSampleOptions, type SampleOptions } from "./sampleOptions.js";
 import { StopStringMatcher } from "./stopStrings.js";
+import { tokenizeText } from "./vocabulary.js";
 
 export interface LoraAdapterChoice {
   path: string;
@@ -44,6 +45,19 @@ export interface GeneratorOptions {
 }
 
 export type { SampleOptions, Completion, FinishReason };
+
+/** One scored position: the log-probability of the token there, and the most likely tokens with theirs. */
+export interface TokenScore {
+  logprob: number;
+  top: Array<{ token: number; logprob: number }>;
+}
+
+/** vLLM's floor for a log-probability (a probability that underflowed float32 is reported as this, not -Infinity). */
+export const LOGPROB_FLOOR = -9999;
+
+function logOf(probability: number): number {
+  return Math.max(Math.log(probability), LOGPROB_FLOOR);
+}
 
 
 const DEFAULT_SEQUENCES = 8;
@@ -118,10 +132,7 @@ export class Generator {
 
   /** Token ids for `text`: special tokens such as <|im_start|> are parsed, and BOS is prepended when the model asks for it. */
   tokenize(text: string): number[] {
-    const tokens: number[] = this.model.tokenize(text, true);
-    const bos = this.model.tokens.bos;
-    if (this.model.tokens.shouldPrependBosToken && bos !== null && tokens[0] !== bos) tokens.unshift(bos);
-    return tokens;
+    return tokenizeText(this.model, text);
   }
 
   /** Text of `tokens`; control tokens render as nothing. */
@@ -153,25 +164,55 @@ export class Generator {
    */
   nextTokenDistributions(tokens: readonly number[]): Promise<Float64Array[]> {
     return this.exclusive(async () => {
-      this.checkTokenIds(tokens, "tokens");
-      if (tokens.length === 0) return [];
-      if (tokens.length > this.contextSize) throw new Error(`${tokens.length} tokens do not fit the context of ${this.contextSize}`);
-      const sequence = this.requireSequences()[0]!;
-      try {
-        const results = await sequence.controlledEvaluate(
-          tokens.map((token) => [token as Token, { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } }]),
-        );
-        return tokens.map((_, i) => {
-          const distribution = new Float64Array(this.vocabularySize);
-          const probabilities = results[i]?.next?.probabilities;
-          if (!probabilities) throw new Error(`node-llama-cpp returned no probabilities at position ${i}`);
-          for (const [token, p] of probabilities) distribution[token] = p;
-          return distribution;
-        });
-      } finally {
-        await sequence.clearHistory();
-      }
+      const distributions = await this.teacherForcedProbabilities(tokens, 0);
+      return distributions.map((probabilities) => {
+        const distribution = new Float64Array(this.vocabularySize);
+        for (const [token, p] of probabilities) distribution[token] = p;
+        return distribution;
+      });
     });
+  }
+
+  /**
+   * The model's log-probability of tokens[i] after tokens[0..i-1], for every i >= from (from >= 1), at
+   * temperature 1 before any sampling filter (what vLLM reports as raw log-probs), with the `top` most
+   * likely tokens at that position. One teacher-forced pass over `tokens`; O(vocabulary) JS work per
+   * scored position.
+   */
+  scoreTokens(tokens: readonly number[], from: number, top = 0): Promise<TokenScore[]> {
+    if (!Number.isInteger(from) || from < 1 || from > tokens.length) throw new Error(`from must be a whole number from 1 to ${tokens.length}, got ${from}`);
+    if (!Number.isInteger(top) || top < 0) throw new Error(`top must be a whole number >= 0, got ${top}`);
+    return this.exclusive(async () => {
+      const distributions = await this.teacherForcedProbabilities(tokens.slice(0, -1), from - 1);
+      return distributions.map((probabilities, j) => {
+        const alternatives: Array<{ token: number; logprob: number }> = [];
+        // node-llama-cpp lists the probabilities from the most likely down.
+        for (const [token, p] of probabilities) {
+          if (alternatives.length >= top) break;
+          alternatives.push({ token, logprob: logOf(p) });
+        }
+        return { logprob: logOf(probabilities.get(tokens[from + j]! as Token) ?? 0), top: alternatives };
+      });
+    });
+  }
+
+  /** Distributions after tokens[0..i] for i >= from (temperature 1, no filter), in one controlled evaluation. */
+  private async teacherForcedProbabilities(tokens: readonly number[], from: number): Promise<Array<Map<Token, number>>> {
+    this.checkTokenIds(tokens, "tokens");
+    if (tokens.length === 0) return [];
+    if (tokens.length > this.contextSize) throw new Error(`${tokens.length} tokens do not fit the context of ${this.contextSize}`);
+    const sequence = this.requireSequences()[0]!;
+    const next = { generateNext: { probabilities: true, options: { temperature: 1, topK: 0, topP: 1, minP: 0 } } } as const;
+    try {
+      const results = await sequence.controlledEvaluate(tokens.map((token, i) => (i >= from ? [token as Token, next] : (token as Token))));
+      return tokens.slice(from).map((_, j) => {
+        const probabilities = results[from + j]?.next?.probabilities;
+        if (!probabilities) throw new Error(`node-llama-cpp returned no probabilities at position ${from + j}`);
+        return probabilities;
+      });
+    } finally {
+      await sequence.clearHistory();
+    }
   }
 
   async dispose(): Promise<void> {

@@ -6,5 +6,6 @@ export {
   type GeneratorOptions,
   type LoraAdapterChoice,
   type SampleOptions,
+  type TokenScore,
 } from "./generator.js";
 export { checkThreads, getLlamaRuntime, machineCores, onLlamaLog, withLlamaReason, type LlamaLogLine } from "./llamaRuntime.js";

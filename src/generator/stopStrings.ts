@@ -16,3 +16,13 @@ export class StopStringMatcher {
     return this.stopStrings.find((s) => tailText.includes(s));
   }
 }
+
+/**
+ * A completion's text as an OpenAI-style API returns it: cut where its stop string begins (the
+ * completion's tokens still hold everything that was sampled).
+ */
+export function textBeforeStop(completion: { text: string; stopString?: string }): string {
+  if (completion.stopString === undefined) return completion.text;
+  const at = completion.text.indexOf(completion.stopString);
+  return at >= 0 ? completion.text.slice(0, at) : completion.text;
+}

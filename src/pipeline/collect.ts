@@ -1,7 +1,7 @@
 // Phase 1 of an iteration: m workflows per query sampled from the current adapter (invalid ones
 // regenerated up to maxAttempts), then each executed scoreRuns times. A query's samples are stored
 // together; each execution is stored as it finishes. A rerun continues where the last one stopped.
-import type { RunContext } from "./context.js";
+import type { IterationSampler, RunContext } from "./context.js";
 import { countReasons, type ReasonCount } from "./diagnosis.js";
 import { sampleKey, type ExecutionRecord, type SampleRecord } from "./runStore.js";
 import type { ParsedCompletion, TaskQuery, WorkflowTask } from "./task.js";
@@ -38,42 +38,75 @@ export async function runCollect(ctx: RunContext, iteration: number): Promise<Co
 }
 
 async function generateWorkflows(ctx: RunContext, iteration: number): Promise<void> {
-  const { config, task, store } = ctx;
-  const m = config.samplesPerQuery;
+  const { task, store } = ctx;
+  const m = ctx.config.samplesPerQuery;
   const stored = store.queriesWithSamples(iteration);
   const total = task.queries.length * m;
   const resumedFrom = stored.size * m;
   let doneCount = resumedFrom;
   ctx.progress({ iteration, phase: "generate", done: doneCount, total, unit: "workflows", resumedFrom });
   if (stored.size === task.queries.length) return;
-  const generator = await ctx.generatorFor(iteration);
-  for (const query of task.queries) {
-    if (stored.has(query.id)) continue;
-    const slots: SampleRecord[] = new Array(m);
-    let pending = Array.from({ length: m }, (_, i) => i);
-    for (let attempt = 0; attempt < config.maxAttempts && pending.length > 0; attempt++) {
+  const sampler = await ctx.samplerFor(iteration);
+  const queries = task.queries.filter((q) => !stored.has(q.id));
+  let next = 0;
+  // After a failure no new query starts, and the phase ends only when the queries in flight have
+  // stopped (what they received is kept), so nothing writes to the store after the phase has failed.
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (next < queries.length && !failure) {
+      const query = queries[next++]!;
+      try {
+        store.putQuerySamples(await sampleQuery(ctx, sampler, iteration, query));
+      } catch (error) {
+        failure ??= { error };
+        return;
+      }
+      doneCount += m;
+      ctx.progress({ iteration, phase: "generate", done: doneCount, total, unit: "workflows", resumedFrom });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(sampler.parallelCalls, queries.length) }, worker));
+  if (failure) throw failure.error;
+  await ctx.samplingDone(iteration);
+}
+
+/**
+ * The m workflow slots of one query: each attempt samples the slots still invalid (seeded by query and
+ * attempt); an attempt's completions are kept in the store as they arrive, so a resumed run replays
+ * them instead of sampling them again.
+ */
+async function sampleQuery(ctx: RunContext, sampler: IterationSampler, iteration: number, query: TaskQuery): Promise<SampleRecord[]> {
+  const { config, task, store } = ctx;
+  const slots: SampleRecord[] = new Array(config.samplesPerQuery);
+  const kept = store.sampleAttempts(iteration, query.id);
+  let pending = Array.from({ length: config.samplesPerQuery }, (_, i) => i);
+  for (let attempt = 0; attempt < config.maxAttempts && pending.length > 0; attempt++) {
+    let completions = kept.get(attempt);
+    if (!completions) {
       const seed = ctx.seedFor(`sample:${iteration}:${query.id}:${attempt}`);
-      const completions = await generator.sample(query.prompt, {
+      completions = (await sampler.sample(query.prompt, {
         m: pending.length, temperature: config.temperature, topP: config.topP, maxTokens: config.maxTokens, stop: task.stop, seed,
         ...(task.grammar ? { grammar: task.grammar } : {}),
-      });
-      const stillInvalid: number[] = [];
-      pending.forEach((slot, j) => {
-        const completion = completions[j]!;
-        const parsed = parseSafely(task, completion, query);
-        slots[slot] = {
-          iteration, queryId: query.id, sampleIndex: slot, attempts: attempt + 1, seed: completion.seed,
-          promptTokens: Int32Array.from(completion.promptTokens), completionTokens: Int32Array.from(completion.tokens), text: completion.text,
-          workflow: parsed.ok ? parsed.workflow : null, invalidReason: parsed.ok ? null : parsed.reason,
-        };
-        if (!parsed.ok) stillInvalid.push(slot);
-      });
-      pending = stillInvalid;
+      })).map(({ seed, promptTokens, tokens, text, finishReason, stopString, logprobs }) => ({
+        seed, promptTokens, tokens, text, finishReason, ...(stopString !== undefined ? { stopString } : {}), logprobs: logprobs ?? null, sampler: sampler.name,
+      }));
+      store.putSampleAttempt(iteration, query.id, attempt, completions);
     }
-    store.putQuerySamples(slots);
-    doneCount += m;
-    ctx.progress({ iteration, phase: "generate", done: doneCount, total, unit: "workflows", resumedFrom });
+    const stillInvalid: number[] = [];
+    pending.forEach((slot, j) => {
+      const completion = completions[j]!;
+      const parsed = parseSafely(task, completion, query);
+      slots[slot] = {
+        iteration, queryId: query.id, sampleIndex: slot, attempts: attempt + 1, seed: completion.seed,
+        promptTokens: Int32Array.from(completion.promptTokens), completionTokens: Int32Array.from(completion.tokens), text: completion.text,
+        workflow: parsed.ok ? parsed.workflow : null, invalidReason: parsed.ok ? null : parsed.reason,
+        sampler: completion.sampler, samplerLogprobs: completion.logprobs ? Float32Array.from(completion.logprobs) : null,
+      };
+      if (!parsed.ok) stillInvalid.push(slot);
+    });
+    pending = stillInvalid;
   }
+  return slots;
 }
 
 /** A parser that throws on some text marks that completion invalid rather than stopping the run. */

@@ -99,6 +99,27 @@ export const RUN_CONFIG_FIELDS = {
   /** Benchmark tasks only. */
   executorUrl: field(nullable(httpUrl), { default: null, help: "OpenAI-compatible executor base URL (e.g. http://127.0.0.1:8080/v1)", alias: ["executor"], resumable: true }),
   executorModel: field(text, { default: "executor", help: "model name sent to the executor" }),
+  /**
+   * Sampling on a serving engine (vLLM, `serve`) instead of in-process; training stays here (docs/scale.md).
+   * The server's tokenization of a probe text is checked against the GGUF's at the start of every collect.
+   */
+  generatorUrl: field(nullable(httpUrl), {
+    default: null,
+    help: "OpenAI-compatible base URL of a server that samples the generator (vLLM, spogw-native serve); --generator must be its model (key: $SPOGW_GENERATOR_KEY)",
+    resumable: true,
+  }),
+  /** null: the one base model the server lists. */
+  generatorModel: field(nullable(text), { default: null, help: "the base model's id on the generator server (default: the one it lists)", resumable: true }),
+  /** The server loads each adapter's PEFT directory (adapters/iter-K-peft) from here. */
+  generatorRunDir: field(nullable(text), {
+    default: null,
+    help: "this run directory as the generator server sees it (a shared mount); default: the same absolute path",
+    resumable: true,
+  }),
+  generatorConcurrency: field(wholeNumber(1), { default: 8, help: "requests in flight to the generator server (each samples m workflows of one query)", resumable: true }),
+  generatorTimeoutMs: field(wholeNumber(1), { default: 600_000, help: "per request to the generator server (ms)", resumable: true }),
+  /** Exponential backoff from 0.5 s, each wait at most 20 s (the executor's rules). */
+  generatorRetries: field(wholeNumber(0), { default: 8, help: "retries of a failed generator request (429, 5xx, timeouts, network errors)", resumable: true }),
 
   // ---- the loop
   /** Each iteration is collect -> dataset -> update, producing the next adapter. */

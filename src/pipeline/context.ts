@@ -1,8 +1,10 @@
 // What every phase works with: the run's store, its configuration and task, the models (loaded on
 // first use and kept for the run), and where progress goes.
-import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { join, resolve } from "node:path";
 import { SeededRandom } from "../util/seededRandom.js";
-import { Generator } from "../generator/index.js";
+import { Generator, type Completion, type SampleOptions } from "../generator/index.js";
+import { GENERATOR_KEY_ENV, RemoteGenerator } from "../generator/remoteGenerator.js";
 import { Engine } from "../train/index.js";
 import type { RunConfig } from "./config.js";
 import type { RunStore } from "./runStore.js";
@@ -27,9 +29,19 @@ export type ProgressListener = (event: ProgressEvent) => void;
 /** Receives what the user should act on as soon as a phase finds it (e.g. an iteration with nothing to learn). */
 export type WarningListener = (message: string) => void;
 
+/** What samples one iteration's workflows: the in-process generator or a generator server, with its adapter. */
+export interface IterationSampler {
+  /** Recorded with every sample: "local:base", "local:<adapter file>", or the model name the server was asked for. */
+  readonly name: string;
+  /** Queries worth sampling at once (1 in-process: the generator samples one call at a time). */
+  readonly parallelCalls: number;
+  sample(prompt: string | readonly number[], options: SampleOptions): Promise<Array<Completion & { logprobs?: number[] | null }>>;
+}
+
 export class RunContext {
   private generator: Generator | undefined;
   private generatorAdapter: string | null = null;
+  private remote: RemoteGenerator | undefined;
   private engine: Engine | undefined;
 
   constructor(
@@ -78,6 +90,62 @@ export class RunContext {
     return this.generator;
   }
 
+  /**
+   * What samples iteration `iteration`: the in-process generator (generatorFor), or with generatorUrl
+   * the generator server with adapter `iteration` loaded under this run's name for it (the previous
+   * iteration's adapter is unloaded). Connecting checks the server's model against the GGUF.
+   */
+  async samplerFor(iteration: number): Promise<IterationSampler> {
+    if (this.config.generatorUrl === null) {
+      const generator = await this.generatorFor(iteration);
+      const adapter = this.store.adapter(iteration);
+      return { name: `local:${adapter ? adapter.gguf : "base"}`, parallelCalls: 1, sample: (prompt, options) => generator.sample(prompt, options) };
+    }
+    const remote = await this.remoteGenerator();
+    let model = remote.baseModel;
+    if (iteration > 0) {
+      this.adapterPath(iteration); // throws, naming the update that writes it, when it is not there yet
+      model = this.remoteAdapterName(iteration);
+      const peft = this.store.adapter(iteration)!.peft;
+      await remote.loadAdapter(model, join(this.config.generatorRunDir ?? resolve(this.store.dir), peft));
+    }
+    if (iteration > 1) await remote.unloadAdapter(this.remoteAdapterName(iteration - 1));
+    return { name: model, parallelCalls: this.config.generatorConcurrency, sample: (prompt, options) => remote.sample(model, prompt, options) };
+  }
+
+  /**
+   * Called when iteration `iteration` has all its samples: after the run's last collect, the generator
+   * server's copy of the last adapter is no longer needed and is unloaded (a shared server keeps nothing of a finished run).
+   */
+  async samplingDone(iteration: number): Promise<void> {
+    if (this.config.generatorUrl === null || iteration !== this.config.iterations || iteration === 0) return;
+    await (await this.remoteGenerator()).unloadAdapter(this.remoteAdapterName(iteration));
+  }
+
+  /** The name adapter `iteration` has on a generator server: unique to this run, so runs can share a server. */
+  remoteAdapterName(iteration: number): string {
+    let id = this.store.getMeta("run_id");
+    if (id === undefined) {
+      id = randomBytes(6).toString("hex");
+      this.store.setMeta("run_id", id);
+    }
+    return `spogw-${id}-iter-${iteration}`;
+  }
+
+  private async remoteGenerator(): Promise<RemoteGenerator> {
+    this.releaseEngine();
+    const apiKey = process.env[GENERATOR_KEY_ENV];
+    this.remote ??= await RemoteGenerator.connect({
+      baseURL: this.config.generatorUrl!,
+      modelPath: this.config.generator,
+      concurrency: this.config.generatorConcurrency,
+      retry: { timeoutMs: this.config.generatorTimeoutMs, maxRetries: this.config.generatorRetries },
+      ...(this.config.generatorModel !== null ? { model: this.config.generatorModel } : {}),
+      ...(apiKey ? { apiKey } : {}),
+    });
+    return this.remote;
+  }
+
   /** The training engine (the generator is released first, see generatorFor). */
   async trainingEngine(): Promise<Engine> {
     await this.releaseGenerator();
@@ -109,6 +177,8 @@ export class RunContext {
   async close(): Promise<void> {
     this.releaseEngine();
     await this.releaseGenerator();
+    await this.remote?.close();
+    this.remote = undefined;
     await this.task.close();
     this.store.close();
     this.unlock();

@@ -40,19 +40,29 @@ export function checkGeneratorModel(path: string): void {
 
 /** Any HTTP answer from GET {url}/models shows the executor is reachable; a refused or timed-out connection does not. */
 export async function checkExecutorReachable(url: string, timeoutMs = 5_000): Promise<void> {
+  await checkReachable(url, timeoutMs, (reason) => `executorUrl: the executor at ${url} is unreachable (${reason}). Start one (e.g. \`spogw-native serve --model FILE\`) or fix --executor`);
+}
+
+/** The same for the generator server (its model and token ids are checked when the run connects to it). */
+export async function checkGeneratorServerReachable(url: string, timeoutMs = 5_000): Promise<void> {
+  await checkReachable(url, timeoutMs, (reason) =>
+    `generatorUrl: the generator server at ${url} is unreachable (${reason}). Start one (vLLM, or \`spogw-native serve --model FILE --lora-dir RUN_PARENT\`) or fix --generator-url`);
+}
+
+async function checkReachable(url: string, timeoutMs: number, message: (reason: string) => string): Promise<void> {
   const target = `${url.replace(/\/+$/, "")}/models`;
   try {
     await fetch(target, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const reason = cause?.code ?? cause?.message ?? (error as Error).message;
-    throw new PreflightError(`executorUrl: the executor at ${url} is unreachable (${reason}). Start one (e.g. \`spogw-native serve --model FILE\`) or fix --executor`);
+    throw new PreflightError(message(cause?.code ?? cause?.message ?? (error as Error).message));
   }
 }
 
-/** Checks the model, and for benchmark tasks the executor; data files are checked when the task loads them. */
+/** Checks the model, the generator server if any, and for benchmark tasks the executor; data files are checked when the task loads them. */
 export async function preflight(config: RunConfig): Promise<void> {
   checkGeneratorModel(config.generator);
+  if (config.generatorUrl !== null) await checkGeneratorServerReachable(config.generatorUrl);
   if (config.task !== "simulated") {
     if (!config.executorUrl) throw new ConfigError("executorUrl: missing");
     await checkExecutorReachable(config.executorUrl);

@@ -60,6 +60,26 @@ export interface SampleRecord {
   /** The parsed workflow, or null when every attempt was invalid (it then scores 0 without running). */
   workflow: string | null;
   invalidReason: string | null;
+  /**
+   * What sampled it: "local:base", "local:<adapter file>", or the model name a generator server was
+   * asked for (its base model or an adapter's name); null in runs stored before this was recorded.
+   */
+  sampler: string | null;
+  /** The sampler's log-probability of each completion token, when it reported them (a generator server does). */
+  samplerLogprobs: Float32Array | null;
+}
+
+/** One generation attempt's completions as they came back, kept until its query's samples are stored. */
+export interface StoredCompletion {
+  seed: number;
+  promptTokens: number[];
+  tokens: number[];
+  text: string;
+  finishReason: string;
+  stopString?: string;
+  logprobs: number[] | null;
+  /** See SampleRecord.sampler. */
+  sampler: string;
 }
 
 /**
@@ -167,10 +187,17 @@ export class RunStore {
         loss REAL NOT NULL, grad_norm REAL NOT NULL, stats TEXT NOT NULL, checkpoint TEXT NOT NULL,
         PRIMARY KEY (iteration, step));
       CREATE TABLE IF NOT EXISTS adapters (iteration INTEGER PRIMARY KEY, gguf TEXT NOT NULL, peft TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS sample_attempts (
+        iteration INTEGER NOT NULL, query_id TEXT NOT NULL, attempt INTEGER NOT NULL, completions TEXT NOT NULL,
+        PRIMARY KEY (iteration, query_id, attempt));
       CREATE TABLE IF NOT EXISTS phases (
         iteration INTEGER NOT NULL, phase TEXT NOT NULL, summary TEXT NOT NULL, finished_at TEXT NOT NULL,
         PRIMARY KEY (iteration, phase));
     `);
+    // Columns added after schema 1 was first written: a run stored before has them empty.
+    const sampleColumns = new Set((this.db.prepare("PRAGMA table_info(samples)").all() as Array<{ name: string }>).map((c) => c.name));
+    if (!sampleColumns.has("sampler")) this.db.exec("ALTER TABLE samples ADD COLUMN sampler TEXT");
+    if (!sampleColumns.has("sampler_logprobs")) this.db.exec("ALTER TABLE samples ADD COLUMN sampler_logprobs BLOB");
     const version = this.getMeta("schema");
     if (version === undefined) this.setMeta("schema", SCHEMA_VERSION);
     else if (version !== SCHEMA_VERSION) throw new Error(`${join(this.dir, RUN_DATABASE)}: run store schema ${version}, this version reads ${SCHEMA_VERSION}`);
@@ -217,15 +244,40 @@ export class RunStore {
     return new Set(rows.map((r) => r.query_id));
   }
 
-  /** Stores all samples of one query at once, so a query is either complete or absent. */
+  /**
+   * Stores all samples of one query at once, so a query is either complete or absent; its generation
+   * attempts kept meanwhile (putSampleAttempt) are dropped in the same transaction.
+   */
   putQuerySamples(samples: readonly SampleRecord[]): void {
-    const insert = this.db.prepare(`INSERT INTO samples (iteration, query_id, sample_index, attempts, seed, prompt_tokens, completion_tokens, text, workflow, invalid_reason)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const insert = this.db.prepare(`INSERT INTO samples (iteration, query_id, sample_index, attempts, seed, prompt_tokens, completion_tokens, text, workflow, invalid_reason, sampler, sampler_logprobs)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const dropAttempts = this.db.prepare("DELETE FROM sample_attempts WHERE iteration = ? AND query_id = ?");
     this.db.transaction(() => {
       for (const s of samples) {
-        insert.run(s.iteration, s.queryId, s.sampleIndex, s.attempts, s.seed, int32Blob(s.promptTokens), int32Blob(s.completionTokens), s.text, s.workflow, s.invalidReason);
+        insert.run(s.iteration, s.queryId, s.sampleIndex, s.attempts, s.seed, int32Blob(s.promptTokens), int32Blob(s.completionTokens), s.text, s.workflow, s.invalidReason,
+          s.sampler, s.samplerLogprobs ? float32Blob(s.samplerLogprobs) : null);
+        dropAttempts.run(s.iteration, s.queryId);
       }
     })();
+  }
+
+  /**
+   * Keeps one generation attempt's completions of a query whose samples are not stored yet, so a
+   * resumed run replays them instead of sampling (and paying for) them again.
+   */
+  putSampleAttempt(iteration: number, queryId: string, attempt: number, completions: readonly StoredCompletion[]): void {
+    this.db.prepare("INSERT INTO sample_attempts (iteration, query_id, attempt, completions) VALUES (?, ?, ?, ?)").run(iteration, queryId, attempt, JSON.stringify(completions));
+  }
+
+  /** The kept attempts of a query not stored yet, by attempt number. */
+  sampleAttempts(iteration: number, queryId: string): Map<number, StoredCompletion[]> {
+    const rows = this.db.prepare("SELECT attempt, completions FROM sample_attempts WHERE iteration = ? AND query_id = ?").all(iteration, queryId) as Array<{ attempt: number; completions: string }>;
+    return new Map(rows.map((r) => [r.attempt, JSON.parse(r.completions) as StoredCompletion[]]));
+  }
+
+  /** Kept attempts of queries whose samples are not stored yet (for `status`). */
+  pendingSampleAttempts(iteration: number): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM sample_attempts WHERE iteration = ?").get(iteration) as { n: number }).n;
   }
 
   samples(iteration: number): SampleRecord[] {
@@ -235,7 +287,7 @@ export class RunStore {
     return rows.map((r) => ({
       iteration: r.iteration, queryId: r.query_id, sampleIndex: r.sample_index, attempts: r.attempts, seed: r.seed,
       promptTokens: blobInt32(r.prompt_tokens), completionTokens: blobInt32(r.completion_tokens), text: r.text,
-      workflow: r.workflow, invalidReason: r.invalid_reason,
+      workflow: r.workflow, invalidReason: r.invalid_reason, sampler: r.sampler, samplerLogprobs: r.sampler_logprobs ? blobFloat32(r.sampler_logprobs) : null,
     }));
   }
 
@@ -381,6 +433,7 @@ export function sampleKey(queryId: string, sampleIndex: number): string {
 interface SampleRow {
   iteration: number; query_id: string; sample_index: number; attempts: number; seed: number;
   prompt_tokens: Buffer; completion_tokens: Buffer; text: string; workflow: string | null; invalid_reason: string | null;
+  sampler: string | null; sampler_logprobs: Buffer | null;
 }
 
 // Typed arrays are stored as their little-endian bytes (the byte order of every machine Node runs on here).

@@ -4,6 +4,7 @@ import type { RunConfig } from "./config.js";
 import type { DatasetSummary } from "./datasetPhase.js";
 import type { ReasonCount } from "./diagnosis.js";
 import { RUN_DATABASE, RunStore, type Phase } from "./runStore.js";
+import { samplerGap, type SamplerGap } from "./samplerGap.js";
 import { isRunDirectory, readStoredConfig } from "./storedConfig.js";
 import type { UpdateSummary } from "./update.js";
 
@@ -24,6 +25,12 @@ export interface IterationStatus {
   meanExecutorTokens: number | null;
   /** The dataset phase's nothing-to-learn warning, or null. */
   warning: string | null;
+  /** Generation attempts of queries not stored yet, kept so a resumed run does not sample them again. */
+  keptAttempts: number;
+  /** What sampled the stored workflows ("local:...", or a generator server's model name). */
+  samplers: string[];
+  /** The sampler's probabilities against the engine's on the same tokens (see samplerGap.ts). */
+  samplerGap: SamplerGap | null;
 }
 
 export interface RunStatus {
@@ -56,6 +63,9 @@ export function runStatus(dir: string): RunStatus {
         invalidReasons: collect ? (collect.invalidReasons ?? []) : null,
         meanExecutorTokens: collect?.meanExecutorTokens ?? null,
         warning: store.phaseSummary<Partial<DatasetSummary>>(c.iteration, "dataset")?.warning ?? null,
+        keptAttempts: store.pendingSampleAttempts(c.iteration),
+        samplers: [...new Set(store.samples(c.iteration).map((s) => s.sampler ?? "not recorded"))],
+        samplerGap: samplerGap(store, c.iteration, config.temperature),
       };
     });
     return {

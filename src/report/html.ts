@@ -286,6 +286,7 @@ function settingsTable(data: RunReportData): string {
     ["N (groups kept)", c.topN], ["selection", c.selection], ["drop zero-variance groups", c.dropZeroVariance], ["score runs", c.scoreRuns],
     ["beta (KL)", c.beta], ["KL mask", c.klMask], ["reference", c.reference], ["epochs", c.epochs], ["learning rate", c.learningRate], ["seed", c.seed],
     ["preset", c.preset ?? "none"], ["distinct groups", c.distinctGroups], ["max groups per query", c.maxGroupsPerQuery ?? "no limit"], ["cost weight (reward = score - L * tokens / 1000)", c.costWeight],
+    ["generator sampled by", c.generatorUrl ? `server ${c.generatorUrl}` : "this process (node-llama-cpp)"],
   ];
   const cells = rows.filter(([, v]) => v !== undefined).map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`);
   return `<table>${cells.join("")}</table>`;
@@ -295,7 +296,8 @@ function iterationTable(data: RunReportData): string {
   // The reward column only when it differs from the score (costWeight > 0).
   const rewards = (data.config.costWeight ?? 0) > 0;
   const header = "<tr><th>iteration</th><th>workflows</th><th>invalid (most frequent reasons)</th><th>mean score</th><th>std</th>" +
-    `<th>executor tokens per execution</th>${rewards ? "<th>mean reward</th>" : ""}<th>kept groups (distinct, from queries)</th><th>update steps</th><th>mean loss</th></tr>`;
+    `<th>executor tokens per execution</th>${rewards ? "<th>mean reward</th>" : ""}<th>kept groups (distinct, from queries)</th><th>update steps</th><th>mean loss</th>` +
+    "<th>sampled by</th><th>sampler vs engine: max |&Delta;p| (tokens)</th></tr>";
   const rows = data.iterations.map((it) => {
     const steps = data.updateSteps.filter((s) => s.iteration === it.iteration);
     const scores = it.workflowScores;
@@ -304,7 +306,8 @@ function iterationTable(data: RunReportData): string {
       `<td>${scores.length ? mean(scores).toFixed(3) : "-"}</td><td>${scores.length ? std(scores).toFixed(3) : "-"}</td>` +
       `<td>${it.meanExecutorTokens === null ? "-" : it.meanExecutorTokens.toFixed(0)}</td>${rewards ? `<td>${it.meanReward === null ? "-" : it.meanReward.toFixed(3)}</td>` : ""}` +
       `<td>${it.keptVariances.length} (${it.keptDistinct}, ${it.keptQueries})</td><td>${steps.length}</td>` +
-      `<td>${steps.length ? mean(steps.map((s) => s.loss)).toFixed(4) : "-"}</td></tr>`;
+      `<td>${steps.length ? mean(steps.map((s) => s.loss)).toFixed(4) : "-"}</td><td class="text">${escapeHtml(it.samplers.join(", "))}</td>` +
+      `<td>${it.samplerGap ? `${it.samplerGap.maxAbsProb.toExponential(1)} (${it.samplerGap.tokens})` : "-"}</td></tr>`;
   });
   const warnings = data.iterations.filter((it) => it.warning).map((it) => `<p class="simulated">WARNING: ${escapeHtml(it.warning!)}</p>`);
   return `<table>${header}${rows.join("")}</table>${warnings.join("")}`;

@@ -8,6 +8,7 @@ import { buildGroupDataset, populationVariance } from "../dataset/index.js";
 import { evaluationsIn, type EvaluationRecord } from "../evaluation/evaluationStore.js";
 import type { RunConfig } from "../pipeline/config.js";
 import { openRunDatabase, RunStore, sampleKey, type SampleRecord } from "../pipeline/runStore.js";
+import { samplerGap, type SamplerGap } from "../pipeline/samplerGap.js";
 import { readStoredConfig } from "../pipeline/storedConfig.js";
 import { countReasons, type ReasonCount } from "../pipeline/diagnosis.js";
 import type { DatasetSummary } from "../pipeline/datasetPhase.js";
@@ -52,6 +53,10 @@ export interface IterationData {
   comparison: ComparisonDataset[];
   /** A few workflows with their scores: the best, a middle one and the worst valid, plus an invalid one if any. */
   samples: SampleWorkflow[];
+  /** What sampled the iteration's workflows ("local:...", or a generator server's model name). */
+  samplers: string[];
+  /** The sampler's probabilities against the engine's on the same tokens, where the sampler reported them. */
+  samplerGap: SamplerGap | null;
 }
 
 export interface UpdateStepData {
@@ -211,6 +216,8 @@ function iterationData(store: RunStore, config: RunConfig, iteration: number): I
     keptMedianIntervals: kept.map((g) => medianInterval(g.scores)),
     comparison,
     samples: pickSamples(scored),
+    samplers: [...new Set(samples.map((s) => s.sampler ?? "not recorded"))],
+    samplerGap: samplerGap(store, iteration, config.temperature),
   };
 }
 

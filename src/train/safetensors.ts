@@ -33,9 +33,13 @@ export function encodeSafetensors(tensors: Map<string, SafetensorsTensor>, metad
 }
 
 export function readSafetensors(path: string): { tensors: Map<string, SafetensorsTensor>; metadata: Record<string, string> } {
-  const bytes = readFileSync(path);
+  return parseSafetensors(readFileSync(path), path);
+}
+
+/** The tensors and metadata of safetensors bytes; errors name `source` and what is wrong. */
+export function parseSafetensors(bytes: Buffer, source: string): { tensors: Map<string, SafetensorsTensor>; metadata: Record<string, string> } {
   const fail = (why: string): never => {
-    throw new Error(`${path}: not a valid safetensors file: ${why}`);
+    throw new Error(`${source}: not a valid safetensors file: ${why}`);
   };
   if (bytes.length < 8) fail("shorter than its 8-byte header length");
   const headerLength = Number(bytes.readBigUInt64LE(0));
@@ -46,6 +50,7 @@ export function readSafetensors(path: string): { tensors: Map<string, Safetensor
   } catch (e) {
     return fail(`header is not JSON (${(e as Error).message})`);
   }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) fail("header is not a JSON object");
   const dataStart = 8 + headerLength;
   const tensors = new Map<string, SafetensorsTensor>();
   let metadata: Record<string, string> = {};
@@ -54,6 +59,7 @@ export function readSafetensors(path: string): { tensors: Map<string, Safetensor
       metadata = entry as Record<string, string>;
       continue;
     }
+    if (entry === null || typeof entry !== "object") fail(`${name} is not a tensor entry`);
     const { dtype, shape, data_offsets: offsets } = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
     if (dtype !== "F32") fail(`${name} has dtype ${String(dtype)} (only F32 is supported)`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`${name} has an invalid shape`);

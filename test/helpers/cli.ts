@@ -73,8 +73,8 @@ export function builtCli(): string {
 }
 
 /** `spogw-native ARGS` in its own process. */
-export function spawnCli(args: string[]): ChildProcess {
-  return spawn(process.execPath, [builtCli(), ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+export function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [builtCli(), ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
 }
 
 export interface ProcessExit {

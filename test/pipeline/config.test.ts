@@ -65,6 +65,9 @@ describe("run configuration", () => {
   it("lists the settings a resumed run may not change", () => {
     const a = resolveConfig(base);
     expect(conflictingFields(a, resolveConfig(base, { iterations: 5, engineThreads: 1 }))).toEqual([]);
+    // Where the generator is sampled may change (in-process or a server, and the server's address): the
+    // server's model is checked against the GGUF when the run connects.
+    expect(conflictingFields(a, resolveConfig(base, { generatorUrl: "http://gpu:8000/v1", generatorRunDir: "/mnt/runs/r", generatorConcurrency: 32 }))).toEqual([]);
     expect(conflictingFields(a, resolveConfig(base, { beta: 0, topN: 50 }))).toEqual([
       "topN: the run has 100, this invocation asks for 50",
       "beta: the run has 0.1, this invocation asks for 0",

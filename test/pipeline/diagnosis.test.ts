@@ -6,7 +6,7 @@ import { collectFacts, countReasons, nothingToLearn, type SampleRecord } from ".
 
 const sample = (sampleIndex: number, workflow: string | null, invalidReason: string | null, tokens = 5): SampleRecord => ({
   iteration: 0, queryId: "q", sampleIndex, attempts: 1, seed: 0, promptTokens: Int32Array.of(1), completionTokens: new Int32Array(tokens),
-  text: "", workflow, invalidReason,
+  text: "", workflow, invalidReason, sampler: null, samplerLogprobs: null,
 });
 const execution = (sampleIndex: number, error: string | null) => ({ queryId: "q", sampleIndex, error });
 

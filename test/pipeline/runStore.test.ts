@@ -13,6 +13,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const sample = (queryId: string, sampleIndex: number, tokens: number[]): SampleRecord => ({
   iteration: 0, queryId, sampleIndex, attempts: 1, seed: 42 + sampleIndex, promptTokens: Int32Array.from([1, 2]),
   completionTokens: Int32Array.from(tokens), text: `t${sampleIndex}`, workflow: sampleIndex === 1 ? null : "w", invalidReason: sampleIndex === 1 ? "no program" : null,
+  sampler: "local:base", samplerLogprobs: sampleIndex === 0 ? Float32Array.from(tokens.map((_, i) => -0.5 * (i + 1))) : null,
 });
 
 describe("run store", () => {

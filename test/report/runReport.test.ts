@@ -193,6 +193,7 @@ describe("report data and rendering", () => {
       iterations: [0, 1].map((iteration) => ({
         iteration, workflowScores: [0.25, 0.5 + iteration / 4], invalidWorkflows: 0, invalidReasons: [], meanExecutorTokens: 100, meanReward: null,
         keptVariances: [], keptMedianIntervals: [], keptDistinct: 0, keptQueries: 0, comparison: [], samples: [], warning: null,
+        samplers: ["local:base"], samplerGap: null,
       })),
       updateSteps: [],
       evaluations: [evaluation(generatorMethod(2), [0.75]), evaluation(generatorMethod(0), [0.25]), evaluation("io", [0.5])],
@@ -221,6 +222,7 @@ describe("report data and rendering", () => {
         iteration: 0, workflowScores: [0.5], invalidWorkflows: 1, invalidReasons: [{ reason: hostile, count: 1 }], meanExecutorTokens: null, meanReward: null,
         keptVariances: [], keptMedianIntervals: [], keptDistinct: 0, keptQueries: 0, comparison: [], warning: hostile,
         samples: [{ queryId: hostile, sampleIndex: 0, score: 0.5, workflow: hostile, invalidReason: null }],
+        samplers: [hostile], samplerGap: null, // a generator server names its base model
       }],
       updateSteps: [],
       evaluations: [{ ...evaluation("cot", [0.5]), executor: hostile }],

@@ -20,8 +20,8 @@ import {
   type WorkflowProblem,
   type WorkflowRunResult,
 } from "../../src/index.js";
-import { exitOf, spawnCli } from "../helpers/cli.js";
 import { testDataDir } from "../helpers/dataDir.js";
+import { startServeProcess, type ServeProcess } from "../helpers/serveProcess.js";
 
 let dir: string;
 let modelPath: string;
@@ -39,39 +39,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface ServeProcess {
-  url: string;
-  /** Sends SIGINT; resolves with the exit code and everything the command printed. */
-  stop(): Promise<{ exitCode: number | null; output: string }>;
-}
-
-/** `spogw-native serve ...` in its own process (the built CLI), once it says where it listens. */
-async function startServeCli(extraArgs: string[]): Promise<ServeProcess> {
-  const child = spawnCli(["serve", "--model", modelPath, "--port", "0", ...extraArgs]);
-  let output = "";
-  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-  const exited = exitOf(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    const poll = setInterval(() => {
-      const match = /at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(output);
-      if (match) {
-        clearInterval(poll);
-        resolve(match[1]!);
-      }
-    }, 20);
-    void exited.then(({ code }) => {
-      clearInterval(poll);
-      reject(new Error(`serve exited early (${code}): ${output}`));
-    });
-  });
-  return {
-    url,
-    stop: async () => {
-      child.kill("SIGINT");
-      return { exitCode: (await exited).code, output };
-    },
-  };
+/** `spogw-native serve` on the tiny model in its own process. */
+function startServeCli(extraArgs: string[]): Promise<ServeProcess> {
+  return startServeProcess(["--model", modelPath, "--port", "0", ...extraArgs]);
 }
 
 describe("the OpenAI-compatible server", () => {

@@ -29,7 +29,10 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
           `${it.invalid ? ` (${it.invalid} invalid: ${formatReasons(it.invalidReasons ?? [])})` : ""}, ${it.executions} executions, ${it.groups} groups, ` +
           `${it.logprobs} log-prob rows, ${it.updateSteps} update steps; done: ${it.phasesDone.join(", ") || "nothing"}` +
           `${it.meanScore !== null ? `; mean score ${it.meanScore.toFixed(3)}` : ""}${it.meanExecutorTokens ? `, ${it.meanExecutorTokens.toFixed(0)} executor tokens per execution` : ""}` +
-          `${it.loss !== null ? `; loss ${it.loss.toFixed(4)}` : ""}`,
+          `${it.loss !== null ? `; loss ${it.loss.toFixed(4)}` : ""}` +
+          `${it.samplers.length > 0 ? `; sampled by ${it.samplers.join(", ")}` : ""}` +
+          `${it.samplerGap ? `; sampler vs engine max |dp| ${it.samplerGap.maxAbsProb.toExponential(1)} over ${it.samplerGap.tokens} tokens` : ""}` +
+          `${it.keptAttempts > 0 ? `; ${it.keptAttempts} generation attempts kept for queries in progress` : ""}`,
         ...(it.warning ? [`    WARNING: ${it.warning}`] : []),
       ]),
       `adapters: ${status.adapters.join(", ") || "none yet"}`,
