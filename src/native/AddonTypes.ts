@@ -164,4 +164,4 @@ export interface NativeGrpoLossResult {
 }
 
 /** Must equal kAbiVersion in native/src/napi/info.cc. */
-export const EXPECTED_ABI_VERSION = 4;
+export const EXPECTED_ABI_VERSION = 5;
