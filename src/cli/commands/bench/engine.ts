@@ -18,18 +18,11 @@ import { readGgufHeader, TINY_MODEL_DTYPES, type TinyModelDtype } from "../../..
 import { Engine } from "../../../train/index.js";
 import { describeMachine } from "../../utils/machine.js";
 import { formatTable, timeAsync } from "../../utils/timing.js";
-import { QWEN25_05B_SHAPE, writeBenchModel } from "../../../gguf/index.js";
+import { writeBenchModel } from "../../../gguf/index.js";
+import { withBenchModelOptions, type BenchModelOptions } from "../../utils/benchInputs.js";
 
-interface EngineBenchOptions {
-  layers: number;
+interface EngineBenchOptions extends BenchModelOptions {
   tokens: number;
-  hidden: number;
-  heads: number;
-  "kv-heads": number;
-  ff: number;
-  vocab: number;
-  rank: number;
-  dtype: TinyModelDtype;
   runs: number;
   threads: number;
   torch: boolean;
@@ -123,17 +116,8 @@ export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
   command: "engine",
   describe: "Engine forward/backward tokens/s (LoRA on all projections) beside PyTorch and llama.cpp, Qwen2.5-0.5B widths",
   builder: (y) =>
-    y
-      .option("layers", { type: "number", default: 4, describe: "transformer layers (Qwen2.5-0.5B has 24)" })
+    withBenchModelOptions(y, { layers: 4, dtype: "f32", dtypeHelp: "weight type of the GGUF file ours and llama.cpp read (the PyTorch peer always runs float32; q4_k_m mixes types as llama.cpp does)" })
       .option("tokens", { type: "number", default: 512, describe: "sequence length T" })
-      .option("hidden", { type: "number", default: QWEN25_05B_SHAPE.hidden })
-      .option("heads", { type: "number", default: QWEN25_05B_SHAPE.heads })
-      .option("kv-heads", { type: "number", default: QWEN25_05B_SHAPE.kvHeads })
-      .option("ff", { type: "number", default: QWEN25_05B_SHAPE.ff })
-      .option("vocab", { type: "number", default: QWEN25_05B_SHAPE.vocab })
-      .option("rank", { type: "number", default: 8, describe: "LoRA rank (alpha = 2 x rank), on all seven projections" })
-      .option("dtype", { choices: TINY_MODEL_DTYPES, default: "f32" as TinyModelDtype,
-        describe: "weight type of the GGUF file ours and llama.cpp read (the PyTorch peer always runs float32; q4_k_m mixes types as llama.cpp does)" })
       .option("runs", { type: "number", default: 3, describe: "timed runs per measurement (median)" })
       .option("threads", { type: "number", default: availableParallelism(), describe: "threads for every contender" })
       .option("torch", { type: "boolean", default: true, describe: "run the PyTorch peer" })

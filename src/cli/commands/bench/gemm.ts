@@ -3,6 +3,7 @@
 import type { CommandModule } from "yargs";
 import { gemm, gemmReference } from "../../../native/index.js";
 import { describeMachine } from "../../utils/machine.js";
+import { randomArray } from "../../utils/benchInputs.js";
 import { formatTable, timeAsync } from "../../utils/timing.js";
 
 interface GemmBenchOptions {
@@ -11,16 +12,6 @@ interface GemmBenchOptions {
   n: number;
   runs: number;
   naive: boolean;
-}
-
-function randomArray(length: number, seed: number): Float32Array {
-  const out = new Float32Array(length);
-  let s = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
 }
 
 export const benchGemmCommand: CommandModule<object, GemmBenchOptions> = {
