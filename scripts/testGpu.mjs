@@ -104,8 +104,8 @@ function makeInput(T, d, V, S, seed) {
   };
 }
 
-const run = (x, device, tileRows = 0) => binding.grpoLoss(x.hidden, x.lmHead, x.targets, x.seqStarts, x.advantages, x.seqWeights,
-  x.oldLogp, x.refLogp, 0.2, 0.28, 0.1, 0.7, false, device, tileRows);
+const settings = { epsilon: 0.2, epsilonHigh: 0.28, beta: 0.1, temperature: 0.7, klMask: "advantage" };
+const run = (x, device, tileRows = 0) => binding.grpoLoss({ ...x, ...settings }, { device, tileRows });
 
 function relErr(a, b) {
   let diff = 0, scale = 0;

@@ -2,8 +2,9 @@
 export { gemm, gemmReference, info, setThreads, loadBinding, NativeLoadError } from "./native/index.js";
 export type { NativeInfo, NativeCudaInfo, LoadedBinding, BindingSource } from "./native/index.js";
 export { grpoLoss, selectiveLogprobs, LossInputError } from "./loss/index.js";
-export type { GrpoLossInput, GrpoLossResult, GrpoLossStats, LossRunOptions, SelectiveLogprobsInput } from "./loss/index.js";
+export type { GrpoLossInput, GrpoLossResult, GrpoLossSettings, GrpoLossStats, LossRunOptions, SelectiveLogprobsInput } from "./loss/index.js";
 export * from "./gguf/index.js";
+export { SeededRandom } from "./util/seededRandom.js";
 export * from "./generator/index.js";
 export * from "./benchmarks/index.js";
 export * from "./workflow/index.js";

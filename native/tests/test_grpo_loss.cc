@@ -94,7 +94,7 @@ Case make_case(int64_t T, int64_t d, int64_t V, int64_t S, float temperature, ui
 void compare(const char* label, const Case& c, const GrpoLossConfig& cfg, int64_t tile_rows, bool cuda) {
   std::printf("%s: T=%lld d=%lld V=%lld S=%lld tile=%lld beta=%g T=%g kl=%s%s\n", label, (long long)c.T,
               (long long)c.d, (long long)c.V, (long long)c.S, (long long)tile_rows, cfg.beta, cfg.temperature,
-              cfg.kl_all_tokens ? "all" : "advantage", cuda ? " [cuda]" : "");
+              cfg.kl_mask == KlMask::kAll ? "all" : "advantage", cuda ? " [cuda]" : "");
   std::vector<float> logp_ref(static_cast<size_t>(c.T)), dh_ref(static_cast<size_t>(c.T * c.d)), logp(static_cast<size_t>(c.T)), dh(static_cast<size_t>(c.T * c.d));
   const GrpoLossSums want = grpo_loss_reference(c.inputs(), cfg, {logp_ref.data(), dh_ref.data()});
   GrpoLossSums got;
@@ -132,13 +132,13 @@ void expect_error(const char* what, const GrpoLossInputs& in, const GrpoLossConf
 
 int main() {
   GrpoLossConfig cfg;
-  cfg.eps_low = 0.2f; cfg.eps_high = 0.28f; cfg.beta = 0.1f; cfg.temperature = 0.7f;
+  cfg.eps_low = 0.2f; cfg.eps_high = 0.28f; cfg.beta = 0.1f; cfg.temperature = 0.7f; cfg.kl_mask = KlMask::kAdvantage;
   compare("small", make_case(10, 16, 123, 4, cfg.temperature, 1), cfg, 3, false);
-  cfg.kl_all_tokens = true; cfg.temperature = 1.0f;
+  cfg.kl_mask = KlMask::kAll; cfg.temperature = 1.0f;
   compare("tail tile", make_case(13, 24, 5000, 5, cfg.temperature, 2), cfg, 4, false);
   cfg.beta = 0.0f;
   compare("auto tile", make_case(6, 8, 1, 2, cfg.temperature, 3), cfg, 0, false);
-  cfg.beta = 0.04f; cfg.kl_all_tokens = false; cfg.temperature = 0.7f;
+  cfg.beta = 0.04f; cfg.kl_mask = KlMask::kAdvantage; cfg.temperature = 0.7f;
   compare("qwen vocab", make_case(3, 16, 151936, 2, cfg.temperature, 4), cfg, 2, false);
 #ifdef SPOGW_WITH_CUDA
   if (cuda_info().deviceCount > 0) {
@@ -152,6 +152,7 @@ int main() {
   std::printf("validation:\n");
   Case c = make_case(4, 4, 7, 2, 1.0f, 9);
   GrpoLossConfig ok_cfg;
+  ok_cfg.eps_low = 0.2f; ok_cfg.eps_high = 0.2f; ok_cfg.beta = 0.0f; ok_cfg.temperature = 1.0f; ok_cfg.kl_mask = KlMask::kAdvantage;
   {
     Case bad = c; bad.targets[2] = 7;
     expect_error("target = V", bad.inputs(), ok_cfg, "targets[2]");
@@ -171,6 +172,13 @@ int main() {
   {
     GrpoLossConfig bad = ok_cfg; bad.temperature = 0.0f;
     expect_error("temperature 0", c.inputs(), bad, "temperature");
+  }
+  {
+    GrpoLossConfig unset;  // no field has a default: each stays unset until given
+    unset.eps_low = 0.2f; unset.eps_high = 0.2f; unset.beta = 0.1f; unset.temperature = 1.0f;
+    expect_error("klMask not set", c.inputs(), unset, "klMask must be \"advantage\" or \"all\" (it is not set)");
+    unset.kl_mask = KlMask::kAll; unset.beta = GrpoLossConfig().beta;
+    expect_error("beta not set", c.inputs(), unset, "beta must be a finite number >= 0 (got nan)");
   }
 
   std::printf(g_failures == 0 ? "ALL OK\n" : "%d FAILURES\n", g_failures);

@@ -1,6 +1,6 @@
 // Index combinations for group construction: every n-subset of m responses in lexicographic order, or
 // a seeded sample of distinct subsets when there are too many to enumerate.
-import { SeededRandom } from "../gguf/seededRandom.js";
+import { SeededRandom } from "../util/seededRandom.js";
 
 /** C(m, n) as an exact integer when it is at most `cap`, otherwise Infinity (avoids overflow for large m). */
 export function countCombinations(m: number, n: number, cap = Number.MAX_SAFE_INTEGER): number {

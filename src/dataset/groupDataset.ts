@@ -3,7 +3,7 @@
 // screened (the N groups of highest score variance over all queries) and sharpened (only the t lowest
 // and t highest scores of each group are kept). Random selection and no sharpening give the paper's
 // Table 4 ablations.
-import { SeededRandom } from "../gguf/seededRandom.js";
+import { SeededRandom } from "../util/seededRandom.js";
 import { allCombinations, compareIndexLists, countCombinations, sampleCombinations } from "./combinations.js";
 
 export interface QueryScores {

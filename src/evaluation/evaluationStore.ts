@@ -9,6 +9,9 @@ import type Database from "better-sqlite3";
 import { openRunDatabase } from "../pipeline/runStore.js";
 import type { ScoringProtocol } from "../workflow/scoringProtocols.js";
 
+/** The executor's response cache of a run's evaluations, in the run directory. */
+export const EVALUATION_CACHE = "eval-cache.sqlite";
+
 /** The generator methods are named after the adapter iteration they sample from (0 = the base model). */
 export function generatorMethod(iteration: number): string {
   return `generator@${iteration}`;

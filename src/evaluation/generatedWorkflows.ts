@@ -3,7 +3,7 @@
 // rerun writes the same workflow), parsed and validated, and regenerated while invalid up to a limit.
 import type { Problem } from "../benchmarks/problem.js";
 import type { Generator } from "../generator/index.js";
-import { SeededRandom } from "../gguf/seededRandom.js";
+import { SeededRandom } from "../util/seededRandom.js";
 import { buildGeneratorPrompt, WORKFLOW_CLOSE_TAG } from "../workflow/generatorPrompt.js";
 import { parseWorkflow } from "../workflow/parse/parseWorkflow.js";
 

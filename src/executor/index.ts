@@ -7,3 +7,4 @@ export { CachingExecutor } from "./cachingExecutor.js";
 export { requestCacheKey } from "./cacheKey.js";
 export { renderChatPrompt, chatFormatFor, type ChatFormat } from "./chatPrompt.js";
 export { evaluationExecutors, runCacheModel, type EvaluationExecutors } from "./runExecutors.js";
+export { openExecutor, withoutCredentials, type ExecutorChoice, type OpenedExecutor } from "./openExecutor.js";

@@ -17,6 +17,7 @@ export {
   type TinyModelConfig,
   type TinyModelOptions,
 } from "./tinyModel.js";
+export { writeBenchModel, QWEN25_05B_SHAPE, type BenchModelShape } from "./benchModel.js";
 export { buildTinyVocab, byteToUnicode, CHATML_TEMPLATE, CONTROL_TOKENS, type TinyVocab } from "./tinyVocab.js";
 export {
   buildLoraAdapterGguf,
@@ -28,5 +29,4 @@ export {
   type LoraPair,
   type RandomLoraOptions,
 } from "./loraAdapter.js";
-export { SeededRandom } from "./seededRandom.js";
 export { checkLlamaCppModel, checkLlamaCppLoraAdapter, GgufContentError } from "./modelChecks.js";

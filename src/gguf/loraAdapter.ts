@@ -9,7 +9,7 @@
 // token_embd is stored transposed by llama.cpp and is not supported here.
 import { gguf, metadataNumber, metadataString } from "./metadata.js";
 import type { GgufFile } from "./ggufFile.js";
-import { SeededRandom } from "./seededRandom.js";
+import { SeededRandom } from "../util/seededRandom.js";
 import type { GgufHeader } from "./types.js";
 import { writeGgufFile, type GgufFileToWrite, type GgufTensorToWrite } from "./writer.js";
 

@@ -29,7 +29,7 @@
 // Each tensor's values come from its own stream seeded by (seed, tensor name).
 import { writeGgufFile, type GgufFileToWrite, type GgufTensorToWrite } from "./writer.js";
 import { gguf } from "./metadata.js";
-import { SeededRandom } from "./seededRandom.js";
+import { SeededRandom } from "../util/seededRandom.js";
 import { buildTinyVocab, CHATML_TEMPLATE } from "./tinyVocab.js";
 import type { GgufMetadata, GgufWritableTensorType } from "./types.js";
 

@@ -1,47 +1,12 @@
 // The ioGRPO-mKL loss over the output layer (paper Eq. 3.6; DESIGN.md "Training math"), fused with the
 // log-probs and the backward to the hidden states, on the native core. The [T x V] logits are never
 // held: the kernel works in token tiles whose size bounds its scratch memory.
-import type { NativeGrpoLossResult } from "../native/AddonTypes.js";
+import type { GrpoLossArrays, GrpoLossSettings, NativeGrpoLossResult } from "../native/AddonTypes.js";
 import { native } from "../native/loadBinding.js";
-import {
-  checkSeqStarts,
-  deriveShape,
-  LossInputError,
-  requireFinite,
-  requireFloat32,
-  requireInt32,
-  requireLength,
-  requireNumber,
-  requireTemperature,
-} from "./validate.js";
+import { checkSeqStarts, deriveShape, LossInputError, requireFinite, requireFloat32, requireInt32, requireLength } from "./validate.js";
 
-export interface GrpoLossInput {
-  /** [T, d] final hidden states at the positions that predict each target. */
-  hidden: Float32Array;
-  /** [V, d] output projection, row-major. */
-  lmHead: Float32Array;
-  /** [T] the response tokens being scored. */
-  targets: Int32Array;
-  /** [S + 1] response i owns tokens seqStarts[i] .. seqStarts[i+1] - 1. */
-  seqStarts: Int32Array;
-  /** [S] A_i. */
-  advantages: Float32Array;
-  /** [S] w_i (SPOGW: 1 / (G * n * |y_i|)). */
-  seqWeights: Float32Array;
-  /** [T] log pi_old(target), at the same temperature. */
-  oldLogp: Float32Array;
-  /** [T] log pi_ref(target), at the same temperature. */
-  refLogp: Float32Array;
-  /** Clip range [1 - epsilon, 1 + epsilonHigh]; epsilonHigh defaults to epsilon. */
-  epsilon: number;
-  epsilonHigh?: number;
-  /** KL coefficient (>= 0). */
-  beta: number;
-  /** Sampling temperature: logits are divided by it (> 0). */
-  temperature: number;
-  /** "advantage": KL only on responses with A_i > 0 (mKL); "all": on every token. */
-  klMask: "advantage" | "all";
-}
+/** The arrays (shapes in GrpoLossArrays) and the loss settings, in one object. */
+export interface GrpoLossInput extends GrpoLossArrays, GrpoLossSettings {}
 
 export interface GrpoLossStats {
   /** Fraction of tokens where the clipped branch won with r < 1 - epsilon (A < 0). */
@@ -71,8 +36,11 @@ export interface LossRunOptions {
   tileRows?: number;
 }
 
-/** Checks everything that can be checked without scanning hidden/lmHead; throws LossInputError. */
-function validateGrpoLossInput(input: GrpoLossInput): { epsilonHigh: number; klAllTokens: boolean } {
+/**
+ * Checks the arrays' types, lengths and the values that can be checked without scanning hidden/lmHead;
+ * throws LossInputError. The settings are checked by the native core, their one owner of ranges.
+ */
+function validateGrpoLossArrays(input: GrpoLossInput): void {
   const fn = "grpoLoss";
   if (typeof input !== "object" || input === null) throw new LossInputError(`${fn}: input must be an object`);
   requireFloat32(fn, "hidden", input.hidden);
@@ -93,15 +61,6 @@ function validateGrpoLossInput(input: GrpoLossInput): { epsilonHigh: number; klA
   requireFinite(fn, "seqWeights", input.seqWeights);
   requireFinite(fn, "oldLogp", input.oldLogp);
   requireFinite(fn, "refLogp", input.refLogp);
-  requireNumber(fn, "epsilon", input.epsilon, (v) => v >= 0 && v <= 1, "a number in [0, 1]");
-  const epsilonHigh = input.epsilonHigh === undefined ? input.epsilon
-    : requireNumber(fn, "epsilonHigh", input.epsilonHigh, (v) => v >= 0, "a finite number >= 0");
-  requireNumber(fn, "beta", input.beta, (v) => v >= 0, "a finite number >= 0");
-  requireTemperature(fn, input.temperature);
-  if (input.klMask !== "advantage" && input.klMask !== "all") {
-    throw new LossInputError(`${fn}: klMask must be "advantage" or "all" (got ${JSON.stringify(input.klMask)})`);
-  }
-  return { epsilonHigh, klAllTokens: input.klMask === "all" };
 }
 
 export function checkRunOptions(fn: string, options: LossRunOptions): { device: "cpu" | "cuda"; tileRows: number } {
@@ -123,13 +82,8 @@ export function requireNativeLoss(): ReturnType<typeof native> {
 
 /** grpoLoss plus what the kernel reports about itself (tile rows, scratch bytes); for benchmarks. */
 export async function grpoLossDetailed(input: GrpoLossInput, options: LossRunOptions = {}): Promise<GrpoLossResult & { native: NativeGrpoLossResult }> {
-  const { epsilonHigh, klAllTokens } = validateGrpoLossInput(input);
-  const { device, tileRows } = checkRunOptions("grpoLoss", options);
-  const r = await requireNativeLoss().grpoLoss(
-    input.hidden, input.lmHead, input.targets, input.seqStarts, input.advantages, input.seqWeights,
-    input.oldLogp, input.refLogp, input.epsilon, epsilonHigh, input.beta, input.temperature, klAllTokens,
-    device, tileRows,
-  );
+  validateGrpoLossArrays(input);
+  const r = await requireNativeLoss().grpoLoss(input, checkRunOptions("grpoLoss", options));
   const stats: GrpoLossStats = {
     clipFractionLow: r.clippedLow / r.tokens,
     clipFractionHigh: r.clippedHigh / r.tokens,
@@ -141,9 +95,9 @@ export async function grpoLossDetailed(input: GrpoLossInput, options: LossRunOpt
 
 /**
  * Loss, per-token log-probs and d loss / d hidden for a batch of responses, in one fused native pass.
- * Malformed input (lengths, seqStarts, targets outside [0, V), non-finite values, temperature <= 0,
- * an empty response, parameters out of range) rejects with a LossInputError (or the core's Error for
- * non-finite hidden/lmHead values) before any computation.
+ * Malformed arrays (types, lengths, seqStarts, targets outside [0, V), an empty response, non-finite
+ * values) reject with a LossInputError, or the core's error for non-finite hidden/lmHead values and
+ * for settings out of range (temperature <= 0, ...), before any computation.
  */
 export async function grpoLoss(input: GrpoLossInput, options: LossRunOptions = {}): Promise<GrpoLossResult> {
   const { loss, logp, dHidden, stats } = await grpoLossDetailed(input, options);

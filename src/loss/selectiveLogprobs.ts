@@ -23,6 +23,5 @@ export async function selectiveLogprobs(input: SelectiveLogprobsInput, options: 
   requireInt32(fn, "targets", input.targets);
   deriveShape(fn, input.hidden, input.lmHead, input.targets);
   requireTemperature(fn, input.temperature);
-  const { device, tileRows } = checkRunOptions(fn, options);
-  return requireNativeLoss().selectiveLogprobs(input.hidden, input.lmHead, input.targets, input.temperature, device, tileRows);
+  return requireNativeLoss().selectiveLogprobs(input, checkRunOptions(fn, options));
 }

@@ -1,5 +1,10 @@
 // The raw surface of the native addon (native/src/napi). This file is the only description of what the
-// .node exports; everything else in TypeScript goes through the typed wrappers in this folder.
+// .node exports; everything else in TypeScript goes through the typed wrappers in this folder. Inputs
+// cross as option objects (node-llama-cpp's AddonTypes.ts style), never as long positional lists; every
+// field of them is required.
+import type { GrpoLossSettings, OptimizerSettings } from "./settings.js";
+
+export type { GrpoLossSettings, OptimizerSettings } from "./settings.js";
 
 export interface NativeCudaInfo {
   /** The binary contains CUDA code (the "cuda" variant). */
@@ -40,16 +45,38 @@ export interface NativeBinding {
   gemm(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean): Promise<Float32Array>;
   gemmReference(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean): Promise<Float32Array>;
   /** Fused log-prob + ioGRPO-mKL loss (native/src/napi/loss.cc); shapes derived from the array lengths. */
-  grpoLoss(
-    hidden: Float32Array, lmHead: Float32Array, targets: Int32Array, seqStarts: Int32Array,
-    advantages: Float32Array, seqWeights: Float32Array, oldLogp: Float32Array, refLogp: Float32Array,
-    epsilon: number, epsilonHigh: number, beta: number, temperature: number, klAllTokens: boolean,
-    device: "cpu" | "cuda", tileRows: number,
-  ): Promise<NativeGrpoLossResult>;
-  selectiveLogprobs(hidden: Float32Array, lmHead: Float32Array, targets: Int32Array, temperature: number, device: "cpu" | "cuda", tileRows: number): Promise<Float32Array>;
+  grpoLoss(input: GrpoLossArrays & GrpoLossSettings, run: NativeLossRun): Promise<NativeGrpoLossResult>;
+  /** log pi(target) at the temperature, per token: [T]. */
+  selectiveLogprobs(input: Pick<GrpoLossArrays, "hidden" | "lmHead" | "targets"> & Pick<GrpoLossSettings, "temperature">, run: NativeLossRun): Promise<Float32Array>;
   /** Benchmark only: the loss kernel's two GEMMs in its tiles, without the row pass. Returns [T, d]. */
   lossGemmsOnly(hidden: Float32Array, lmHead: Float32Array, tokens: number, tileRows: number): Promise<Float32Array>;
   loadEngine(path: string): Promise<NativeEngine>;
+}
+
+/** The arrays of a grpoLoss call (row-major, float32 unless said otherwise). */
+export interface GrpoLossArrays {
+  /** [T, d] final hidden states at the positions that predict each target. */
+  hidden: Float32Array;
+  /** [V, d] output projection. */
+  lmHead: Float32Array;
+  /** [T] the response tokens being scored. */
+  targets: Int32Array;
+  /** [S + 1] response i owns tokens seqStarts[i] .. seqStarts[i+1] - 1 (0 = first < ... < last = T). */
+  seqStarts: Int32Array;
+  /** [S] A_i. */
+  advantages: Float32Array;
+  /** [S] w_i (SPOGW: 1 / (G * n * |y_i|)). */
+  seqWeights: Float32Array;
+  /** [T] log pi_old(target), at the same temperature. */
+  oldLogp: Float32Array;
+  /** [T] log pi_ref(target), at the same temperature. */
+  refLogp: Float32Array;
+}
+
+/** Where a loss kernel runs and in what tiles (tileRows 0: the kernel's choice from its memory budget). */
+export interface NativeLossRun {
+  device: "cpu" | "cuda";
+  tileRows: number;
 }
 
 /** The native training engine (native/src/napi/engine.cc); src/train/engine.ts wraps it. */
@@ -71,6 +98,22 @@ export interface NativeEngineConfig {
 /** Parts of one LoRA pair held natively: weights, accumulated gradients, AdamW moments. */
 export type NativeLoraPart = "a" | "b" | "gradA" | "gradB" | "mA" | "vA" | "mB" | "vB";
 
+/** B sequences packed end to end: sequence b is tokens[seqOffsets[b] .. seqOffsets[b+1]). */
+export interface NativeBackwardBatch {
+  tokens: Int32Array;
+  /** [B + 1], from 0 to tokens.length. */
+  seqOffsets: Int32Array;
+  /** [B] index of each sequence's first response token (>= 1). */
+  responseStarts: Int32Array;
+  /** [B] */
+  advantages: Float32Array;
+  /** [B] */
+  weights: Float32Array;
+  /** Log-probs of every response token, sequence after sequence. */
+  oldLogp: Float32Array;
+  refLogp: Float32Array;
+}
+
 export interface NativeBackwardSums {
   loss: number;
   tokens: number;
@@ -91,12 +134,9 @@ export interface NativeEngine {
   getLoraTensor(name: string, part: NativeLoraPart): Float32Array;
   setLoraTensor(name: string, part: NativeLoraPart, values: Float32Array): void;
   setOptimizerStep(step: number): void;
-  backward(
-    tokens: Int32Array, seqOffsets: Int32Array, responseStarts: Int32Array, advantages: Float32Array, weights: Float32Array,
-    oldLogp: Float32Array, refLogp: Float32Array,
-    loss: { epsilon: number; epsilonHigh?: number; beta: number; temperature: number; klAll: boolean },
-  ): Promise<NativeBackwardSums>;
-  optimizerStep(opts: { lr: number; weightDecay?: number; beta1?: number; beta2?: number; eps?: number; maxGradNorm?: number }): Promise<number>;
+  backward(batch: NativeBackwardBatch, settings: GrpoLossSettings): Promise<NativeBackwardSums>;
+  /** Resolves with the global gradient norm before clipping. */
+  optimizerStep(settings: OptimizerSettings): Promise<number>;
   zeroGrad(): void;
   dispose(): void;
 }
@@ -119,4 +159,4 @@ export interface NativeGrpoLossResult {
 }
 
 /** Must equal kAbiVersion in native/src/napi/info.cc. */
-export const EXPECTED_ABI_VERSION = 3;
+export const EXPECTED_ABI_VERSION = 4;

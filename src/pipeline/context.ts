@@ -1,7 +1,7 @@
 // What every phase works with: the run's store, its configuration and task, the models (loaded on
 // first use and kept for the run), and where progress goes.
 import { join } from "node:path";
-import { SeededRandom } from "../gguf/seededRandom.js";
+import { SeededRandom } from "../util/seededRandom.js";
 import { Generator } from "../generator/index.js";
 import { Engine } from "../train/index.js";
 import type { RunConfig } from "./config.js";
@@ -88,12 +88,9 @@ export class RunContext {
     this.generatorAdapter = null;
   }
 
-  /** The GGUF adapter that samples iteration `iteration`, or null for the base model. */
+  /** The GGUF adapter that samples iteration `iteration`, or null for the base model (see RunStore.adapterPath). */
   adapterPath(iteration: number): string | null {
-    if (iteration === 0) return null;
-    const record = this.store.adapter(iteration);
-    if (!record) throw new Error(`iteration ${iteration} needs adapter ${iteration}, which the update of iteration ${iteration - 1} has not written yet`);
-    return this.path(record.gguf);
+    return this.store.adapterPath(iteration);
   }
 
   /** A reproducible 31-bit seed for one purpose of this run (e.g. "sample:2:q17:0"). */

@@ -6,7 +6,8 @@ import { writeTinyModel } from "../gguf/index.js";
 import { resolveConfig, type RunConfig } from "./config.js";
 import type { ProgressListener } from "./context.js";
 import { createSimulatedTask } from "./simulatedTask.js";
-import { openRun, runTrain, type TrainSummary } from "./train.js";
+import { openRun } from "./openRun.js";
+import { runTrain, type TrainSummary } from "./trainLoop.js";
 
 /** The demo's generator: a 2-layer llama, embd 64, vocab 275 (about 0.1M parameters). */
 export const DEMO_MODEL = { arch: "llama", seed: 7, kvHeads: 2 } as const;

@@ -10,7 +10,10 @@ export type { TaskQuery, WorkflowTask, ParsedCompletion, ExecutionResult } from 
 export { runCollect, workflowScores, type CollectSummary } from "./collect.js";
 export { runDataset, type DatasetSummary } from "./datasetPhase.js";
 export { runUpdate, stepPlan, type UpdateSummary } from "./update.js";
-export { openRun, runIteration, runTrain, isRunDirectory, storedConfig, readStoredConfig, type IterationSummary, type TrainSummary, type OpenRunOptions } from "./train.js";
+export { openRun, openConfiguredRun, type OpenRunOptions } from "./openRun.js";
+export { isRunDirectory, storedConfig, readStoredConfig } from "./storedConfig.js";
+export { runIteration, runTrain, type IterationSummary, type TrainSummary } from "./trainLoop.js";
+export { lossSettingsOf, optimizerSettingsOf } from "./trainingSettings.js";
 export { runStatus, type RunStatus, type IterationStatus } from "./status.js";
 export {
   createSimulatedTask,

@@ -62,6 +62,17 @@ export interface SampleRecord {
   invalidReason: string | null;
 }
 
+/**
+ * The token ids the engine scores for a sample: its prompt, then its completion (the response starts
+ * at promptTokens.length).
+ */
+export function sampleTokens(sample: Pick<SampleRecord, "promptTokens" | "completionTokens">): Int32Array {
+  const tokens = new Int32Array(sample.promptTokens.length + sample.completionTokens.length);
+  tokens.set(sample.promptTokens);
+  tokens.set(sample.completionTokens, sample.promptTokens.length);
+  return tokens;
+}
+
 export interface ExecutionRecord {
   iteration: number;
   queryId: string;
@@ -283,12 +294,33 @@ export class RunStore {
     return this.db.prepare("SELECT iteration, gguf, peft FROM adapters WHERE iteration = ?").get(iteration) as AdapterRecord | undefined;
   }
 
+  /**
+   * The GGUF adapter that samples iteration `iteration` (a path under the run directory), or null for
+   * iteration 0: the base model. Throws naming the adapters stored when it does not exist yet.
+   */
+  adapterPath(iteration: number): string | null {
+    if (iteration === 0) return null;
+    const record = this.adapter(iteration);
+    if (!record) {
+      const have = this.adapters().map((a) => a.iteration);
+      throw new Error(`${this.dir} has no adapter ${iteration} (adapters stored: ${have.length ? have.join(", ") : "none"}; 0 = the base model); the update of iteration ${iteration - 1} writes it`);
+    }
+    return join(this.dir, record.gguf);
+  }
+
   adapters(): AdapterRecord[] {
     return this.db.prepare("SELECT iteration, gguf, peft FROM adapters ORDER BY iteration").all() as AdapterRecord[];
   }
 
   markPhaseDone(iteration: number, phase: Phase, summary: object): void {
     this.db.prepare("INSERT INTO phases (iteration, phase, summary, finished_at) VALUES (?, ?, ?, ?)").run(iteration, phase, JSON.stringify(summary), new Date().toISOString());
+  }
+
+  /** The first iteration whose `phase` is not done. */
+  nextIteration(phase: Phase): number {
+    let iteration = 0;
+    while (this.phaseSummary(iteration, phase)) iteration++;
+    return iteration;
   }
 
   /** The phase's summary when it is done, else undefined. */

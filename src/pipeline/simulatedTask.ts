@@ -15,7 +15,7 @@
 // is correct with probability 1 - d_q. So reviews and ensembles raise the odds and plain calls do not.
 // Each execution run draws from its own stream seeded by (seed, query, workflow, run), so scores are
 // reproducible and a rerun gives the same ones. A run scores 1 when the final answer is correct, else 0.
-import { SeededRandom } from "../gguf/seededRandom.js";
+import { SeededRandom } from "../util/seededRandom.js";
 import type { ExecutionResult, ParsedCompletion, TaskQuery, WorkflowTask } from "./task.js";
 
 export const SIMULATED_NOTICE = "SIMULATED task family: scores come from a probability model, not from an LLM executor";

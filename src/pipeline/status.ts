@@ -1,11 +1,9 @@
 // Where a run stands: per iteration, what each phase has stored and which phases are done.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { CollectSummary } from "./collect.js";
 import type { RunConfig } from "./config.js";
 import type { DatasetSummary } from "./datasetPhase.js";
-import { readStoredConfig } from "./train.js";
 import { RUN_DATABASE, RunStore, type Phase } from "./runStore.js";
+import { isRunDirectory, readStoredConfig } from "./storedConfig.js";
 import type { UpdateSummary } from "./update.js";
 
 export interface IterationStatus {
@@ -35,7 +33,7 @@ export interface RunStatus {
 }
 
 export function runStatus(dir: string): RunStatus {
-  if (!existsSync(join(dir, RUN_DATABASE))) throw new Error(`${dir} is not a run directory (no ${RUN_DATABASE}); start one with \`spogw-native train\` or \`demo\``);
+  if (!isRunDirectory(dir)) throw new Error(`${dir} is not a run directory (no ${RUN_DATABASE}); start one with \`spogw-native train\` or \`demo\``);
   const config = readStoredConfig(dir);
   const store = RunStore.open(dir);
   try {

@@ -5,10 +5,11 @@
 // same numbers; the next adapter is written in GGUF (node-llama-cpp) and PEFT (Hugging Face) form.
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { SeededRandom } from "../gguf/seededRandom.js";
+import { SeededRandom } from "../util/seededRandom.js";
 import type { BackwardItem, Engine } from "../train/index.js";
 import type { RunContext } from "./context.js";
-import { sampleKey, type AdapterRecord, type GroupRecord, type SampleRecord } from "./runStore.js";
+import { sampleKey, sampleTokens, type AdapterRecord, type GroupRecord, type SampleRecord } from "./runStore.js";
+import { lossSettingsOf, optimizerSettingsOf } from "./trainingSettings.js";
 
 export interface UpdateSummary {
   iteration: number;
@@ -78,6 +79,8 @@ async function trainSteps(
   logprobs: Map<string, { policy: Float32Array; reference: Float32Array | null }>,
 ): Promise<void> {
   const { config, store } = ctx;
+  const lossSettings = lossSettingsOf(config);
+  const optimizerSettings = optimizerSettingsOf(config);
   const plan = stepPlan(groups.length, config.epochs, config.groupsPerStep, (epoch) => new SeededRandom(config.seed, `batches:${iteration}:${epoch}`));
   const finished = store.updateSteps(iteration);
   const lastCheckpoint = finished.at(-1)?.checkpoint;
@@ -88,11 +91,9 @@ async function trainSteps(
     const { epoch, groups: indices } = plan[step]!;
     const batch = stepBatch(indices.map((i) => groups[i]!), samples, logprobs);
     const result = batch.length > 0
-      ? await engine.backward(batch, { epsilon: config.epsilon, epsilonHigh: config.epsilonHigh ?? config.epsilon, beta: config.beta, temperature: config.temperature, klMask: config.klMask })
+      ? await engine.backward(batch, lossSettings)
       : { loss: 0, stats: {} };
-    const { gradNorm } = await engine.optimizerStep({
-      lr: config.learningRate, weightDecay: config.weightDecay, betas: [config.adamBeta1, config.adamBeta2], maxGradNorm: config.maxGradNorm,
-    });
+    const { gradNorm } = await engine.optimizerStep(optimizerSettings);
     const checkpoint = checkpointPath(iteration, step);
     mkdirSync(dirname(ctx.path(checkpoint)), { recursive: true });
     await engine.saveLora(ctx.path(checkpoint));
@@ -135,26 +136,21 @@ async function storeLogprobs(ctx: RunContext, engine: Engine, iteration: number,
   const resumedFrom = needed.length - missing.length;
   ctx.progress({ iteration, phase: "logprobs", done: resumedFrom, total: needed.length, unit: "responses", resumedFrom });
   if (missing.length === 0) return;
-  const sequence = (s: SampleRecord) => {
-    const tokens = new Int32Array(s.promptTokens.length + s.completionTokens.length);
-    tokens.set(s.promptTokens);
-    tokens.set(s.completionTokens, s.promptTokens.length);
-    return tokens;
-  };
   const referenceLogp = new Map<string, Float32Array>();
+  const { temperature } = lossSettingsOf(config);  // the log-probs are taken at the loss's temperature
   const separateReference = config.reference === "base" && iteration > 0;
   if (separateReference) {
     basePolicy(ctx, engine);
     for (const key of missing) {
       const s = samples.get(key)!;
-      referenceLogp.set(key, await engine.tokenLogprobs(sequence(s), s.promptTokens.length, config.temperature));
+      referenceLogp.set(key, await engine.tokenLogprobs(sampleTokens(s), s.promptTokens.length, temperature));
     }
   }
   await startPolicy(ctx, engine, iteration);
   let done = resumedFrom;
   for (const key of missing) {
     const s = samples.get(key)!;
-    const policy = await engine.tokenLogprobs(sequence(s), s.promptTokens.length, config.temperature);
+    const policy = await engine.tokenLogprobs(sampleTokens(s), s.promptTokens.length, temperature);
     store.putLogprobs(iteration, s.queryId, s.sampleIndex, policy, separateReference ? referenceLogp.get(key)! : null);
     ctx.progress({ iteration, phase: "logprobs", done: ++done, total: needed.length, unit: "responses", resumedFrom });
   }
@@ -170,11 +166,8 @@ function stepBatch(groups: GroupRecord[], samples: Map<string, SampleRecord>, lo
       const responseLength = s.completionTokens.length;
       if (responseLength === 0) return;
       const lp = logprobs.get(key)!;
-      const tokens = new Int32Array(s.promptTokens.length + responseLength);
-      tokens.set(s.promptTokens);
-      tokens.set(s.completionTokens, s.promptTokens.length);
       batch.push({
-        tokens,
+        tokens: sampleTokens(s),
         responseStart: s.promptTokens.length,
         advantage: group.advantages[j]!,
         weight: 1 / (groups.length * group.members.length * responseLength),

@@ -8,7 +8,7 @@ import { buildGroupDataset, populationVariance } from "../dataset/index.js";
 import { evaluationsIn, type EvaluationRecord } from "../evaluation/evaluationStore.js";
 import type { RunConfig } from "../pipeline/config.js";
 import { openRunDatabase, RunStore, sampleKey, type SampleRecord } from "../pipeline/runStore.js";
-import { readStoredConfig } from "../pipeline/train.js";
+import { readStoredConfig } from "../pipeline/storedConfig.js";
 
 export interface SampleWorkflow {
   queryId: string;

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { buildLoraAdapterGguf, encodeGguf, GgufFile, loraAdapterFromGguf, type LoraAdapter } from "../gguf/index.js";
-import type { NativeEngine, NativeEngineConfig, NativeLoraPart } from "../native/AddonTypes.js";
+import type { GrpoLossSettings, NativeEngine, NativeEngineConfig, NativeLoraPart, OptimizerSettings } from "../native/AddonTypes.js";
 import { native, setThreads } from "../native/index.js";
 import { writeFileAtomic } from "./atomicWrite.js";
 import { peftConfig, peftTensors } from "./peft.js";
@@ -44,14 +44,6 @@ export interface BackwardItem {
   refLogp: Float32Array;
 }
 
-export interface LossOptions {
-  epsilon: number;
-  epsilonHigh?: number;
-  beta: number;
-  temperature: number;
-  klMask: "advantage" | "all";
-}
-
 /** Statistics of one backward call, over its response tokens. */
 export interface BackwardStats {
   [name: string]: number;
@@ -64,14 +56,6 @@ export interface BackwardStats {
   klMean: number;
   /** Mean ratio pi_theta / pi_old. */
   ratioMean: number;
-}
-
-export interface OptimizerOptions {
-  lr: number;
-  weightDecay?: number;
-  betas?: [number, number];
-  /** Clip the global gradient norm to this value (0 or absent: no clipping). */
-  maxGradNorm?: number;
 }
 
 const MOMENT_PARTS: NativeLoraPart[] = ["mA", "vA", "mB", "vB"];
@@ -106,8 +90,8 @@ export class Engine {
     return this.native.logits(tokens);
   }
 
-  /** log p(tokens[i] | tokens[<i]) at the temperature, for i in [from, T); length T - from. */
-  async tokenLogprobs(tokens: Int32Array, from: number, temperature = 1): Promise<Float32Array> {
+  /** log p(tokens[i] | tokens[<i]) at the temperature (the loss settings' one), for i in [from, T); length T - from. */
+  async tokenLogprobs(tokens: Int32Array, from: number, temperature: number): Promise<Float32Array> {
     return this.native.tokenLogprobs(tokens, from, temperature);
   }
 
@@ -218,9 +202,8 @@ export class Engine {
   }
 
   /** Accumulates LoRA gradients of the ioGRPO-mKL loss over the batch (paper Eq. 3.6). */
-  async backward(batch: BackwardItem[], loss: LossOptions): Promise<{ loss: number; stats: BackwardStats }> {
+  async backward(batch: BackwardItem[], settings: GrpoLossSettings): Promise<{ loss: number; stats: BackwardStats }> {
     if (batch.length === 0) throw new Error("backward: the batch is empty");
-    if (loss.klMask !== "advantage" && loss.klMask !== "all") throw new Error(`klMask must be "advantage" or "all"`);
     const total = batch.reduce((n, b) => n + b.tokens.length, 0);
     const responseTotal = batch.reduce((n, b) => n + Math.max(0, b.tokens.length - b.responseStart), 0);
     const tokens = new Int32Array(total);
@@ -247,10 +230,8 @@ export class Engine {
       refLogp.set(b.refLogp, lp);
       lp += n;
     });
-    const sums = await this.native.backward(tokens, offsets, starts, advantages, weights, oldLogp, refLogp, {
-      epsilon: loss.epsilon, epsilonHigh: loss.epsilonHigh ?? loss.epsilon, beta: loss.beta, temperature: loss.temperature,
-      klAll: loss.klMask === "all",
-    });
+    const sums = await this.native.backward(
+      { tokens, seqOffsets: offsets, responseStarts: starts, advantages, weights, oldLogp, refLogp }, settings);
     const n = Math.max(1, sums.tokens);
     return {
       loss: sums.loss,
@@ -275,10 +256,8 @@ export class Engine {
   }
 
   /** AdamW on the LoRA parameters after global-norm clipping; then zeroes the gradients. */
-  async optimizerStep(opts: OptimizerOptions): Promise<{ gradNorm: number }> {
-    const [beta1, beta2] = opts.betas ?? [0.9, 0.999];
-    const gradNorm = await this.native.optimizerStep({ lr: opts.lr, weightDecay: opts.weightDecay ?? 0, beta1, beta2, maxGradNorm: opts.maxGradNorm ?? 0 });
-    return { gradNorm };
+  async optimizerStep(settings: OptimizerSettings): Promise<{ gradNorm: number }> {
+    return { gradNorm: await this.native.optimizerStep(settings) };
   }
 
   dispose(): void {

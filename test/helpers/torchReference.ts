@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GgufFile, type LoraAdapter } from "../../src/gguf/index.js";
-import { encodeSafetensors, readSafetensors } from "../../src/train/index.js";
+import { encodeSafetensors, readSafetensors, type GrpoLossSettings } from "../../src/train/index.js";
 import { repoRoot } from "./prebuilds.js";
 
 /** Debian's python3 has python3-torch; a pyenv python earlier on PATH does not. */
@@ -20,7 +20,8 @@ export interface ReferenceBatchItem {
   refLogp: number[];
 }
 
-export interface ReferenceConfig {
+/** The model's shape and the loss settings (the same GrpoLossSettings the engine takes). */
+export interface ReferenceConfig extends GrpoLossSettings {
   arch: string;
   d: number;
   heads: number;
@@ -28,11 +29,6 @@ export interface ReferenceConfig {
   layers: number;
   eps: number;
   ropeBase: number;
-  epsilon: number;
-  epsilonHigh: number;
-  beta: number;
-  temperature: number;
-  klMask: "advantage" | "all";
   /** Override the rotary layout: "neox" (halves, Hugging Face) or "norm" (interleaved pairs, GGUF llama). */
   ropeMode?: "neox" | "norm";
 }

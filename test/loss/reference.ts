@@ -66,7 +66,7 @@ export function referenceGrpoLoss(input: GrpoLossInput): Reference {
   const d = input.hidden.length / T;
   const V = input.lmHead.length / d;
   const epsLow = input.epsilon;
-  const epsHigh = input.epsilonHigh ?? input.epsilon;
+  const epsHigh = input.epsilonHigh;
   const logp = new Float64Array(T);
   const g = new Float64Array(T);
   const dHidden = new Float64Array(T * d);

@@ -92,8 +92,7 @@ describe("the native binding checks sizes and values itself", () => {
   const x = good();
   const call = (over: Partial<GrpoLossInput>) => {
     const y = { ...x, ...over };
-    return native().grpoLoss(y.hidden, y.lmHead, y.targets, y.seqStarts, y.advantages, y.seqWeights, y.oldLogp, y.refLogp,
-      0.2, 0.2, 0.1, 1, false, "cpu", 0);
+    return native().grpoLoss(y, { device: "cpu", tileRows: 0 });
   };
   it("array lengths", () => {
     expect(() => call({ advantages: new Float32Array(2) })).toThrow(/advantages has 2 values but needs 3/);
@@ -105,9 +104,15 @@ describe("the native binding checks sizes and values itself", () => {
     await expect(call({ seqStarts: new Int32Array([0, 2, 4, 60]) })).rejects.toThrow(/must end at T = 6/);
     await expect(call({ targets: new Int32Array([0, 1, 2, 3, 4, 99]) })).rejects.toThrow(/targets\[5\] = 99/);
   });
+  it("every loss setting is required (no defaults below the run config)", () => {
+    for (const key of ["epsilon", "epsilonHigh", "beta", "temperature", "klMask"] as const) {
+      const { [key]: _dropped, ...rest } = x;
+      expect(() => native().grpoLoss(rest as GrpoLossInput, { device: "cpu", tileRows: 0 })).toThrow(new RegExp(`grpoLoss: ${key} is required`));
+    }
+  });
   it("argument types", () => {
-    expect(() => native().grpoLoss(x.hidden, x.lmHead, new Float32Array(6) as unknown as Int32Array, x.seqStarts, x.advantages,
-      x.seqWeights, x.oldLogp, x.refLogp, 0.2, 0.2, 0.1, 1, false, "cpu", 0)).toThrow(/targets must be an Int32Array/);
+    expect(() => native().grpoLoss({ ...x, targets: new Float32Array(6) as unknown as Int32Array }, { device: "cpu", tileRows: 0 }))
+      .toThrow(/targets must be an Int32Array/);
   });
 });
 

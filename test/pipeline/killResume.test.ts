@@ -8,7 +8,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTinyModel } from "../../src/gguf/index.js";
-import { SeededRandom } from "../../src/gguf/seededRandom.js";
+import { SeededRandom } from "../../src/util/seededRandom.js";
 import { runState } from "./runState.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-kill-"));

@@ -1,7 +1,7 @@
 // The demo's simulated task family: the workflow syntax and its grammar, and the probability model against
 // hand-computed success probabilities.
 import { describe, expect, it } from "vitest";
-import { SeededRandom } from "../../src/gguf/seededRandom.js";
+import { SeededRandom } from "../../src/util/seededRandom.js";
 import {
   createSimulatedTask, decodeSimulatedWorkflow, parseSimulatedWorkflow, renderSimulatedWorkflow, simulateRun, simulatedDifficulty,
   SIMULATED_WORKFLOW_GRAMMAR,

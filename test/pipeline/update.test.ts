@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SeededRandom } from "../../src/gguf/seededRandom.js";
+import { SeededRandom } from "../../src/util/seededRandom.js";
 import { writeTinyModel } from "../../src/gguf/index.js";
 import { createSimulatedTask, openRun, resolveConfig, runCollect, runDataset, runUpdate, stepPlan, type RunConfig } from "../../src/pipeline/index.js";
 import { Engine } from "../../src/train/index.js";

@@ -28,9 +28,9 @@ describe("optimizerStep", () => {
       const v = new Map([...params].map(([k, p]) => [k, new Float64Array(p.length)]));
       const norms: number[] = [];
       for (let t = 1; t <= 2; t++) {
-        const own = await engine.tokenLogprobs(tokens, 4);
+        const own = await engine.tokenLogprobs(tokens, 4, 1);
         const item: BackwardItem = { tokens, responseStart: 4, advantage: t === 1 ? 1 : -1, weight: 1, oldLogp: own, refLogp: own };
-        await engine.backward([item], { epsilon: 0.2, beta: 0, temperature: 1, klMask: "advantage" });
+        await engine.backward([item], { epsilon: 0.2, epsilonHigh: 0.2, beta: 0, temperature: 1, klMask: "advantage" });
         const grads = await engine.loraGradients();
         const norm = Math.sqrt(Object.values(grads).reduce((s, g) => s + g.reduce((a, x) => a + x * x, 0), 0));
         expect(norm).toBeGreaterThan(maxNorm); // so that clipping is exercised
@@ -48,7 +48,7 @@ describe("optimizerStep", () => {
             p[i] = p[i]! - lr * (mhat / (Math.sqrt(vhat) + eps) + wd * p[i]!);
           }
         }
-        const { gradNorm } = await engine.optimizerStep({ lr, weightDecay: wd, betas: [b1, b2], maxGradNorm: maxNorm });
+        const { gradNorm } = await engine.optimizerStep({ lr, weightDecay: wd, beta1: b1, beta2: b2, eps, maxGradNorm: maxNorm });
         norms.push(gradNorm);
         expect(gradNorm).toBeCloseTo(norm, 4);
         for (const g of Object.values(await engine.loraGradients())) expect(g.every((x) => x === 0)).toBe(true);

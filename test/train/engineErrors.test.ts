@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeLoraAdapter, writeTinyModel } from "../../src/gguf/index.js";
-import { Engine } from "../../src/train/index.js";
+import { GgufFile, writeLoraAdapter, writeTinyModel } from "../../src/gguf/index.js";
+import { Engine, type OptimizerSettings } from "../../src/train/index.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-engine-err-"));
 let llamaPath: string;
@@ -35,6 +35,13 @@ describe("engine errors", () => {
     const huge = Buffer.from(bytes);
     huge.writeBigUInt64LE(2n ** 62n, 8); // tensor count
     cases.push(["huge-count", huge, /tensor count .* exceeds/]);
+    // Weights are checked for NaN and infinities once, at load (the kernels trust them afterwards).
+    const file = GgufFile.open(llamaPath);
+    const up = file.tensor("blk.1.ffn_up.weight");
+    file.close();
+    const nan = Buffer.from(bytes);
+    nan.writeFloatLE(Number.NaN, up.absoluteOffset + 4 * 3);
+    cases.push(["nan-weight", nan, /tensor blk\.1\.ffn_up\.weight holds a non-finite value \(nan at index 3\)/]);
     for (const [name, data, pattern] of cases) {
       const p = join(work, `${name}.gguf`);
       writeFileSync(p, data);
@@ -64,14 +71,18 @@ describe("engine errors", () => {
 
   it("rejects bad tokens, batches and options before any work", async () => {
     await expect(engine.logits(Int32Array.from([1, 99999]))).rejects.toThrow(/token 99999 at position 1 is outside the vocabulary/);
-    await expect(engine.tokenLogprobs(Int32Array.from([1, 2, 3]), 0)).rejects.toThrow(/from must be a whole number in \[1, 2\]/);
+    await expect(engine.tokenLogprobs(Int32Array.from([1, 2, 3]), 0, 1)).rejects.toThrow(/from must be a whole number in \[1, 2\]/);
     engine.initLora({ rank: 2, alpha: 4 });
     const item = { tokens: Int32Array.from([1, 2, 3, 4]), responseStart: 2, advantage: 1, weight: 1, oldLogp: new Float32Array(2), refLogp: new Float32Array(2) };
-    const loss = { epsilon: 0.2, beta: 0.1, temperature: 1, klMask: "advantage" as const };
+    const loss = { epsilon: 0.2, epsilonHigh: 0.2, beta: 0.1, temperature: 1, klMask: "advantage" as const };
     await expect(engine.backward([{ ...item, oldLogp: new Float32Array(3) }], loss)).rejects.toThrow(/2 response tokens but oldLogp has 3/);
     await expect(engine.backward([{ ...item, responseStart: 0, oldLogp: new Float32Array(4), refLogp: new Float32Array(4) }], loss)).rejects.toThrow(/responseStart .* outside \[1, 4\)/);
     await expect(engine.backward([item], { ...loss, temperature: 0 })).rejects.toThrow(/temperature/);
     await expect(engine.backward([], loss)).rejects.toThrow(/empty/);
+    // Every setting is required at the N-API line: none is filled in below the run config.
+    const { epsilonHigh: _epsilonHigh, ...noEpsilonHigh } = loss;
+    await expect(engine.backward([item], noEpsilonHigh as typeof loss)).rejects.toThrow(/backward: epsilonHigh is required/);
+    await expect(engine.optimizerStep({ lr: 1e-2 } as OptimizerSettings)).rejects.toThrow(/optimizerStep: weightDecay is required/);
     expect(() => engine.initLora({ rank: 2, alpha: 4, targets: ["attn_qq"] })).toThrow(/unknown LoRA target "attn_qq"/);
     expect(() => engine.initLora({ rank: 0, alpha: 4 })).toThrow(/rank must be a whole number/);
     await expect(Engine.load(llamaPath, { device: "cuda" })).rejects.toThrow(/CPU only/);

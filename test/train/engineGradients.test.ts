@@ -43,7 +43,7 @@ describe("engine gradients vs PyTorch float64", () => {
           batch.push({ tokens, responseStart: s.start, advantage: s.advantage, weight: s.weight, oldLogp, refLogp });
           refBatch.push({ tokens: s.tokens, responseStart: s.start, advantage: s.advantage, weight: s.weight, oldLogp: Array.from(oldLogp), refLogp: Array.from(refLogp) });
         }
-        const loss = { epsilon: 0.2, beta: c.beta, temperature: c.temperature, klMask: c.klMask };
+        const loss = { epsilon: 0.2, epsilonHigh: 0.2, beta: c.beta, temperature: c.temperature, klMask: c.klMask };
         const result = await engine.backward(batch, loss);
         expect(result.stats.clipFractionLow + result.stats.clipFractionHigh).toBeGreaterThan(0);
         const grads = await engine.loraGradients();

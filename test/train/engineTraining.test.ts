@@ -24,18 +24,18 @@ describe("engine training", () => {
       const up = Int32Array.from([1, 30, 31, 120, 121, 122, 123]);
       const down = Int32Array.from([1, 30, 31, 200, 201, 202]);
       const start = 3;
-      const before = [await engine.tokenLogprobs(up, start), await engine.tokenLogprobs(down, start)];
+      const before = [await engine.tokenLogprobs(up, start, 1), await engine.tokenLogprobs(down, start, 1)];
       const batch: BackwardItem[] = [
         { tokens: up, responseStart: start, advantage: 1, weight: 1 / 8, oldLogp: before[0]!, refLogp: before[0]! },
         { tokens: down, responseStart: start, advantage: -1, weight: 1 / 6, oldLogp: before[1]!, refLogp: before[1]! },
       ];
-      const first = await engine.backward(batch, { epsilon: 0.2, beta: 0.1, temperature: 1, klMask: "advantage" });
+      const first = await engine.backward(batch, { epsilon: 0.2, epsilonHigh: 0.2, beta: 0.1, temperature: 1, klMask: "advantage" });
       expect(first.stats.klMean).toBe(0);
       expect(first.stats.ratioMean).toBe(1);
       expect(first.stats.clipFractionLow + first.stats.clipFractionHigh).toBe(0);
-      const { gradNorm } = await engine.optimizerStep({ lr: 1e-2 });
+      const { gradNorm } = await engine.optimizerStep({ lr: 1e-2, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 0 });
       expect(gradNorm).toBeGreaterThan(0);
-      const after = [await engine.tokenLogprobs(up, start), await engine.tokenLogprobs(down, start)];
+      const after = [await engine.tokenLogprobs(up, start, 1), await engine.tokenLogprobs(down, start, 1)];
       expect(sum(after[0]!)).toBeGreaterThan(sum(before[0]!) + 1e-3);
       expect(sum(after[1]!)).toBeLessThan(sum(before[1]!) - 1e-3);
     } finally {
@@ -70,12 +70,12 @@ describe("engine training", () => {
           const c = completions[i]!;
           if (c.tokens.length === 0) continue;
           const tokens = Int32Array.from([...c.promptTokens, ...c.tokens]);
-          const own = await engine.tokenLogprobs(tokens, c.promptTokens.length);
+          const own = await engine.tokenLogprobs(tokens, c.promptTokens.length, 1);
           batch.push({ tokens, responseStart: c.promptTokens.length, advantage: (rewards[i]! - mu) / sd, weight: 1 / (completions.length * c.tokens.length), oldLogp: own, refLogp: own });
         }
         for (let epoch = 0; epoch < 2; epoch++) {
-          await engine.backward(batch, { epsilon: 0.2, beta: 0.05, temperature: 1, klMask: "advantage" });
-          await engine.optimizerStep({ lr: 2e-2, maxGradNorm: 1 });
+          await engine.backward(batch, { epsilon: 0.2, epsilonHigh: 0.2, beta: 0.05, temperature: 1, klMask: "advantage" });
+          await engine.optimizerStep({ lr: 2e-2, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 1 });
         }
         const adapterPath = join(work, `adapter-${iteration}.gguf`);
         await engine.saveLora(adapterPath);

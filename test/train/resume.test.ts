@@ -16,10 +16,10 @@ describe("optimizer state", () => {
     await writeTinyModel(modelPath, { arch: "qwen2", seed: 2, kvHeads: 2 });
     const tokens = Int32Array.from([1, 20, 21, 22, 150, 151, 152]);
     const step = async (e: Engine, advantage: number) => {
-      const own = await e.tokenLogprobs(tokens, 4);
+      const own = await e.tokenLogprobs(tokens, 4, 1);
       const item: BackwardItem = { tokens, responseStart: 4, advantage, weight: 1 / 3, oldLogp: own, refLogp: own };
-      await e.backward([item], { epsilon: 0.2, beta: 0.1, temperature: 1, klMask: "advantage" });
-      await e.optimizerStep({ lr: 1e-2, weightDecay: 0.01 });
+      await e.backward([item], { epsilon: 0.2, epsilonHigh: 0.2, beta: 0.1, temperature: 1, klMask: "advantage" });
+      await e.optimizerStep({ lr: 1e-2, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 0 });
     };
     const a = await Engine.load(modelPath);
     const b = await Engine.load(modelPath);

@@ -2,6 +2,7 @@
 // act on; the N-API layer turns it into a JS exception. Nothing here aborts the process.
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -19,6 +20,14 @@ inline int64_t checked_mul(int64_t a, int64_t b, const char* what) {
                 " overflows or is negative");
   }
   return out;
+}
+
+// A number for a message, as a user would write it: "0", "-0.1", "1e-08", "nan" (std::to_string
+// prints "0.000000").
+inline std::string number_str(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
 }
 
 }  // namespace spogw

@@ -12,11 +12,17 @@
 // The scratch is one [rows x V] tile; rows is chosen from a byte budget, so peak extra memory does not
 // grow with T. Plain pointers and sizes only: the engine's fused output layer calls this directly.
 //
-// Every entry point validates its inputs first (sizes, seqStarts, targets, finiteness, parameters)
-// and throws spogw::Error with a message naming the problem; nothing is computed on bad input.
+// The public entry points validate their inputs first (sizes, seqStarts, targets, finiteness, settings;
+// grpo_loss_validate.cc) and throw spogw::Error with a message naming the problem; nothing is computed
+// on bad input. The *_unchecked entries skip that: they are for a caller that has already checked what
+// it passes (the engine checks its weights once at load, and tokens and settings once per call), so a
+// backward over many responses does not rescan the [V, d] output layer for each one.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 
+#include "spogw/error.h"
 #include "spogw/grpo_row_math.h"
 
 namespace spogw {
@@ -33,13 +39,24 @@ struct GrpoLossInputs {
   int64_t T = 0, d = 0, V = 0, S = 0;
 };
 
+// Which responses the KL term applies to: kAdvantage, only those with A_i > 0 (mKL); kAll, every token.
+enum class KlMask { kUnset, kAdvantage, kAll };
+
+// The loss settings: GrpoLossSettings in src/native/settings.ts, read from JS by read_loss_settings
+// (napi/settings.cc). Every field is required and has no default: one left unset stays NaN (kUnset)
+// and check_loss_config refuses it.
 struct GrpoLossConfig {
-  float eps_low = 0.2f;
-  float eps_high = 0.2f;
-  float beta = 0.0f;
-  float temperature = 1.0f;
-  bool kl_all_tokens = false;  // false: klMask "advantage" (mKL); true: "all"
+  float eps_low = std::numeric_limits<float>::quiet_NaN();      // epsilon: clip below at 1 - eps_low
+  float eps_high = std::numeric_limits<float>::quiet_NaN();     // epsilonHigh: clip above at 1 + eps_high
+  float beta = std::numeric_limits<float>::quiet_NaN();         // KL coefficient
+  float temperature = std::numeric_limits<float>::quiet_NaN();  // logits are divided by it
+  KlMask kl_mask = KlMask::kUnset;
 };
+
+// The per-token math's view of the settings (grpo_row_math.h, shared with the CUDA kernels).
+inline GrpoTokenParams grpo_token_params(const GrpoLossConfig& cfg) {
+  return GrpoTokenParams{cfg.eps_low, cfg.eps_high, cfg.beta, cfg.kl_mask == KlMask::kAll};
+}
 
 struct GrpoLossOutputs {
   float* logp = nullptr;      // [T]
@@ -57,7 +74,11 @@ struct GrpoLossSums {
 };
 
 // Token rows per tile for a scratch budget of `budget_bytes` (at least 1 row, at most T).
-int64_t grpo_tile_rows(int64_t T, int64_t V, int64_t budget_bytes);
+inline int64_t grpo_tile_rows(int64_t T, int64_t V, int64_t budget_bytes) {
+  const int64_t row_bytes = std::max<int64_t>(1, V) * int64_t(sizeof(float));
+  const int64_t rows = std::max<int64_t>(1, budget_bytes / row_bytes);
+  return std::max<int64_t>(1, std::min(rows, T));
+}
 // Default scratch budget: 96 MiB (165 rows at V = 151936). Why this size: BLAS streams and repacks all
 // of lmHead once per tile and GEMM, which costs about 20/rows of the GEMM time on the CPU (measured
 // with native/dev/cpu/grpo_loss_lab.cc: 35% at 64 rows, 17% at 128, 12% at 170, 10% at 256); 96 MiB
@@ -65,13 +86,20 @@ int64_t grpo_tile_rows(int64_t T, int64_t V, int64_t budget_bytes);
 constexpr int64_t kGrpoTileBudgetBytes = int64_t(96) << 20;
 // The CUDA kernel's budget: larger tiles keep the device's GEMMs efficient; still fixed, whatever T is.
 constexpr int64_t kGrpoCudaTileBudgetBytes = int64_t(512) << 20;
-// Bytes of scratch the fused kernels allocate for a given tile (what "peak extra memory" counts).
-int64_t grpo_workspace_bytes(int64_t tile_rows, int64_t V);
+// Bytes of scratch the fused kernels allocate for a given tile (what "peak extra memory" counts): the
+// logits tile plus the per-row results (GrpoToken and a float per row).
+inline int64_t grpo_workspace_bytes(int64_t tile_rows, int64_t V) {
+  return checked_mul(tile_rows, V, "grpo tile") * int64_t(sizeof(float)) +
+         tile_rows * int64_t(sizeof(GrpoToken) + sizeof(float));
+}
 
-// Throws spogw::Error on any inconsistency; called by every entry point below.
-void grpo_loss_validate(const GrpoLossInputs& in, const GrpoLossConfig& cfg);
+// Input checks (src/cpu/grpo_loss_validate.cc), shared by the CPU, reference and CUDA entry points.
+// Each throws spogw::Error naming what is wrong; `fn` prefixes the message.
+void check_temperature(const char* fn, float temperature);
+void check_loss_config(const char* fn, const GrpoLossConfig& cfg);
+void grpo_loss_validate(const GrpoLossInputs& in, const GrpoLossConfig& cfg, const GrpoLossOutputs& out);
 void selective_logprobs_validate(const float* hidden, const float* lm_head, const int32_t* targets,
-                                 int64_t T, int64_t d, int64_t V, float temperature);
+                                 int64_t T, int64_t d, int64_t V, float temperature, const float* out);
 
 // Fast CPU kernel: tiled, both GEMMs through gemm() (BLAS threads), row passes on parallel_for, so
 // it must not itself be called from inside parallel_for. tile_rows = 0 picks
@@ -79,6 +107,9 @@ void selective_logprobs_validate(const float* hidden, const float* lm_head, cons
 // not depend on how the rows were split over threads.
 GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
                              const GrpoLossOutputs& out, int64_t tile_rows = 0);
+// The same without grpo_loss_validate: for callers that have checked in, cfg and out themselves.
+GrpoLossSums grpo_loss_fused_unchecked(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
+                                       const GrpoLossOutputs& out, int64_t tile_rows = 0);
 
 // Plain reference: one token at a time, float64 dot products and log-sum-exp, no BLAS, no threads.
 // O(T V d); for tests and the kernel lab.
@@ -89,6 +120,9 @@ GrpoLossSums grpo_loss_reference(const GrpoLossInputs& in, const GrpoLossConfig&
 // gradient), used for the old/ref passes. out: [T].
 void selective_logprobs(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
                         int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows = 0);
+// The same without selective_logprobs_validate, for callers that have checked their inputs.
+void selective_logprobs_unchecked(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
+                                  int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows = 0);
 void selective_logprobs_reference(const float* hidden, const float* lm_head, const int32_t* targets,
                                   int64_t T, int64_t d, int64_t V, float temperature, float* out);
 

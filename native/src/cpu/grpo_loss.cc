@@ -1,6 +1,5 @@
 // Fast CPU kernel for the fused log-prob + ioGRPO-mKL loss (see spogw/grpo_loss.h for the algorithm and
-// shapes), plus the input validation every entry point runs first. The plain reference is beside this
-// file in grpo_loss_reference.cc.
+// shapes). Its input checks are in grpo_loss_validate.cc; the plain reference is in grpo_loss_reference.cc.
 //
 // Where the time goes (docs/benchmarks.md): the two GEMMs (4 T d V flop) dominate. Tiling costs about
 // 20 / rows of their time, because BLAS streams and repacks all of lmHead once per tile and GEMM (the
@@ -15,7 +14,6 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -102,75 +100,6 @@ double row_sum_exp(float* z, int64_t n, float mx) {
   return total;
 }
 
-std::string index_str(const char* name, int64_t i) { return std::string(name) + "[" + std::to_string(i) + "]"; }
-
-// Index of the first non-finite value, or -1. Tests the exponent bits (all ones = inf or NaN) with
-// integer ops so the scan vectorises; parallel over both cores for the large arrays.
-int64_t first_non_finite(const float* p, int64_t n) {
-  const auto scan = [p](int64_t b, int64_t e) -> int64_t {
-    constexpr int64_t kBlock = 4096;
-    for (int64_t s = b; s < e; s += kBlock) {
-      const int64_t t = std::min(e, s + kBlock);
-      uint32_t bad = 0;
-      for (int64_t i = s; i < t; i++) {
-        uint32_t bits;
-        std::memcpy(&bits, p + i, sizeof bits);
-        bad |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
-      }
-      if (bad)
-        for (int64_t i = s; i < t; i++)
-          if (!std::isfinite(p[i])) return i;
-    }
-    return -1;
-  };
-  if (n < (int64_t(1) << 16)) return scan(0, n);
-  std::mutex mu;
-  int64_t first = -1;
-  parallel_for(n, [&](int64_t b, int64_t e) {
-    const int64_t i = scan(b, e);
-    if (i < 0) return;
-    std::lock_guard<std::mutex> lock(mu);
-    if (first < 0 || i < first) first = i;
-  });
-  return first;
-}
-
-void require_finite(const char* fn, const char* name, const float* p, int64_t n) {
-  const int64_t i = first_non_finite(p, n);
-  if (i >= 0)
-    throw Error(std::string(fn) + ": " + index_str(name, i) + " is " + std::to_string(p[i]) +
-                "; every value must be finite");
-}
-
-void require_ptr(const char* fn, const char* name, const void* p) {
-  if (p == nullptr) throw Error(std::string(fn) + ": " + name + " is missing (null pointer)");
-}
-
-void validate_shapes(const char* fn, const float* hidden, const float* lm_head, const int32_t* targets,
-                     int64_t T, int64_t d, int64_t V) {
-  require_ptr(fn, "hidden", hidden);
-  require_ptr(fn, "lmHead", lm_head);
-  require_ptr(fn, "targets", targets);
-  if (T < 1) throw Error(std::string(fn) + ": there are no tokens (T = " + std::to_string(T) + ")");
-  if (d < 1) throw Error(std::string(fn) + ": hidden size d must be at least 1 (got " + std::to_string(d) + ")");
-  if (V < 1) throw Error(std::string(fn) + ": vocabulary size V must be at least 1 (got " + std::to_string(V) + ")");
-  // gemm() takes 32-bit sizes; the tile of one row must be allocatable.
-  if (V > INT32_MAX || d > INT32_MAX || T > INT32_MAX)
-    throw Error(std::string(fn) + ": T, d and V must each be below 2^31");
-  checked_mul(T, d, "hidden [T, d]");
-  checked_mul(V, d, "lmHead [V, d]");
-  for (int64_t t = 0; t < T; t++) {
-    if (targets[t] < 0 || targets[t] >= V)
-      throw Error(std::string(fn) + ": " + index_str("targets", t) + " = " + std::to_string(targets[t]) +
-                  " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  }
-}
-
-void validate_temperature(const char* fn, float temperature) {
-  if (!std::isfinite(temperature) || temperature <= 0.0f)
-    throw Error(std::string(fn) + ": temperature must be a finite number > 0 (got " + std::to_string(temperature) + ")");
-}
-
 // The [rows x V] scratch tile, uninitialised (the GEMM overwrites it). Running out of memory is an
 // error the caller can act on (a smaller tile), not a crash.
 std::unique_ptr<float[]> alloc_tile(const char* fn, int64_t rows, int64_t V) {
@@ -185,67 +114,14 @@ std::unique_ptr<float[]> alloc_tile(const char* fn, int64_t rows, int64_t V) {
 
 }  // namespace
 
-int64_t grpo_tile_rows(int64_t T, int64_t V, int64_t budget_bytes) {
-  const int64_t row_bytes = std::max<int64_t>(1, V) * int64_t(sizeof(float));
-  const int64_t rows = std::max<int64_t>(1, budget_bytes / row_bytes);
-  return std::max<int64_t>(1, std::min(rows, T));
-}
-
-int64_t grpo_workspace_bytes(int64_t tile_rows, int64_t V) {
-  // The logits tile plus the per-row results (GrpoToken, a few bytes per row).
-  return checked_mul(tile_rows, V, "grpo tile") * int64_t(sizeof(float)) +
-         tile_rows * int64_t(sizeof(GrpoToken) + sizeof(float));
-}
-
-void selective_logprobs_validate(const float* hidden, const float* lm_head, const int32_t* targets,
-                                 int64_t T, int64_t d, int64_t V, float temperature) {
-  const char* fn = "selectiveLogprobs";
-  validate_shapes(fn, hidden, lm_head, targets, T, d, V);
-  validate_temperature(fn, temperature);
-  require_finite(fn, "hidden", hidden, T * d);
-  require_finite(fn, "lmHead", lm_head, V * d);
-}
-
-void grpo_loss_validate(const GrpoLossInputs& in, const GrpoLossConfig& cfg) {
-  const char* fn = "grpoLoss";
-  validate_shapes(fn, in.hidden, in.lm_head, in.targets, in.T, in.d, in.V);
-  require_ptr(fn, "seqStarts", in.seq_starts);
-  require_ptr(fn, "advantages", in.advantages);
-  require_ptr(fn, "seqWeights", in.seq_weights);
-  require_ptr(fn, "oldLogp", in.old_logp);
-  require_ptr(fn, "refLogp", in.ref_logp);
-  validate_temperature(fn, cfg.temperature);
-  if (!std::isfinite(cfg.eps_low) || cfg.eps_low < 0.0f || cfg.eps_low > 1.0f)
-    throw Error("grpoLoss: epsilon must be in [0, 1] (got " + std::to_string(cfg.eps_low) + ")");
-  if (!std::isfinite(cfg.eps_high) || cfg.eps_high < 0.0f)
-    throw Error("grpoLoss: epsilonHigh must be a finite number >= 0 (got " + std::to_string(cfg.eps_high) + ")");
-  if (!std::isfinite(cfg.beta) || cfg.beta < 0.0f)
-    throw Error("grpoLoss: beta must be a finite number >= 0 (got " + std::to_string(cfg.beta) + ")");
-  if (in.S < 1) throw Error("grpoLoss: there must be at least one response (seqStarts needs S + 1 >= 2 entries)");
-  if (in.S > in.T) throw Error("grpoLoss: " + std::to_string(in.S) + " responses but only " + std::to_string(in.T) + " tokens; every response needs at least one token");
-  if (in.seq_starts[0] != 0) throw Error("grpoLoss: seqStarts[0] must be 0 (got " + std::to_string(in.seq_starts[0]) + ")");
-  for (int64_t i = 0; i < in.S; i++) {
-    if (in.seq_starts[i + 1] <= in.seq_starts[i])
-      throw Error("grpoLoss: response " + std::to_string(i) + " is empty or seqStarts decreases there (seqStarts[" +
-                  std::to_string(i) + "] = " + std::to_string(in.seq_starts[i]) + ", seqStarts[" + std::to_string(i + 1) +
-                  "] = " + std::to_string(in.seq_starts[i + 1]) + "); seqStarts must increase strictly from 0 to T");
-  }
-  if (in.seq_starts[in.S] != in.T)
-    throw Error("grpoLoss: seqStarts must end at T = " + std::to_string(in.T) + " (the number of targets), got " +
-                std::to_string(in.seq_starts[in.S]));
-  require_finite(fn, "advantages", in.advantages, in.S);
-  require_finite(fn, "seqWeights", in.seq_weights, in.S);
-  require_finite(fn, "oldLogp", in.old_logp, in.T);
-  require_finite(fn, "refLogp", in.ref_logp, in.T);
-  require_finite(fn, "hidden", in.hidden, in.T * in.d);
-  require_finite(fn, "lmHead", in.lm_head, in.V * in.d);
-}
-
 GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
                              const GrpoLossOutputs& out, int64_t tile_rows) {
-  grpo_loss_validate(in, cfg);
-  require_ptr("grpoLoss", "logp output", out.logp);
-  require_ptr("grpoLoss", "dHidden output", out.d_hidden);
+  grpo_loss_validate(in, cfg, out);
+  return grpo_loss_fused_unchecked(in, cfg, out, tile_rows);
+}
+
+GrpoLossSums grpo_loss_fused_unchecked(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
+                                       const GrpoLossOutputs& out, int64_t tile_rows) {
   const int64_t T = in.T, d = in.d, V = in.V;
   const int64_t rows = tile_rows > 0 ? std::min(tile_rows, T) : grpo_tile_rows(T, V, kGrpoTileBudgetBytes);
   std::unique_ptr<float[]> tile = alloc_tile("grpoLoss", rows, V);
@@ -256,7 +132,7 @@ GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg
   for (int64_t i = 0; i < in.S; i++)
     for (int64_t t = in.seq_starts[i]; t < in.seq_starts[i + 1]; t++) seq_of[size_t(t)] = int32_t(i);
 
-  const GrpoTokenParams params{cfg.eps_low, cfg.eps_high, cfg.beta, cfg.kl_all_tokens};
+  const GrpoTokenParams params = grpo_token_params(cfg);
   const float inv_temp = 1.0f / cfg.temperature;
   GrpoLossSums sums;
   for (int64_t t0 = 0; t0 < T; t0 += rows) {
@@ -308,8 +184,12 @@ GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg
 
 void selective_logprobs(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
                         int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
-  selective_logprobs_validate(hidden, lm_head, targets, T, d, V, temperature);
-  require_ptr("selectiveLogprobs", "output", out);
+  selective_logprobs_validate(hidden, lm_head, targets, T, d, V, temperature, out);
+  selective_logprobs_unchecked(hidden, lm_head, targets, T, d, V, temperature, out, tile_rows);
+}
+
+void selective_logprobs_unchecked(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
+                                  int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
   const int64_t rows = tile_rows > 0 ? std::min(tile_rows, T) : grpo_tile_rows(T, V, kGrpoTileBudgetBytes);
   std::unique_ptr<float[]> tile = alloc_tile("selectiveLogprobs", rows, V);
   const float inv_temp = 1.0f / temperature;

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <vector>
 
-#include "spogw/error.h"
 #include "spogw/grpo_loss.h"
 
 namespace spogw {
@@ -31,11 +30,10 @@ double row_logits(const float* h, const float* lm_head, int64_t d, int64_t V, do
 
 GrpoLossSums grpo_loss_reference(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
                                  const GrpoLossOutputs& out) {
-  grpo_loss_validate(in, cfg);
-  if (out.logp == nullptr || out.d_hidden == nullptr) throw Error("grpo_loss_reference: missing output");
+  grpo_loss_validate(in, cfg, out);
   const int64_t d = in.d, V = in.V;
   const double inv_temp = 1.0 / double(cfg.temperature);
-  const GrpoTokenParams params{cfg.eps_low, cfg.eps_high, cfg.beta, cfg.kl_all_tokens};
+  const GrpoTokenParams params = grpo_token_params(cfg);
   std::vector<double> z(static_cast<size_t>(V)), dh(static_cast<size_t>(d));
   GrpoLossSums sums;
   for (int64_t s = 0; s < in.S; s++) {
@@ -69,8 +67,7 @@ GrpoLossSums grpo_loss_reference(const GrpoLossInputs& in, const GrpoLossConfig&
 
 void selective_logprobs_reference(const float* hidden, const float* lm_head, const int32_t* targets,
                                   int64_t T, int64_t d, int64_t V, float temperature, float* out) {
-  selective_logprobs_validate(hidden, lm_head, targets, T, d, V, temperature);
-  if (out == nullptr) throw Error("selective_logprobs_reference: missing output");
+  selective_logprobs_validate(hidden, lm_head, targets, T, d, V, temperature, out);
   std::vector<double> z(static_cast<size_t>(V));
   for (int64_t t = 0; t < T; t++) {
     const double lse = row_logits(hidden + t * d, lm_head, d, V, 1.0 / double(temperature), z);

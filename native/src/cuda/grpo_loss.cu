@@ -21,8 +21,6 @@ struct TokenOut {
   int clipped;  // 1: low, 2: high, 0: neither
 };
 
-GrpoTokenParams token_params(const GrpoLossConfig& cfg) { return GrpoTokenParams{cfg.eps_low, cfg.eps_high, cfg.beta, cfg.kl_all_tokens}; }
-
 // One block per row of the tile, in the CPU kernel's arithmetic: e_j = exp(z_j - max), their sum in
 // float64, logp = (z_target - max) - log(sum). kBackward: the token math, then the dlogits
 // g (onehot - e / sum) / T, written in place into Z (dtile == nullptr) or into dtile as F16/BF16 times
@@ -109,7 +107,7 @@ GrpoLossSums grpo_loss_device(const DeviceLossInputs& in, const DeviceWeight& lm
     const int64_t n = std::min(rows, T - t0);
     logits_tile(in.hidden, t0, n, lm_head, inv_temp, s);
     launch("grpo_row_kernel", row_kernel<true>, dim3(unsigned(n)), dim3(kRowThreads), 0, s.tile.get(), V, t0, in.targets, in.seq_of,
-           in.advantages, in.seq_weights, in.old_logp, in.ref_logp, token_params(cfg), inv_temp, logp, tokens,
+           in.advantages, in.seq_weights, in.old_logp, in.ref_logp, grpo_token_params(cfg), inv_temp, logp, tokens,
            typed ? s.dtile.get() : nullptr, lm_head.type == DType::kBF16, typed ? s.row_scale.get() : nullptr);
     if (!typed) {
       gemm(false, false, n, d, V, 1.0f, s.tile.get(), V, lm_head.ptr(), d, DType::kF32, 0.0f, d_hidden + t0 * d, d);
@@ -193,8 +191,7 @@ const char* grpo_cuda_gemm_name() {
 
 GrpoLossSums grpo_loss_cuda(const GrpoLossInputs& in, const GrpoLossConfig& cfg, const GrpoLossOutputs& out, int64_t tile_rows) {
   using namespace gpu;
-  grpo_loss_validate(in, cfg);
-  if (out.logp == nullptr || out.d_hidden == nullptr) throw Error("grpoLoss: missing output buffers");
+  grpo_loss_validate(in, cfg, out);
   require_device("grpoLoss");
   const int64_t T = in.T, d = in.d, S = in.S;
   std::vector<int32_t> seq_of(static_cast<size_t>(T));
@@ -217,8 +214,7 @@ GrpoLossSums grpo_loss_cuda(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
 void selective_logprobs_cuda(const float* hidden_h, const float* lm_head_h, const int32_t* targets_h, int64_t T, int64_t d, int64_t V,
                              float temperature, float* out, int64_t tile_rows) {
   using namespace gpu;
-  selective_logprobs_validate(hidden_h, lm_head_h, targets_h, T, d, V, temperature);
-  if (out == nullptr) throw Error("selectiveLogprobs: missing output buffer");
+  selective_logprobs_validate(hidden_h, lm_head_h, targets_h, T, d, V, temperature, out);
   require_device("selectiveLogprobs");
   const DeviceWeight head = upload_f32_head(lm_head_h, V, d);
   Buffer<float> hidden = upload(hidden_h, T * d, "hidden"), logp(T, "logp");

@@ -6,8 +6,8 @@
 
 #include "spogw/engine/ggml_numerics.h"
 #include "spogw/error.h"
+#include "spogw/finite.h"
 #include "spogw/gemm.h"
-#include "spogw/threads.h"
 
 namespace spogw {
 
@@ -45,12 +45,12 @@ Engine::Engine(std::unique_ptr<Model> model) : model_(std::move(model)) {
   lora_.index.assign(size_t(config().layers), std::vector<int>(kProjCount, -1));
 }
 
-void Engine::check_tokens(const int32_t* tokens, int64_t T) const {
-  if (T <= 0) throw Error("the token sequence is empty");
+void Engine::check_tokens(const char* fn, const int32_t* tokens, int64_t T) const {
+  if (T <= 0) throw Error(std::string(fn) + ": the token sequence is empty");
   for (int64_t i = 0; i < T; i++)
     if (tokens[i] < 0 || tokens[i] >= config().vocab)
-      throw Error("token " + std::to_string(tokens[i]) + " at position " + std::to_string(i) + " is outside the vocabulary [0, " +
-                  std::to_string(config().vocab) + ")");
+      throw Error(std::string(fn) + ": token " + std::to_string(tokens[i]) + " at position " + std::to_string(i) +
+                  " is outside the vocabulary [0, " + std::to_string(config().vocab) + ")");
 }
 
 // ---- LoRA state ------------------------------------------------------------------------------------
@@ -165,7 +165,6 @@ void Engine::forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, s
                      std::vector<std::vector<float>>* layer_inputs) {
   const ModelConfig& c = config();
   const int64_t d = c.d;
-  check_tokens(tokens, T);
   rope_table(rope_, T, c.n_rot, c.rope_theta);
   std::vector<float> x(size_t(T * d)), next(size_t(T * d));
   embedding_forward(model_->weights.token_embd.data(), d, tokens, T, x.data());
@@ -184,25 +183,34 @@ void Engine::forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, s
 }
 
 void Engine::logits(const int32_t* tokens, int64_t T, float* out) {
+  check_tokens("logits", tokens, T);
   std::vector<float> hn, scratch;
   forward(tokens, T, hn, nullptr, nullptr);
   const ModelConfig& c = config();
   frozen_matmul(hn.data(), T, c.d, c.vocab, model_->weights.lm_head(), out, scratch);
 }
 
-// The fused output-layer kernels (log-probs, loss) take float32 weights and inputs: the inputs are
-// rounded as llama.cpp rounds them for the output weight's type (straight-through in the backward).
-void Engine::round_lm_head_inputs(std::vector<float>& hn) const {
-  round_inputs(hn.data(), int64_t(hn.size()) / config().d, config().d, model_->weights.lm_head().rounding, hn.data());
+// The fused output-layer kernels (log-probs, loss) take float32 weights and inputs: the rows they read
+// are rounded as llama.cpp rounds them for the output weight's type (straight-through in the
+// backward; each row on its own, so the other rows can stay as they are). The kernels' unchecked
+// entries are called on them, so those rows are checked here: O(rows d), against the O(rows d V) the
+// kernel then spends.
+void Engine::prepare_lm_head_inputs(std::vector<float>& hn, int64_t first_row, int64_t rows, const std::string& where) const {
+  float* x = hn.data() + first_row * config().d;
+  round_inputs(x, rows, config().d, model_->weights.lm_head().rounding, x);
+  require_finite(where, "final hidden state", x, rows * config().d);
 }
 
 void Engine::token_logprobs(const int32_t* tokens, int64_t T, int64_t from, float temperature, float* out) {
   if (from < 1 || from >= T) throw Error("tokenLogprobs: from = " + std::to_string(from) + " must be in [1, " + std::to_string(T) + ") (token 0 has no context)");
+  check_tokens("tokenLogprobs", tokens, T);
+  check_temperature("tokenLogprobs", temperature);
   std::vector<float> hn;
   forward(tokens, T, hn, nullptr, nullptr);
-  round_lm_head_inputs(hn);
+  prepare_lm_head_inputs(hn, from - 1, T - from, "tokenLogprobs");
   const ModelConfig& c = config();
-  selective_logprobs(hn.data() + (from - 1) * c.d, model_->weights.lm_head().data(), tokens + from, T - from, c.d, c.vocab, temperature, out);
+  selective_logprobs_unchecked(hn.data() + (from - 1) * c.d, model_->weights.lm_head().data(), tokens + from, T - from, c.d,
+                               c.vocab, temperature, out);
 }
 
 // ---- backward --------------------------------------------------------------------------------------
@@ -247,23 +255,29 @@ void Engine::layer_backward(int64_t l, const float* x, const float* dout, int64_
 BackwardResult Engine::backward(const std::vector<SequenceItem>& batch, const GrpoLossConfig& cfg) {
   const ModelConfig& c = config();
   const int64_t d = c.d;
-  // Validate the whole batch before any work.
+  // Check the settings and the whole batch once, before any work: everything the loss kernel's
+  // unchecked entry below relies on (its targets are the tokens checked here).
+  check_loss_config("backward", cfg);
+  if (batch.empty()) throw Error("backward: the batch is empty");
   for (size_t b = 0; b < batch.size(); b++) {
     const SequenceItem& s = batch[b];
-    const std::string where = "batch item " + std::to_string(b);
+    const std::string where = "backward: batch item " + std::to_string(b);
     if (s.T < 2) throw Error(where + ": needs at least 2 tokens");
     if (s.response_start < 1 || s.response_start >= s.T)
       throw Error(where + ": responseStart " + std::to_string(s.response_start) + " must be in [1, " + std::to_string(s.T) + ")");
-    check_tokens(s.tokens, s.T);
+    check_tokens(where.c_str(), s.tokens, s.T);
     if (!std::isfinite(s.advantage) || !std::isfinite(s.weight)) throw Error(where + ": advantage and weight must be finite");
+    require_finite(where, "oldLogp", s.old_logp, s.T - s.response_start);
+    require_finite(where, "refLogp", s.ref_logp, s.T - s.response_start);
   }
   BackwardResult result;
-  for (const SequenceItem& s : batch) {
+  for (size_t b = 0; b < batch.size(); b++) {
+    const SequenceItem& s = batch[b];
     const int64_t T = s.T, n = T - s.response_start;
     std::vector<float> hn, rstd;
     std::vector<std::vector<float>> inputs;
     forward(s.tokens, T, hn, &rstd, &inputs);
-    round_lm_head_inputs(hn);
+    prepare_lm_head_inputs(hn, s.response_start - 1, n, "backward: batch item " + std::to_string(b));
 
     // Output layer + loss on the rows that predict the response tokens (positions start-1 .. T-2).
     GrpoLossInputs in;
@@ -282,7 +296,7 @@ BackwardResult Engine::backward(const std::vector<SequenceItem>& batch, const Gr
     in.S = 1;
     std::vector<float> logp(static_cast<size_t>(n)), dhn(static_cast<size_t>(T * d), 0.0f);
     GrpoLossOutputs out{logp.data(), dhn.data() + (s.response_start - 1) * d};
-    const GrpoLossSums sums = grpo_loss_fused(in, cfg, out);
+    const GrpoLossSums sums = grpo_loss_fused_unchecked(in, cfg, out);
     result.loss += sums.loss;
     result.sums.loss += sums.loss;
     result.sums.tokens += sums.tokens;
@@ -314,37 +328,13 @@ void Engine::zero_grad() {
 
 double Engine::optimizer_step(const AdamWConfig& cfg) {
   if (lora_.tensors.empty()) throw Error("optimizerStep: no LoRA adapter is initialised");
-  if (!(cfg.lr >= 0) || !(cfg.beta1 >= 0 && cfg.beta1 < 1) || !(cfg.beta2 >= 0 && cfg.beta2 < 1) || !(cfg.eps > 0) ||
-      !(cfg.weight_decay >= 0) || !(cfg.max_grad_norm >= 0))
-    throw Error("optimizerStep: lr, weightDecay and maxGradNorm must be >= 0, betas in [0, 1), eps > 0");
-  double sq = 0.0;
-  for (const LoraTensor& t : lora_.tensors) {
-    for (float g : t.gA) sq += double(g) * g;
-    for (float g : t.gB) sq += double(g) * g;
-  }
-  const double norm = std::sqrt(sq);
-  if (!std::isfinite(norm)) {
-    zero_grad();
-    throw Error("optimizerStep: the gradient norm is not finite; the step was skipped and the gradients cleared");
-  }
-  const float clip = cfg.max_grad_norm > 0 && norm > cfg.max_grad_norm ? float(cfg.max_grad_norm / (norm + 1e-6)) : 1.0f;
-  lora_.step++;
-  const float bc1 = 1.0f - std::pow(cfg.beta1, float(lora_.step));
-  const float bc2 = 1.0f - std::pow(cfg.beta2, float(lora_.step));
-  const auto update = [&](std::vector<float>& p, std::vector<float>& g, std::vector<float>& m, std::vector<float>& v) {
-    for (size_t i = 0; i < p.size(); i++) {
-      const float gi = g[i] * clip;
-      m[i] = cfg.beta1 * m[i] + (1.0f - cfg.beta1) * gi;
-      v[i] = cfg.beta2 * v[i] + (1.0f - cfg.beta2) * gi * gi;
-      const float mhat = m[i] / bc1, vhat = v[i] / bc2;
-      p[i] -= cfg.lr * (mhat / (std::sqrt(vhat) + cfg.eps) + cfg.weight_decay * p[i]);
-      g[i] = 0.0f;
-    }
-  };
+  std::vector<AdamWTensor> tensors;
   for (LoraTensor& t : lora_.tensors) {
-    update(t.A, t.gA, t.mA, t.vA);
-    update(t.B, t.gB, t.mB, t.vB);
+    tensors.push_back({t.A.data(), t.gA.data(), t.mA.data(), t.vA.data(), int64_t(t.A.size())});
+    tensors.push_back({t.B.data(), t.gB.data(), t.mB.data(), t.vB.data(), int64_t(t.B.size())});
   }
+  const double norm = adamw_step(tensors, lora_.step + 1, cfg);
+  lora_.step++;
   return norm;
 }
 

@@ -6,6 +6,7 @@
 #include "spogw/engine/ggml_numerics.h"
 #include "spogw/engine/gguf_reader.h"
 #include "spogw/error.h"
+#include "spogw/finite.h"
 #include <algorithm>
 
 namespace spogw {
@@ -20,7 +21,8 @@ constexpr ArchSpec kArchs[] = {
 const char* kProjNames[kProjCount] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
 
 // Reads tensor `name`, checks its ggml shape is [n_in, n_out] (i.e. row-major [n_out, n_in]) or [n]
-// for vectors, and dequantises it.
+// for vectors, dequantises it and checks every value is finite. That check is the only one the
+// weights get: the engine's kernels trust them afterwards (the output layer is not rescanned per call).
 template <class Floats>
 uint32_t load_tensor(const GgufReader& g, const std::string& name, std::vector<int64_t> ne, Floats& out) {
   const GgufTensor* t = g.find(name);
@@ -34,6 +36,10 @@ uint32_t load_tensor(const GgufReader& g, const std::string& name, std::vector<i
     throw Error(g.path() + ": tensor " + name + " has shape " + fmt(t->ne) + " but the model's metadata implies " + fmt(ne));
   }
   g.read_f32(*t, out);
+  const int64_t bad = first_non_finite(out.data(), int64_t(out.size()));
+  if (bad >= 0)
+    throw Error(g.path() + ": tensor " + name + " holds a non-finite value (" + std::to_string(out[size_t(bad)]) +
+                " at index " + std::to_string(bad) + "); the trainer needs finite weights");
   return t->type;
 }
 

@@ -10,6 +10,7 @@
 #include "async.h"
 #include "convert.h"
 #include "register.h"
+#include "settings.h"
 #include "spogw/engine/engine.h"
 #include "spogw/error.h"
 
@@ -125,12 +126,11 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     const int64_t T = int64_t(tokens.ElementLength());
     const int64_t from = int_arg(info, 1, "from", 1, std::max<int64_t>(1, T - 1));
     if (T < 2) throw Napi::RangeError::New(env, "tokenLogprobs: needs at least 2 tokens");
-    const double temperature = info.Length() > 2 && !info[2].IsUndefined() ? info[2].ToNumber().DoubleValue() : 1.0;
-    if (!(temperature > 0) || !std::isfinite(temperature)) throw Napi::RangeError::New(env, "tokenLogprobs: temperature must be > 0");
+    // Required, like the loss settings' temperature it must equal; its range is the core's check.
+    const float temp = float(as_number(env, arg(info, 2), "tokenLogprobs: temperature"));
     Napi::Float32Array out = Napi::Float32Array::New(env, size_t(T - from));
     const int32_t* tp = tokens.Data();
     float* op = out.Data();
-    const float temp = float(temperature);
     return PromiseWorker::Start(env, {tokens, out}, [e, tp, T, from, temp, op] {
       std::lock_guard<std::mutex> lock(e->mutex());
       e->token_logprobs(tp, T, from, temp, op);
@@ -141,8 +141,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   Napi::Value InitLora(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const int64_t rank = int_arg(info, 0, "rank", 1, 4096);
-    if (info.Length() < 2 || !info[1].IsNumber()) throw Napi::TypeError::New(env, "alpha must be a number");
-    const float alpha = info[1].As<Napi::Number>().FloatValue();
+    const float alpha = float(as_number(env, arg(info, 1), "alpha"));
     if (info.Length() < 3 || !info[2].IsArray()) throw Napi::TypeError::New(env, "targets must be an array of tensor names");
     Napi::Array arr = info[2].As<Napi::Array>();
     std::vector<std::string> names;
@@ -195,11 +194,6 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     throw Napi::RangeError::New(env, "unknown LoRA part '" + which + "' (a, b, gradA, gradB, mA, vA, mB, vB)");
   }
 
-  static std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-    if (info.Length() <= i || !info[i].IsString()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a string");
-    return info[i].As<Napi::String>().Utf8Value();
-  }
-
   // getLoraTensor(baseName, part) -> Float32Array copy. A is [r, n_in], B is [n_out, r], row-major.
   Napi::Value GetLoraTensor(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -234,31 +228,27 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return info.Env().Undefined();
   }
 
-  // backward(tokens, seqOffsets[B+1], responseStarts[B], advantages[B], weights[B], oldLogp, refLogp,
-  //          { epsilon, epsilonHigh, beta, temperature, klAll }) -> Promise<sums>
+  // backward({ tokens, seqOffsets [B+1], responseStarts [B], advantages [B], weights [B], oldLogp, refLogp },
+  //          settings: GrpoLossSettings) -> Promise<sums>
   Napi::Value Backward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    const char* fn = "backward";
     auto e = live(env);
-    Napi::Int32Array tokens = int32_arg(info, 0, "tokens");
-    Napi::Int32Array offsets = int32_arg(info, 1, "seqOffsets");
-    Napi::Int32Array starts = int32_arg(info, 2, "responseStarts");
-    Napi::Float32Array adv = float32_arg(info, 3, "advantages");
-    Napi::Float32Array weights = float32_arg(info, 4, "weights");
-    Napi::Float32Array old_lp = float32_arg(info, 5, "oldLogp");
-    Napi::Float32Array ref_lp = float32_arg(info, 6, "refLogp");
-    if (info.Length() < 8 || !info[7].IsObject()) throw Napi::TypeError::New(env, "backward: loss options must be an object");
-    Napi::Object o = info[7].As<Napi::Object>();
-    GrpoLossConfig cfg;
-    cfg.eps_low = number_field(o, "epsilon", 0.2f, true);
-    cfg.eps_high = number_field(o, "epsilonHigh", cfg.eps_low, false);
-    cfg.beta = number_field(o, "beta", 0.0f, true);
-    cfg.temperature = number_field(o, "temperature", 1.0f, true);
-    cfg.kl_all_tokens = o.Get("klAll").ToBoolean().Value();
+    Napi::Object in = object_arg(info, 0, fn, "batch");
+    Napi::Int32Array tokens = int32_field(in, fn, "tokens");
+    Napi::Int32Array offsets = int32_field(in, fn, "seqOffsets");
+    Napi::Int32Array starts = int32_field(in, fn, "responseStarts");
+    Napi::Float32Array adv = float32_field(in, fn, "advantages");
+    Napi::Float32Array weights = float32_field(in, fn, "weights");
+    Napi::Float32Array old_lp = float32_field(in, fn, "oldLogp");
+    Napi::Float32Array ref_lp = float32_field(in, fn, "refLogp");
+    const GrpoLossConfig cfg = read_loss_settings(object_arg(info, 1, fn, "settings"), fn);
 
     const size_t B = starts.ElementLength();
     if (B == 0) throw Napi::RangeError::New(env, "backward: the batch is empty");
-    if (offsets.ElementLength() != B + 1 || adv.ElementLength() != B || weights.ElementLength() != B)
-      throw Napi::RangeError::New(env, "backward: seqOffsets must have B+1 entries and advantages/weights B, for B = " + std::to_string(B));
+    require_length(env, fn, "seqOffsets", offsets.ElementLength(), int64_t(B) + 1, "B + 1 for B = responseStarts.length");
+    require_length(env, fn, "advantages", adv.ElementLength(), int64_t(B), "one per sequence");
+    require_length(env, fn, "weights", weights.ElementLength(), int64_t(B), "one per sequence");
     if (offsets[0] != 0 || size_t(offsets[B]) != tokens.ElementLength())
       throw Napi::RangeError::New(env, "backward: seqOffsets must start at 0 and end at tokens.length");
     std::vector<SequenceItem> batch(B);
@@ -278,9 +268,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       s.ref_logp = ref_lp.Data() + lp;
       lp += size_t(T - starts[b]);
     }
-    if (old_lp.ElementLength() != lp || ref_lp.ElementLength() != lp)
-      throw Napi::RangeError::New(env, "backward: oldLogp and refLogp must hold " + std::to_string(lp) + " values (one per response token), got " +
-                                           std::to_string(old_lp.ElementLength()) + " and " + std::to_string(ref_lp.ElementLength()));
+    require_length(env, fn, "oldLogp", old_lp.ElementLength(), int64_t(lp), "one per response token");
+    require_length(env, fn, "refLogp", ref_lp.ElementLength(), int64_t(lp), "one per response token");
     auto result = std::make_shared<BackwardResult>();
     return PromiseWorker::Start(env, {tokens, offsets, starts, adv, weights, old_lp, ref_lp},
         [e, batch, cfg, result] {
@@ -299,18 +288,11 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
         });
   }
 
+  // optimizerStep(settings: OptimizerSettings) -> Promise<gradient norm before clipping>
   Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto e = live(env);
-    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "optimizerStep: options must be an object");
-    Napi::Object o = info[0].As<Napi::Object>();
-    AdamWConfig cfg;
-    cfg.lr = number_field(o, "lr", 0.0f, true);
-    cfg.weight_decay = number_field(o, "weightDecay", 0.0f, false);
-    cfg.beta1 = number_field(o, "beta1", 0.9f, false);
-    cfg.beta2 = number_field(o, "beta2", 0.999f, false);
-    cfg.eps = number_field(o, "eps", 1e-8f, false);
-    cfg.max_grad_norm = number_field(o, "maxGradNorm", 0.0f, false);
+    const AdamWConfig cfg = read_optimizer_settings(object_arg(info, 0, "optimizerStep", "settings"), "optimizerStep");
     auto norm = std::make_shared<double>(0.0);
     return PromiseWorker::Start(env, {}, [e, cfg, norm] {
       std::lock_guard<std::mutex> lock(e->mutex());

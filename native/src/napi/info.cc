@@ -23,7 +23,7 @@ namespace spogw::napi {
 namespace {
 
 // Bumped whenever the JS-visible surface of the addon changes; the loader refuses other versions.
-constexpr int kAbiVersion = 3;
+constexpr int kAbiVersion = 4;
 
 // How the engine's forward relates to llama.cpp's on this CPU (ggml_numerics.h).
 std::string engine_numerics() {

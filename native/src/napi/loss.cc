@@ -1,13 +1,15 @@
-// Bindings for the fused log-prob + ioGRPO-mKL loss (spogw/grpo_loss.h):
-//   grpoLoss(hidden, lmHead, targets, seqStarts, advantages, seqWeights, oldLogp, refLogp,
-//            epsilon, epsilonHigh, beta, temperature, klAllTokens, device, tileRows)
+// Bindings for the fused log-prob + ioGRPO-mKL loss (spogw/grpo_loss.h); the shapes are in
+// src/native/AddonTypes.ts:
+//   grpoLoss({ hidden, lmHead, targets, seqStarts, advantages, seqWeights, oldLogp, refLogp,
+//              epsilon, epsilonHigh, beta, temperature, klMask }, { device, tileRows })
 //     -> Promise<{ loss, logp: Float32Array [T], dHidden: Float32Array [T, d], tokens, clippedLow,
-//                  clippedHigh, klSum, ratioSum, tileRows, workspaceBytes }>
-//   selectiveLogprobs(hidden, lmHead, targets, temperature, device, tileRows) -> Promise<Float32Array [T]>
+//                  clippedHigh, klSum, ratioSum, tileRows, workspaceBytes, gemm }>
+//   selectiveLogprobs({ hidden, lmHead, targets, temperature }, { device, tileRows }) -> Promise<Float32Array [T]>
 //   lossGemmsOnly(hidden, lmHead, T, tileRows) -> Promise<Float32Array [T, d]>   (benchmark only)
 // device is "cpu" or "cuda"; tileRows 0 = the kernel's own choice. Shapes are derived here from the
-// array lengths and checked; the core then validates values (finiteness, targets, seqStarts) in the
-// worker before computing anything, and its errors reject the promise.
+// array lengths and checked; the core then validates values (settings, finiteness, targets,
+// seqStarts) in the worker before computing anything, and its errors reject the promise. These take
+// arrays from anywhere, so they run the kernels' checked entries.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -15,6 +17,7 @@
 #include "async.h"
 #include "convert.h"
 #include "register.h"
+#include "settings.h"
 #include "spogw/error.h"
 #include "spogw/gemm.h"
 #include "spogw/grpo_loss.h"
@@ -29,14 +32,14 @@ struct Shape {
   int64_t T, d, V;
 };
 
-// T from the targets, d = hidden.length / T and V = lmHead.length / d, each a whole number.
+// Given T tokens: d = hidden.length / T and V = lmHead.length / d, each a whole number.
 Shape derive_shape(Napi::Env env, const char* fn, const Napi::Float32Array& hidden,
                    const Napi::Float32Array& lm_head, int64_t T) {
   const int64_t hn = int64_t(hidden.ElementLength()), ln = int64_t(lm_head.ElementLength());
   if (T < 1) throw Napi::RangeError::New(env, std::string(fn) + ": targets is empty; there are no tokens to score");
   if (hn == 0 || hn % T != 0)
     throw Napi::RangeError::New(env, std::string(fn) + ": hidden has " + std::to_string(hn) + " values, which is not " +
-                                         std::to_string(T) + " tokens (targets.length) times a whole hidden size d");
+                                         std::to_string(T) + " tokens times a whole hidden size d");
   const int64_t d = hn / T;
   if (ln == 0 || ln % d != 0)
     throw Napi::RangeError::New(env, std::string(fn) + ": lmHead has " + std::to_string(ln) +
@@ -44,54 +47,65 @@ Shape derive_shape(Napi::Env env, const char* fn, const Napi::Float32Array& hidd
   return {T, d, ln / d};
 }
 
-bool device_is_cuda(const Napi::CallbackInfo& info, size_t i) {
-  if (info.Length() <= i || info[i].IsUndefined()) return false;
-  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), "device must be \"cpu\" or \"cuda\"");
-  const std::string dev = info[i].As<Napi::String>().Utf8Value();
-  if (dev == "cpu") return false;
-  if (dev == "cuda") {
+// What every output-layer kernel reads: hidden [T, d], lmHead [V, d] and targets [T], the shape
+// derived from their lengths (T = targets.length).
+struct OutputLayer {
+  Napi::Float32Array hidden, lm_head;
+  Napi::Int32Array targets;
+  Shape sh;
+};
+
+OutputLayer read_output_layer(Napi::Object input, const char* fn) {
+  OutputLayer o{float32_field(input, fn, "hidden"), float32_field(input, fn, "lmHead"), int32_field(input, fn, "targets"), {}};
+  o.sh = derive_shape(input.Env(), fn, o.hidden, o.lm_head, int64_t(o.targets.ElementLength()));
+  return o;
+}
+
+// Where and in what tiles a loss kernel runs: { device: "cpu" | "cuda", tileRows } (both required).
+struct LossRun {
+  bool cuda;
+  int64_t tile_rows;
+};
+
+LossRun read_loss_run(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  Napi::Object o = object_arg(info, i, fn, "run options");
+  const std::string device = string_field(o, fn, "device");
+  LossRun run{false, int_field(o, fn, "tileRows", 0, kMaxRows)};
+  if (device == "cuda") {
 #ifdef SPOGW_WITH_CUDA
-    return true;
+    run.cuda = true;
 #else
     throw Napi::Error::New(info.Env(), "device \"cuda\": this binary was built without CUDA (the CPU variant)");
 #endif
+  } else if (device != "cpu") {
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": device must be \"cpu\" or \"cuda\", got \"" + device + "\"");
   }
-  throw Napi::TypeError::New(info.Env(), "device must be \"cpu\" or \"cuda\", got \"" + dev + "\"");
-}
-
-void expect_length(Napi::Env env, const char* name, size_t got, int64_t want, const char* what) {
-  if (int64_t(got) != want)
-    throw Napi::RangeError::New(env, std::string("grpoLoss: ") + name + " has " + std::to_string(got) +
-                                         " values but needs " + std::to_string(want) + " (" + what + ")");
+  return run;
 }
 
 Napi::Value GrpoLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Float32Array hidden = float32_arg(info, 0, "hidden");
-  Napi::Float32Array lm_head = float32_arg(info, 1, "lmHead");
-  Napi::Int32Array targets = int32_arg(info, 2, "targets");
-  Napi::Int32Array seq_starts = int32_arg(info, 3, "seqStarts");
-  Napi::Float32Array advantages = float32_arg(info, 4, "advantages");
-  Napi::Float32Array seq_weights = float32_arg(info, 5, "seqWeights");
-  Napi::Float32Array old_logp = float32_arg(info, 6, "oldLogp");
-  Napi::Float32Array ref_logp = float32_arg(info, 7, "refLogp");
-  GrpoLossConfig cfg;
-  cfg.eps_low = float_arg(info, 8, "epsilon");
-  cfg.eps_high = float_arg(info, 9, "epsilonHigh");
-  cfg.beta = float_arg(info, 10, "beta");
-  cfg.temperature = float_arg(info, 11, "temperature");
-  cfg.kl_all_tokens = bool_arg(info, 12, "klAllTokens", false);
-  const bool cuda = device_is_cuda(info, 13);
-  const int64_t tile_rows = info.Length() > 14 ? int_arg(info, 14, "tileRows", 0, kMaxRows) : 0;
+  const char* fn = "grpoLoss";
+  Napi::Object input = object_arg(info, 0, fn, "input");
+  const OutputLayer ol = read_output_layer(input, fn);
+  const Napi::Float32Array &hidden = ol.hidden, &lm_head = ol.lm_head;
+  const Napi::Int32Array& targets = ol.targets;
+  const Shape sh = ol.sh;
+  Napi::Int32Array seq_starts = int32_field(input, fn, "seqStarts");
+  Napi::Float32Array advantages = float32_field(input, fn, "advantages");
+  Napi::Float32Array seq_weights = float32_field(input, fn, "seqWeights");
+  Napi::Float32Array old_logp = float32_field(input, fn, "oldLogp");
+  Napi::Float32Array ref_logp = float32_field(input, fn, "refLogp");
+  const GrpoLossConfig cfg = read_loss_settings(input, fn);
+  const LossRun run = read_loss_run(info, 1, fn);
 
-  const Shape sh = derive_shape(env, "grpoLoss", hidden, lm_head, int64_t(targets.ElementLength()));
   if (seq_starts.ElementLength() < 2)
     throw Napi::RangeError::New(env, "grpoLoss: seqStarts needs S + 1 >= 2 entries (at least one response)");
   const int64_t S = int64_t(seq_starts.ElementLength()) - 1;
-  expect_length(env, "advantages", advantages.ElementLength(), S, "one per response, S = seqStarts.length - 1");
-  expect_length(env, "seqWeights", seq_weights.ElementLength(), S, "one per response, S = seqStarts.length - 1");
-  expect_length(env, "oldLogp", old_logp.ElementLength(), sh.T, "one per token, T = targets.length");
-  expect_length(env, "refLogp", ref_logp.ElementLength(), sh.T, "one per token, T = targets.length");
+  require_length(env, fn, "advantages", advantages.ElementLength(), S, "one per response, S = seqStarts.length - 1");
+  require_length(env, fn, "seqWeights", seq_weights.ElementLength(), S, "one per response, S = seqStarts.length - 1");
+  require_length(env, fn, "oldLogp", old_logp.ElementLength(), sh.T, "one per token, T = targets.length");
+  require_length(env, fn, "refLogp", ref_logp.ElementLength(), sh.T, "one per token, T = targets.length");
 
   GrpoLossInputs in;
   in.hidden = hidden.Data();
@@ -115,8 +129,9 @@ Napi::Value GrpoLoss(const Napi::CallbackInfo& info) {
   Napi::Float32Array logp = Napi::Float32Array::New(env, size_t(sh.T));
   Napi::Float32Array d_hidden = Napi::Float32Array::New(env, size_t(td));
   GrpoLossOutputs out{logp.Data(), d_hidden.Data()};
+  const bool cuda = run.cuda;
   const int64_t budget = cuda ? kGrpoCudaTileBudgetBytes : kGrpoTileBudgetBytes;
-  const int64_t rows = tile_rows > 0 ? std::min(tile_rows, sh.T) : grpo_tile_rows(sh.T, sh.V, budget);
+  const int64_t rows = run.tile_rows > 0 ? std::min(run.tile_rows, sh.T) : grpo_tile_rows(sh.T, sh.V, budget);
   auto sums = std::make_shared<GrpoLossSums>();
   return PromiseWorker::Start(
       env, {hidden, lm_head, targets, seq_starts, advantages, seq_weights, old_logp, ref_logp, logp, d_hidden},
@@ -153,20 +168,21 @@ Napi::Value GrpoLoss(const Napi::CallbackInfo& info) {
 
 Napi::Value SelectiveLogprobs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Float32Array hidden = float32_arg(info, 0, "hidden");
-  Napi::Float32Array lm_head = float32_arg(info, 1, "lmHead");
-  Napi::Int32Array targets = int32_arg(info, 2, "targets");
-  const float temperature = float_arg(info, 3, "temperature");
-  const bool cuda = device_is_cuda(info, 4);
-  const int64_t tile_rows = info.Length() > 5 ? int_arg(info, 5, "tileRows", 0, kMaxRows) : 0;
-  const Shape sh = derive_shape(env, "selectiveLogprobs", hidden, lm_head, int64_t(targets.ElementLength()));
+  const char* fn = "selectiveLogprobs";
+  Napi::Object input = object_arg(info, 0, fn, "input");
+  const OutputLayer ol = read_output_layer(input, fn);
+  const float temperature = float_field(input, fn, "temperature");
+  const LossRun run = read_loss_run(info, 1, fn);
+  const bool cuda = run.cuda;
+  const int64_t tile_rows = run.tile_rows;
+  const Shape sh = ol.sh;
   Napi::Float32Array out = Napi::Float32Array::New(env, size_t(sh.T));
-  const float* h = hidden.Data();
-  const float* w = lm_head.Data();
-  const int32_t* tg = targets.Data();
+  const float* h = ol.hidden.Data();
+  const float* w = ol.lm_head.Data();
+  const int32_t* tg = ol.targets.Data();
   float* o = out.Data();
   return PromiseWorker::Start(
-      env, {hidden, lm_head, targets, out},
+      env, {ol.hidden, ol.lm_head, ol.targets, out},
       [=] {
 #ifdef SPOGW_WITH_CUDA
         if (cuda) {
@@ -184,19 +200,13 @@ Napi::Value LossGemmsOnly(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Float32Array hidden = float32_arg(info, 0, "hidden");
   Napi::Float32Array lm_head = float32_arg(info, 1, "lmHead");
-  const int64_t T = int_arg(info, 2, "tokens", 1, kMaxRows);
   const int64_t tile_rows = int_arg(info, 3, "tileRows", 0, kMaxRows);
-  const int64_t hn = int64_t(hidden.ElementLength());
-  if (hn == 0 || hn % T != 0) throw Napi::RangeError::New(env, "lossGemmsOnly: hidden.length is not a multiple of tokens");
-  const Shape sh = {T, hn / T, 0};
-  if (lm_head.ElementLength() == 0 || int64_t(lm_head.ElementLength()) % sh.d != 0)
-    throw Napi::RangeError::New(env, "lossGemmsOnly: lmHead.length is not a multiple of d");
-  const int64_t V = int64_t(lm_head.ElementLength()) / sh.d;
-  Napi::Float32Array out = Napi::Float32Array::New(env, size_t(hn));
+  const Shape sh = derive_shape(env, "lossGemmsOnly", hidden, lm_head, int_arg(info, 2, "tokens", 1, kMaxRows));
+  Napi::Float32Array out = Napi::Float32Array::New(env, hidden.ElementLength());
   const float* h = hidden.Data();
   const float* w = lm_head.Data();
   float* o = out.Data();
-  const int64_t d = sh.d;
+  const int64_t T = sh.T, d = sh.d, V = sh.V;
   return PromiseWorker::Start(
       env, {hidden, lm_head, out}, [=] { grpo_loss_gemms_only(h, w, T, d, V, o, tile_rows); },
       [](Napi::Env, const std::vector<Napi::Value>& pinned) { return pinned[2]; });

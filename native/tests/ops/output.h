@@ -33,7 +33,7 @@ struct OutputCase {
   std::string label() const {
     return format("T=%lld d=%lld V=%lld S=%lld temperature=%g kl=", (long long)T, (long long)d, (long long)V, (long long)S,
                   double(cfg.temperature)) +
-           (cfg.kl_all_tokens ? "all" : "advantage");
+           (cfg.kl_mask == KlMask::kAll ? "all" : "advantage");
   }
 };
 inline GrpoLossConfig output_config(float temperature, bool kl_all_tokens) {
@@ -42,7 +42,7 @@ inline GrpoLossConfig output_config(float temperature, bool kl_all_tokens) {
   cfg.eps_high = 0.28f;
   cfg.beta = 0.1f;
   cfg.temperature = temperature;
-  cfg.kl_all_tokens = kl_all_tokens;
+  cfg.kl_mask = kl_all_tokens ? KlMask::kAll : KlMask::kAdvantage;
   return cfg;
 }
 inline const std::vector<OutputCase> kOutputCases = {
@@ -95,7 +95,7 @@ inline double output_loss_reference(const Doubles& logp, const OutputInputs& in,
   double loss = 0.0;
   for (size_t i = 0; i + 1 < in.seq_starts.size(); i++) {
     const double A = in.advantages[i], w = in.weights[i];
-    const double mask = cfg.kl_all_tokens || A > 0 ? 1.0 : 0.0;
+    const double mask = cfg.kl_mask == KlMask::kAll || A > 0 ? 1.0 : 0.0;
     for (int32_t t = in.seq_starts[i]; t < in.seq_starts[i + 1]; t++) {
       const double r = std::exp(logp[size_t(t)] - in.old_logp[size_t(t)]);
       const double clipped = std::min(std::max(r, 1.0 - double(cfg.eps_low)), 1.0 + double(cfg.eps_high));

@@ -4,20 +4,16 @@
 // 3 runs by default, the solve rate as mean ± std of the runs, stored in the run's database for `table`
 // and `report`; `--iteration K` evaluates the run's generator with adapter K (0 = the base model), which
 // writes one workflow per problem (kept, so a second evaluation reuses them).
-import { readFile } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import type { CommandModule } from "yargs";
-import { benchmarkNames, loadBenchmark, type BenchmarkName, type Split } from "../../benchmarks/index.js";
-import { EmbeddedExecutor, OpenAIExecutor, openAIExecutorOptionsFromEnv, ResponseCache, type Executor } from "../../executor/index.js";
-import type { TaskFamily } from "../../benchmarks/problem.js";
-import { BASELINE_NAMES, baselineWorkflow, isBaselineName, parseWorkflow, SCORING_PROTOCOLS, type ScoringProtocol } from "../../workflow/index.js";
+import { benchmarkNames, loadBenchmark, type BenchmarkName, type Problem, type Split } from "../../benchmarks/index.js";
+import { openExecutor, ResponseCache } from "../../executor/index.js";
+import { BASELINE_NAMES, SCORING_PROTOCOLS, type ScoringProtocol } from "../../workflow/index.js";
 import {
-  evaluationExecutors, formatSolveRate, generateWorkflows, generatorMethod, measureSolveRate, percent, protocolTag, putEvaluation,
-  putEvaluationWorkflows, readEvaluationWorkflows, type ProblemWorkflow,
+  EVALUATION_CACHE, evaluationExecutors, fixedWorkflow, formatSolveRate, generatorMethod, generatorWorkflows, measureSolveRate, percent, protocolTag,
+  putEvaluation, type ProblemWorkflow,
 } from "../../evaluation/index.js";
-import { Generator } from "../../generator/index.js";
-import { readStoredConfig, RunStore, type RunConfig } from "../../pipeline/index.js";
-import type { Problem } from "../../benchmarks/problem.js";
+import { readStoredConfig } from "../../pipeline/index.js";
 
 interface EvalOptions {
   workflow?: string;
@@ -39,92 +35,6 @@ interface EvalOptions {
   scoring: ScoringProtocol;
 }
 
-/** A baseline by name, or a workflow program from a file (checked for shape and banned constructs). */
-async function workflowCode(spec: string, family: TaskFamily): Promise<string> {
-  if (isBaselineName(spec)) return baselineWorkflow(spec, family);
-  const text = await readFile(spec, "utf8").catch(() => {
-    throw new Error(`--workflow ${spec}: neither a baseline (${BASELINE_NAMES.join(", ")}) nor a readable file`);
-  });
-  const parsed = parseWorkflow(text, family, { minCalls: 1, maxCalls: 100, maxTemplateSimilarity: 1.01 });
-  if (!parsed.ok) throw new Error(`--workflow ${spec}: ${parsed.reason}`);
-  return parsed.code;
-}
-
-/** The executor named by the flags: `gguf:FILE` runs a local model in-process, anything else is an API URL. */
-async function openExecutor(argv: EvalOptions): Promise<{ executor: Executor & { defaultTemperature: number }; label: string }> {
-  if (argv.executor?.startsWith("gguf:")) {
-    const modelPath = argv.executor.slice("gguf:".length);
-    const executor = await EmbeddedExecutor.load({ modelPath, threads: 1, sequences: Math.max(1, argv.concurrency), maxTokens: argv["max-tokens"] });
-    return { executor, label: `${modelPath} in-process (node-llama-cpp, ${executor.chatFormat} prompts)` };
-  }
-  const settings = openAIExecutorOptionsFromEnv({
-    ...(argv.executor ? { baseURL: argv.executor } : {}),
-    ...(argv["executor-model"] ? { model: argv["executor-model"] } : {}),
-    ...(argv["executor-key"] ? { apiKey: argv["executor-key"] } : {}),
-  });
-  const executor = new OpenAIExecutor({ ...settings, maxTokens: argv["max-tokens"], timeoutMs: argv["timeout-ms"], concurrency: Math.max(argv.concurrency, 1) * 2 });
-  return { executor, label: `${executor.model} at ${withoutCredentials(executor.baseURL)}` };
-}
-
-/** The URL as printed: user and password parts (if someone put a key there) are masked. */
-function withoutCredentials(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.username || parsed.password) {
-      parsed.username = "***";
-      parsed.password = "";
-    }
-    return parsed.toString();
-  } catch {
-    return url;
-  }
-}
-
-/**
- * The generator's workflow for each problem: those stored by an earlier evaluation are reused; the rest
- * are written now by the run's generator model with adapter `iteration` and stored.
- */
-async function generatorWorkflows(
-  run: string, config: RunConfig, iteration: number, benchmark: string, split: string, problems: readonly Problem[], method: string, out: (line: string) => void,
-): Promise<Map<string, { workflow: string | null; invalidReason: string | null }>> {
-  const key = { method, benchmark, split };
-  const stored = readEvaluationWorkflows(run, key);
-  const missing = problems.filter((p) => !stored.has(p.id));
-  if (missing.length > 0) {
-    const adapter = adapterOf(run, iteration);
-    out(`generator: ${config.generator}${adapter ? ` + adapter ${adapter}` : " (base model, no adapter)"}; writing ${missing.length} workflow(s)${stored.size ? `, ${problems.length - missing.length} reused` : ""}`);
-    const generator = await Generator.load({ modelPath: config.generator, threads: config.generatorThreads, sequences: 1, ...(adapter ? { adapter: { path: adapter } } : {}) });
-    try {
-      const written = await generateWorkflows(generator, missing, {
-        temperature: config.temperature, topP: config.topP, maxTokens: config.maxTokens, maxAttempts: config.maxAttempts, seed: config.seed,
-      }, (w) => out(`  ${w.problemId}: ${w.workflow === null ? `invalid after ${w.attempts} attempt(s): ${w.invalidReason}` : `workflow written (attempt ${w.attempts})`}`));
-      putEvaluationWorkflows(run, key, written);
-      for (const w of written) stored.set(w.problemId, w);
-    } finally {
-      await generator.dispose();
-    }
-  } else {
-    out(`generator: reusing the ${problems.length} workflow(s) written by an earlier evaluation of ${method}`);
-  }
-  return stored;
-}
-
-/** The GGUF adapter that iteration `iteration` samples from (null for 0, the base model). */
-function adapterOf(run: string, iteration: number): string | null {
-  if (iteration === 0) return null;
-  const store = RunStore.open(run);
-  try {
-    const record = store.adapter(iteration);
-    if (!record) {
-      const have = store.adapters().map((a) => a.iteration);
-      throw new Error(`${run} has no adapter ${iteration} (adapters stored: ${have.length ? have.join(", ") : "none"}; 0 = the base model)`);
-    }
-    return join(run, record.gguf);
-  } finally {
-    store.close();
-  }
-}
-
 export const evalCommand: CommandModule<object, EvalOptions> = {
   command: "eval",
   describe: "Score a workflow (baseline or file) on a benchmark with an OpenAI-compatible or local GGUF executor",
@@ -144,7 +54,7 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
       .option("max-tokens", { type: "number", default: 1024, describe: "completion length per executor call" })
       .option("timeout-ms", { type: "number", default: 60_000, describe: "per executor call" })
       .option("concurrency", { type: "number", default: 4, describe: "workflow runs at once" })
-      .option("cache", { type: "string", describe: "SQLite file caching executor responses (default with --run: RUN/eval-cache.sqlite)" })
+      .option("cache", { type: "string", describe: `SQLite file caching executor responses (default with --run: RUN/${EVALUATION_CACHE})` })
       .option("wall-ms", { type: "number", default: 240_000, describe: "deadline per workflow run" })
       .option("scoring", {
         choices: SCORING_PROTOCOLS,
@@ -171,22 +81,27 @@ export const evalCommand: CommandModule<object, EvalOptions> = {
     let method: string;
     let workflowFor: (problem: Problem) => ProblemWorkflow;
     if (argv.workflow !== undefined) {
-      const code = await workflowCode(argv.workflow, family);
-      method = isBaselineName(argv.workflow) ? argv.workflow : `file:${basename(argv.workflow)}`;
-      workflowFor = () => ({ code });
+      const fixed = await fixedWorkflow(argv.workflow, family);
+      method = fixed.method;
+      workflowFor = () => ({ code: fixed.code });
       out(`workflow: ${argv.workflow} (${family}); benchmark: ${argv.benchmark} ${argv.split}, ${problems.length} of ${all.length} problems, ${runs} run(s) each`);
     } else {
       method = generatorMethod(argv.iteration!);
-      const workflows = await generatorWorkflows(argv.run!, runConfig!, argv.iteration!, argv.benchmark, argv.split, problems, method, out);
-      workflowFor = (problem) => {
-        const w = workflows.get(problem.id)!;
-        return w.workflow === null ? { invalidReason: w.invalidReason ?? "no valid workflow" } : { code: w.workflow };
-      };
+      const workflows = await generatorWorkflows(argv.run!, runConfig!, argv.iteration!, { benchmark: argv.benchmark, split: argv.split }, problems, {
+        onPlan: (plan) =>
+          out(plan.writing === 0
+            ? `generator: reusing the ${plan.reused} workflow(s) written by an earlier evaluation of ${plan.method}`
+            : `generator: ${plan.generator}${plan.adapter ? ` + adapter ${plan.adapter}` : " (base model, no adapter)"}; writing ${plan.writing} workflow(s)${plan.reused ? `, ${plan.reused} reused` : ""}`),
+        onWorkflow: (w) => out(`  ${w.problemId}: ${w.workflow === null ? `invalid after ${w.attempts} attempt(s): ${w.invalidReason}` : `workflow written (attempt ${w.attempts})`}`),
+      });
+      workflowFor = (problem) => workflows.get(problem.id)!;
       out(`workflows: one per problem from the generator (${method}); benchmark: ${argv.benchmark} ${argv.split}, ${problems.length} of ${all.length} problems, ${runs} run(s) each`);
     }
 
-    const { executor: model, label } = await openExecutor(argv);
-    const cachePath = argv.cache ?? (argv.run === undefined ? undefined : join(argv.run, "eval-cache.sqlite"));
+    const { executor: model, label } = await openExecutor({
+      executor: argv.executor, model: argv["executor-model"], apiKey: argv["executor-key"], maxTokens: argv["max-tokens"], timeoutMs: argv["timeout-ms"], concurrency: argv.concurrency,
+    });
+    const cachePath = argv.cache ?? (argv.run === undefined ? undefined : join(argv.run, EVALUATION_CACHE));
     const cache = cachePath ? new ResponseCache(cachePath) : undefined;
     // With a cache, each run has its own cache namespace: three real executions the first time, all from the cache the next.
     const executors = evaluationExecutors(model, cache, model.defaultTemperature);

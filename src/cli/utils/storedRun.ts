@@ -1,23 +1,18 @@
 // Opens a run for train and the single-phase commands: an existing run's own settings, overridden by
 // a --config file and flags (only those a resume may change), or a new run from them. Everything is
 // checked (settings, model, executor, data) before the run directory is touched.
-import { createTask, openRun, preflight, storedConfig, type RunContext } from "../../pipeline/index.js";
+import { openConfiguredRun, storedConfig, type Phase, type RunContext } from "../../pipeline/index.js";
 import { progressPrinter } from "./progressPrinter.js";
 import { configFromArgv } from "./runFlags.js";
 
 export async function openRunFromArgv(dir: string, argv: Record<string, unknown>, prefix = ""): Promise<RunContext> {
   const config = configFromArgv(argv, storedConfig(dir) ?? {});
-  await preflight(config);
-  return openRun(dir, config, await createTask(config, dir), { onProgress: progressPrinter(process.stderr, prefix) });
+  return openConfiguredRun(dir, config, { onProgress: progressPrinter(process.stderr, prefix) });
 }
 
 /** The iteration a phase command works on: the one given, or the first whose phase is not done. */
-export function pickIteration(ctx: RunContext, phase: "collect" | "dataset" | "update", given: number | undefined): number {
-  if (given !== undefined) {
-    if (!Number.isInteger(given) || given < 0) throw new Error(`--iteration must be a whole number >= 0, got ${given}`);
-    return given;
-  }
-  let iteration = 0;
-  while (ctx.store.phaseSummary(iteration, phase)) iteration++;
-  return iteration;
+export function pickIteration(ctx: RunContext, phase: Phase, given: number | undefined): number {
+  if (given === undefined) return ctx.store.nextIteration(phase);
+  if (!Number.isInteger(given) || given < 0) throw new Error(`--iteration must be a whole number >= 0, got ${given}`);
+  return given;
 }

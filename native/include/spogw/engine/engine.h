@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "spogw/engine/adamw.h"
 #include "spogw/engine/model.h"
 #include "spogw/engine/ops.h"
 #include "spogw/grpo_loss.h"
@@ -54,10 +55,6 @@ struct BackwardResult {
   GrpoLossSums sums;  // summed over the batch
 };
 
-struct AdamWConfig {
-  float lr = 1e-4f, weight_decay = 0.0f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, max_grad_norm = 0.0f;
-};
-
 class Engine {
  public:
   explicit Engine(std::unique_ptr<Model> model);
@@ -80,20 +77,27 @@ class Engine {
   LoraTensor& lora_tensor(const std::string& base_name);
 
   // Accumulates LoRA gradients of the loss over the batch; returns the summed loss and statistics.
+  // The settings and the whole batch are checked once, before any work; the output layer runs the
+  // loss kernel's unchecked entry (its weights were checked at load).
   BackwardResult backward(const std::vector<SequenceItem>& batch, const GrpoLossConfig& cfg);
-  // Clips by the global gradient norm, applies AdamW, zeroes the gradients; returns the norm before clipping.
+  // Clips by the global gradient norm, applies AdamW (spogw/engine/adamw.h), zeroes the gradients;
+  // returns the norm before clipping.
   double optimizer_step(const AdamWConfig& cfg);
   void zero_grad();
 
  private:
   struct LayerActs;
-  void check_tokens(const int32_t* tokens, int64_t T) const;
+  // Each public call checks its tokens once, here; forward() and the kernels below it trust them.
+  void check_tokens(const char* fn, const int32_t* tokens, int64_t T) const;
   LoraRef lora_ref(int64_t layer, Proj p, bool with_grad);
-  // Forward from embeddings to the final normalised hidden states hn [T, d]. When `layer_inputs` is
-  // given it receives each layer's input (L + 1 buffers of [T, d], the last is the final residual).
+  // Forward from embeddings to the final normalised hidden states hn [T, d], for tokens the caller has
+  // checked. When `layer_inputs` is given it receives each layer's input (L + 1 buffers of [T, d], the
+  // last is the final residual).
   void forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, std::vector<float>* final_rstd,
                std::vector<std::vector<float>>* layer_inputs);
-  void round_lm_head_inputs(std::vector<float>& hn) const;
+  // Rounds the `rows` output-layer inputs from `first_row` as llama.cpp does and checks they are finite
+  // (an overflow in the forward becomes an error here, not a NaN loss).
+  void prepare_lm_head_inputs(std::vector<float>& hn, int64_t first_row, int64_t rows, const std::string& where) const;
   // out = nullptr: recompute only the activations the backward reads (skips the down projection).
   void layer_forward(int64_t l, const float* x, int64_t T, float* out, LayerActs& acts);
   void layer_backward(int64_t l, const float* x, const float* dout, int64_t T, float* dx, LayerActs& acts);

@@ -10,11 +10,13 @@ import type { CommandModule } from "yargs";
 import { getLlamaRuntime } from "../../../generator/index.js";
 import { info, setThreads } from "../../../native/index.js";
 import { packageRoot } from "../../../packageInfo.js";
+import { DEFAULT_CONFIG } from "../../../pipeline/config.js";
+import { lossSettingsOf } from "../../../pipeline/trainingSettings.js";
 import type { TinyModelDtype } from "../../../gguf/index.js";
 import { Engine } from "../../../train/index.js";
 import { describeMachine } from "../../utils/machine.js";
 import { formatTable, timeAsync } from "../../utils/timing.js";
-import { QWEN25_05B_SHAPE, writeBenchModel } from "./benchModel.js";
+import { QWEN25_05B_SHAPE, writeBenchModel } from "../../../gguf/index.js";
 
 interface EngineBenchOptions {
   layers: number;
@@ -115,11 +117,13 @@ export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
       try {
         engine.initLora({ rank: o.rank, alpha: 2 * o.rank, init: "random", seed: 1 });
         process.stderr.write("timing the engine ...\n");
-        const fwdLast = await timeAsync(() => engine.tokenLogprobs(tokens, o.tokens - 1), o.runs);
-        const fwdAll = await timeAsync(() => engine.tokenLogprobs(tokens, 1), o.runs);
-        const own = await engine.tokenLogprobs(tokens, 1);
+        // The loss a default run trains with (the paper's settings).
+        const settings = lossSettingsOf(DEFAULT_CONFIG);
+        const fwdLast = await timeAsync(() => engine.tokenLogprobs(tokens, o.tokens - 1, settings.temperature), o.runs);
+        const fwdAll = await timeAsync(() => engine.tokenLogprobs(tokens, 1, settings.temperature), o.runs);
+        const own = await engine.tokenLogprobs(tokens, 1, settings.temperature);
         const item = { tokens, responseStart: 1, advantage: 1, weight: 1 / (o.tokens - 1), oldLogp: own, refLogp: own };
-        const fwdBwd = await timeAsync(() => engine.backward([item], { epsilon: 0.2, beta: 0.1, temperature: 1, klMask: "advantage" }), o.runs);
+        const fwdBwd = await timeAsync(() => engine.backward([item], settings), o.runs);
         ours = { fwdLast: fwdLast.medianMs / 1000, fwdAll: fwdAll.medianMs / 1000, fwdBwd: fwdBwd.medianMs / 1000 };
       } finally {
         engine.dispose();

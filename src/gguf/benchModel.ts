@@ -1,7 +1,10 @@
-// A random model with a real model's widths for the engine benchmark: the tiny-model writer's layers
+// A random model with a real model's widths (for the engine benchmark): the tiny-model writer's layers
 // and tokenizer, with the vocabulary padded to `vocab` tokens (padding tokens are plain strings that
 // the byte-level tokenizer never produces) and the embedding resized to match.
-import { buildTinyModel, gguf, SeededRandom, writeGgufFile, type TinyModelConfig, type TinyModelDtype } from "../../../gguf/index.js";
+import { SeededRandom } from "../util/seededRandom.js";
+import { buildTinyModel, type TinyModelConfig, type TinyModelDtype } from "./tinyModel.js";
+import { gguf } from "./metadata.js";
+import { writeGgufFile } from "./writer.js";
 
 export interface BenchModelShape {
   layers: number;

@@ -1,5 +1,7 @@
-// Deterministic pseudo-random numbers for test models: one independent stream per (seed, name), so a
-// tensor's values depend only on the seed and its own name, not on which other tensors exist.
+// Deterministic pseudo-random numbers: one independent stream per (seed, name), so a value depends only
+// on the seed and its stream's name, not on what else drew numbers (a test model's tensor does not move
+// when another tensor is added; a sampling seed does not move when another query is added). Used by
+// the test-model writer, the dataset's group sampling and the run's seeds.
 
 /** FNV-1a over the UTF-8 bytes of `text`, mixed with `seed`. */
 function hashSeed(seed: number, text: string): number {
