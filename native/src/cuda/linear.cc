@@ -11,22 +11,20 @@ namespace spogw::gpu {
 
 const char* precision_name(Precision p) { return p == Precision::kF32 ? "f32" : "bf16"; }
 
-DType device_type_for(InputRounding rounding, Precision p, bool fits_f16) {
+DType device_type_for(InputRounding rounding, Precision p) {
   if (p == Precision::kF32) return DType::kF32;
   switch (rounding) {
-    case InputRounding::kBF16:
-    case InputRounding::kNone: return DType::kBF16;
-    default: return fits_f16 ? DType::kF16 : DType::kBF16;
+    case InputRounding::kF16: return DType::kF16;
+    case InputRounding::kBF16: return DType::kBF16;
+    default: return DType::kF32;
   }
 }
 
 DeviceWeight upload_weight(const FrozenWeight& W, int64_t rows, int64_t cols, Precision p, const char* name) {
   const int64_t n = checked_mul(rows, cols, name);
   if (int64_t(W.values.size()) != n) throw Error(std::string(name) + ": expected " + std::to_string(n) + " values");
-  bool fits_f16 = true;
-  for (float v : W.values) fits_f16 = fits_f16 && std::fabs(v) < 65504.0f;
   DeviceWeight d;
-  d.type = device_type_for(W.rounding, p, fits_f16);
+  d.type = device_type_for(W.rounding, p);
   d.rounding = W.rounding;
   d.rows = rows;
   d.cols = cols;

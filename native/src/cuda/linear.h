@@ -2,18 +2,20 @@
 // device twin): y = round(x) W^T + s (x A^T) B^T + b, and its backward into dx, gA, gB.
 //
 // How frozen weights are held: each is uploaded once, expanded from the CPU engine's values (which its
-// GGUF reader dequantised, bit for bit as ggml does) to the type the products read:
+// GGUF reader dequantised, bit for bit as ggml does) to a type that holds every value exactly, so both
+// precision modes multiply the model's own numbers:
 //   precision f32:  float32 for every weight type (products in float32: matches the CPU engine to its
-//                   summation order; for checks and small models);
-//   precision bf16: F16 weights stay F16 and BF16 stay BF16 (exact), Q8_0 and the other block types
-//                   become F16 (the 11 significant bits of F16 beat BF16's 8; BF16 where a value
-//                   exceeds F16's range), F32 weights become BF16. Products then run on the tensor
-//                   cores with float32 accumulation.
-// Why expanded and not kept in blocks with dequantizing kernels: every product is then one cuBLAS
-// GEMM on the tensor cores, the dequantisation is the CPU engine's own (already checked against
-// ggml), and a 7B model takes 15 GB, which with the activations fits a 24 GB card; keeping 4-bit blocks
-// would save 10 GB at 7B but add a dequantising pass over each weight at each of its three uses per
-// step (forward, recomputed forward, backward).
+//                   summation order; for checks);
+//   precision bf16: F16 weights stay F16 and BF16 stay BF16, products on the tensor cores with float32
+//                   accumulation; F32 and Q8_0 weights become float32. A Q8_0 value (int8 times an F16
+//                   scale) needs up to 19 significant bits: rounded to F16 (11), the tiny qwen2 of
+//                   tests/test_engine_gpu.cc moved its probabilities by 1.6e-2 and its LoRA gradients by
+//                   39% (the next layer's Q8_0 input quantisation amplifies the difference), far over
+//                   the 2e-3 and 2e-2 the BF16 mode must meet. A dequantising kernel (int8 blocks on the
+//                   device, F16 tiles per product) is the way to keep Q8_0 small; until then a Q8_0 7B
+//                   takes 28 GB here: use its F16 or BF16 GGUF (15 GB) on a 24 GB card.
+// Why expanded and not kept in blocks for F16/BF16: every product is one cuBLAS GEMM on the tensor
+// cores, and the expansion is the CPU engine's own dequantisation (already checked against ggml).
 //
 // The forward rounds x as llama.cpp does for the weight's GGUF type (model.h InputRounding), like
 // the CPU op, then converts it to the product's type. The backward's dy is scaled per row by a power of
@@ -41,9 +43,8 @@ struct DeviceWeight {
   bool empty() const { return rows == 0; }
 };
 
-// The type a weight of this GGUF rounding takes on the device (see above); `fits_f16` says whether
-// all of its values are within F16's range.
-DType device_type_for(InputRounding rounding, Precision p, bool fits_f16);
+// The type a weight of this GGUF rounding takes on the device (see above).
+DType device_type_for(InputRounding rounding, Precision p);
 // Uploads W [rows, cols] (its float values) in the device type for `p`. `name` appears in errors.
 DeviceWeight upload_weight(const FrozenWeight& W, int64_t rows, int64_t cols, Precision p, const char* name);
 // A weight of `type` with uniform random values in [-bound, bound] made on the device (benchmarks at
