@@ -7,8 +7,11 @@
 // (2e-3, 2e-2). Built as test_engine_gpu_emu (the CPU emulation of a device, every test:native run)
 // and test_engine_gpu_cuda (scripts/gpu-check.sh on a GPU).
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
+#include "cuda/gemm.h"
 #include "cuda/runtime.h"
 #include "ops/linear.h"
 #include "spogw/engine/device_engine.h"
@@ -292,6 +295,132 @@ void out_of_memory() {
          format("%lld bytes held before, %lld after", (long long)held_before, (long long)held_after));
 }
 
+// ---- the fixtures of scripts/gpu-check.sh --prepare: GGUF models written by the package and the CPU
+// engine's outputs computed through the addon (scripts/gpu-check-prepare.mjs), against the CUDA engine.
+
+std::vector<float> read_f32(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) throw Error("fixture " + path + " is missing (run scripts/gpu-check.sh --prepare)");
+  const std::streamsize bytes = f.tellg();
+  std::vector<float> v(size_t(bytes) / 4);
+  f.seekg(0);
+  f.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * 4));
+  return v;
+}
+
+void check_fixture(const std::string& dir) {
+  std::ifstream in(dir + "/case.txt");
+  if (!in) throw Error("fixture " + dir + "/case.txt is missing (run scripts/gpu-check.sh --prepare)");
+  std::vector<std::string> precisions;
+  int64_t rank = 0;
+  float alpha = 0;
+  uint64_t seed = 0;
+  GrpoLossConfig cfg;
+  std::vector<int32_t> logits_tokens;
+  std::vector<std::vector<int32_t>> tokens;
+  std::vector<std::vector<float>> old_lp, ref_lp;
+  std::vector<SequenceItem> batch;
+  double want_loss = 0;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream ls(line);
+    std::string key;
+    ls >> key;
+    if (key == "precisions") {
+      for (std::string p; ls >> p;) precisions.push_back(p);
+    } else if (key == "lora") {
+      ls >> rank >> alpha >> seed;
+    } else if (key == "loss_settings") {
+      std::string mask;
+      ls >> cfg.eps_low >> cfg.eps_high >> cfg.beta >> cfg.temperature >> mask;
+      cfg.kl_mask = mask == "all" ? KlMask::kAll : KlMask::kAdvantage;
+    } else if (key == "logits_tokens") {
+      int64_t n = 0;
+      ls >> n;
+      logits_tokens.resize(size_t(n));
+      for (int32_t& t : logits_tokens) ls >> t;
+    } else if (key == "item") {
+      SequenceItem it;
+      ls >> it.T >> it.response_start >> it.advantage >> it.weight;
+      tokens.emplace_back(size_t(it.T));
+      for (int32_t& t : tokens.back()) ls >> t;
+      const size_t n = size_t(it.T - it.response_start);
+      old_lp.emplace_back(n);
+      ref_lp.emplace_back(n);
+      for (float& v : old_lp.back()) ls >> v;
+      for (float& v : ref_lp.back()) ls >> v;
+      batch.push_back(it);
+    } else if (key == "loss") {
+      ls >> want_loss;
+    }
+    if (!ls && !ls.eof()) throw Error("fixture " + dir + "/case.txt: cannot read the line starting '" + key + "'");
+  }
+  for (size_t i = 0; i < batch.size(); i++) {
+    batch[i].tokens = tokens[i].data();
+    batch[i].old_logp = old_lp[i].data();
+    batch[i].ref_logp = ref_lp[i].data();
+  }
+  const std::vector<float> logits_want = read_f32(dir + "/logits.f32"), logp_want = read_f32(dir + "/logprobs.f32"),
+                           gA_want = read_f32(dir + "/grad_a.f32"), gB_want = read_f32(dir + "/grad_b.f32");
+  for (const std::string& precision : precisions) {
+    const bool f32 = precision == "f32";
+    const Tolerances tol = f32 ? kF32Tol : kBf16Tol;
+    const std::string label = dir.substr(dir.find_last_of('/') + 1) + ", " + precision + " mode";
+    Engine host(load_model(dir + "/model.gguf"));
+    const ModelConfig& c = host.config();
+    std::vector<std::string> targets;
+    for (int64_t l = 0; l < c.layers; l++)
+      for (int p = 0; p < kProjCount; p++) targets.push_back("blk." + std::to_string(l) + "." + proj_name(Proj(p)) + ".weight");
+    host.init_lora(rank, alpha, targets, true, seed);
+    std::unique_ptr<DeviceEngine> dev = make_cuda_engine(host, DeviceEngineOptions{f32 ? DevicePrecision::kF32 : DevicePrecision::kBF16});
+    std::vector<float> logits(logits_want.size());
+    if (int64_t(logits.size()) != int64_t(logits_tokens.size()) * c.vocab) throw Error("fixture " + dir + ": logits.f32 has the wrong size");
+    dev->logits(logits_tokens.data(), int64_t(logits_tokens.size()), logits.data());
+    const double dp = max_prob_diff(logits, logits_want, c.vocab);
+    report(dp <= tol.prob, label + ": logits", format("max |dp| %.2e  (tolerance %.0e)", dp, tol.prob));
+    std::vector<float> logp(logp_want.size());
+    std::vector<LogprobRequest> requests;
+    size_t at = 0;
+    for (const SequenceItem& it : batch) {
+      requests.push_back(LogprobRequest{it.tokens, it.T, it.response_start, logp.data() + at});
+      at += size_t(it.T - it.response_start);
+    }
+    if (at != logp.size()) throw Error("fixture " + dir + ": logprobs.f32 has the wrong size");
+    dev->token_logprobs_batch(requests, cfg.temperature);
+    expect_close(label + ": tokenLogprobsBatch", logp.data(), widen(logp_want), tol.logp);
+    const BackwardResult r = dev->backward(batch, cfg);
+    dev->lora_to_host();
+    const float loss = float(r.loss);
+    expect_close(label + ": backward loss", &loss, {want_loss}, tol.logp * 10);
+    const std::vector<float> gA = gather(host.lora(), &LoraTensor::gA), gB = gather(host.lora(), &LoraTensor::gB);
+    if (gA.size() != gA_want.size() || gB.size() != gB_want.size()) throw Error("fixture " + dir + ": gradient files have the wrong size");
+    expect_close(label + ": LoRA gradients A", gA.data(), widen(gA_want), tol.grad);
+    expect_close(label + ": LoRA gradients B", gB.data(), widen(gB_want), tol.grad);
+  }
+}
+
+// `test_engine_gpu_* --fixtures DIR`: every case listed in DIR/cases.txt.
+int check_fixtures(const std::string& dir) {
+  std::ifstream list(dir + "/cases.txt");
+  if (!list) {
+    std::printf("test_engine_gpu: %s/cases.txt is missing (run scripts/gpu-check.sh --prepare)\n", dir.c_str());
+    return 1;
+  }
+  int cases = 0;
+  for (std::string name; std::getline(list, name);) {
+    if (name.empty()) continue;
+    std::printf("fixture %s\n", name.c_str());
+    try {
+      check_fixture(dir + "/" + name);
+    } catch (const std::exception& e) {
+      report(false, name, e.what());
+    }
+    cases++;
+  }
+  report(cases > 0, "fixture cases", format("%d", cases));
+  std::printf(failure_count() == 0 ? "ALL OK\n" : "%d FAILURES\n", failure_count());
+  return failure_count() == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -300,6 +429,8 @@ int main(int argc, char** argv) {
     std::printf("test_engine_gpu: no usable CUDA device (%s): nothing was run\n", why.c_str());
     return 2;
   }
+  std::printf("device: %s; products: %s\n", gpu::device_name().c_str(), gpu::gemm_backend().c_str());
+  if (argc == 3 && std::string(argv[1]) == "--fixtures") return check_fixtures(argv[2]);
   return run_checks(argc, argv, {
       {"gpu engine llama f32 mode", [] { compare_engines(kLlamaF32, DevicePrecision::kF32); }},
       {"gpu engine qwen2 f32 mode", [] { compare_engines(kQwen2F32, DevicePrecision::kF32); }},

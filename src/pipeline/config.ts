@@ -158,6 +158,12 @@ export const RUN_CONFIG_FIELDS = {
   /** GGUF names of the projections adapted in every layer. */
   loraTargets: field(loraTargets, { default: [...LORA_TARGETS], help: `LoRA target projections (${LORA_TARGETS.join(" ")})` }),
   engineThreads: field(wholeNumber(1), { default: 2, help: "training engine CPU threads", resumable: true }),
+  /** Where the training engine computes; "auto" = CUDA when this binary has CUDA code and sees a device. */
+  engineDevice: field(oneOf("auto", "cpu", "cuda"), {
+    default: "auto",
+    help: "training engine device: \"auto\" (CUDA when usable, else CPU), \"cpu\" or \"cuda\" (an error without a usable device)",
+    resumable: true,
+  }),
 } satisfies Record<string, ConfigField>;
 
 type Fields = typeof RUN_CONFIG_FIELDS;

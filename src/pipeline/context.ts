@@ -73,7 +73,7 @@ export class RunContext {
   /** The training engine (the generator is released first, see generatorFor). */
   async trainingEngine(): Promise<Engine> {
     await this.releaseGenerator();
-    this.engine ??= await Engine.load(this.config.generator, { threads: this.config.engineThreads });
+    this.engine ??= await Engine.load(this.config.generator, { threads: this.config.engineThreads, device: this.config.engineDevice });
     return this.engine;
   }
 

@@ -102,13 +102,18 @@ class CudaEngine final : public DeviceEngine {
  public:
   CudaEngine(Engine& host, const DeviceEngineOptions& options)
       : host_(host), c_(host.config()), precision_(options.precision == DevicePrecision::kF32 ? Precision::kF32 : Precision::kBF16) {
-    require_device("the CUDA engine");
+    require_device("loading the engine");
     reset_peak();
     const ModelWeights& w = host.model().weights;
     const int64_t d = c_.d;
     try {
-      embd_ = upload_weight(w.token_embd, c_.vocab, d, precision_, "token_embd.weight");
-      if (!w.output.empty()) head_own_ = upload_weight(w.output, c_.vocab, d, precision_, "output.weight");
+      uint64_t matrix = 0;
+      const auto weight = [&](const FrozenWeight& src, int64_t rows, int64_t cols, const char* name) {
+        if (options.random_weights_seed == 0) return upload_weight(src, rows, cols, precision_, name);
+        return random_weight(rows, cols, DType::kBF16, 1.0f / std::sqrt(float(cols)), options.random_weights_seed + 7919 * ++matrix, name);
+      };
+      embd_ = weight(w.token_embd, c_.vocab, d, "token_embd.weight");
+      if (!c_.tied) head_own_ = weight(w.output, c_.vocab, d, "output.weight");
       out_norm_ = upload_vector(w.output_norm, "output_norm.weight");
       layers_.resize(size_t(c_.layers));
       for (int64_t l = 0; l < c_.layers; l++) {
@@ -123,7 +128,7 @@ class CudaEngine final : public DeviceEngine {
         }
         for (int p = 0; p < kProjCount; p++) {
           const std::string name = "blk." + std::to_string(l) + "." + proj_name(Proj(p)) + ".weight";
-          dst.w[size_t(p)] = upload_weight(src.w[size_t(p)], proj_out(c_, Proj(p)), proj_in(c_, Proj(p)), precision_, name.c_str());
+          dst.w[size_t(p)] = weight(src.w[size_t(p)], proj_out(c_, Proj(p)), proj_in(c_, Proj(p)), name.c_str());
         }
       }
     } catch (const OutOfMemory& e) {
@@ -132,7 +137,7 @@ class CudaEngine final : public DeviceEngine {
     }
     synchronize("uploading the model");
     weight_bytes_ = allocated_bytes();
-    lora_replaced();
+    upload_lora();
   }
 
   void logits(const int32_t* tokens, int64_t T, float* out) override {
@@ -225,6 +230,7 @@ class CudaEngine final : public DeviceEngine {
 
   double optimizer_step(const AdamWConfig& cfg) override {
     check_adamw_config(cfg);
+    sync_lora();
     LoraState& lora = host_.lora_state();
     if (lora.tensors.empty()) throw Error("optimizerStep: no LoRA adapter is initialised");
     const int64_t step = lora.step + 1;
@@ -253,6 +259,7 @@ class CudaEngine final : public DeviceEngine {
   }
 
   void zero_grad() override {
+    sync_lora();
     for (DeviceLoraTensor& t : lora_) {
       t.gA.zero();
       t.gB.zero();
@@ -261,6 +268,13 @@ class CudaEngine final : public DeviceEngine {
   }
 
   void lora_replaced() override {
+    host_ahead_ = true;
+    device_ahead_ = false;
+  }
+
+  // The host copy to the device (lora_replaced only marks it: an adapter loaded tensor by tensor is
+  // uploaded once, at the next computation).
+  void upload_lora() {
     const LoraState& lora = host_.lora();
     lora_.clear();
     lora_.resize(lora.tensors.size());
@@ -281,7 +295,11 @@ class CudaEngine final : public DeviceEngine {
       lora_.clear();
       throw Error(std::string("LoRA adapter on CUDA: ") + e.what() + "; use a smaller rank or fewer target projections");
     }
-    device_ahead_ = false;
+    host_ahead_ = device_ahead_ = false;
+  }
+
+  void sync_lora() {
+    if (host_ahead_) upload_lora();
   }
 
   void lora_to_host() override {
@@ -324,6 +342,7 @@ class CudaEngine final : public DeviceEngine {
   template <class Fn>
   void guarded(const char* fn, const char* reduce, Fn&& body) {
     try {
+      sync_lora();
       body();
     } catch (const OutOfMemory& e) {
       release_workspace();
@@ -599,6 +618,7 @@ class CudaEngine final : public DeviceEngine {
   int64_t rope_rows_ = 0, rope_half_ = 0;
   std::vector<DeviceLoraTensor> lora_;
   bool device_ahead_ = false;  // the device's adapter has changes the host copy lacks
+  bool host_ahead_ = false;    // ... and the other way round
   DeviceRows rows_;
   Acts acts_;
   std::vector<Buffer<float>> inputs_;

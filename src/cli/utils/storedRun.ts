@@ -2,11 +2,13 @@
 // a --config file and flags (only those a resume may change), or a new run from them. Everything is
 // checked (settings, model, executor, data) before the run directory is touched.
 import { openConfiguredRun, storedConfig, type Phase, type RunContext } from "../../pipeline/index.js";
+import { resolveEngineDevice } from "../../train/index.js";
 import { progressPrinter } from "./progressPrinter.js";
 import { configFromArgv } from "./runFlags.js";
 
 export async function openRunFromArgv(dir: string, argv: Record<string, unknown>, prefix = ""): Promise<RunContext> {
   const config = configFromArgv(argv, storedConfig(dir) ?? {});
+  process.stderr.write(`${prefix}training engine: ${resolveEngineDevice(config.engineDevice)} (engineDevice ${config.engineDevice})\n`);
   return openConfiguredRun(dir, config, { onProgress: progressPrinter(process.stderr, prefix) });
 }
 

@@ -31,6 +31,10 @@ enum class DevicePrecision { kBF16, kF32 };
 
 struct DeviceEngineOptions {
   DevicePrecision precision = DevicePrecision::kBF16;
+  // Benchmarks at sizes whose weights are not worth a file (native/dev/gpu/bench_gpu.cc): non-zero
+  // makes every frozen matrix uniform random BF16 on the device from this seed, and the host model's
+  // matrices are not read (norms and biases still are).
+  uint64_t random_weights_seed = 0;
 };
 
 // What info() and the engine's status report about its device.

@@ -97,7 +97,8 @@ export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
       .option("runs", { type: "number", default: 3, describe: "timed runs per measurement (median)" })
       .option("threads", { type: "number", default: availableParallelism(), describe: "threads for every contender" })
       .option("torch", { type: "boolean", default: true, describe: "run the PyTorch peer" })
-      .option("llama", { type: "boolean", default: true, describe: "run the llama.cpp peer" }),
+      .option("llama", { type: "boolean", default: true, describe: "run the llama.cpp peer" })
+      .option("device", { choices: ["cpu", "cuda"] as const, default: "cpu" as const, describe: "where our engine runs (cuda: an error without a usable device)" }),
   handler: async (o) => {
     for (const key of ["layers", "tokens", "hidden", "heads", "kv-heads", "ff", "vocab", "rank", "runs", "threads"] as const) {
       if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`--${key} must be a positive whole number (got ${o[key]})`);
@@ -112,7 +113,7 @@ export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
       const tokenList = Array.from({ length: o.tokens }, (_, i) => 256 + ((i * 7919) % (o.vocab - 256)));
       const tokens = Int32Array.from(tokenList);
 
-      const engine = await Engine.load(modelPath);
+      const engine = await Engine.load(modelPath, { device: o.device as "cpu" | "cuda" });
       let ours: { fwdLast: number; fwdAll: number; fwdBwd: number };
       try {
         engine.initLora({ rank: o.rank, alpha: 2 * o.rank, init: "random", seed: 1 });
