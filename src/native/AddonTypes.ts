@@ -15,6 +15,8 @@ export interface NativeCudaInfo {
   driverVersion: number;
   deviceCount: number;
   deviceName: string;
+  /** The first device's memory in bytes; 0 without a device. */
+  totalMemoryBytes: number;
   /** Why there is no usable device; empty when deviceCount > 0. */
   error: string;
   /** The cuBLAS library loaded at run time, or "unavailable: <reason>". */

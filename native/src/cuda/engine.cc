@@ -222,8 +222,8 @@ class CudaEngine final : public DeviceEngine {
         max_pred = std::max(max_pred, g.rows() - g.prompt_rows + int64_t(g.responses.size()));
       }
       reserve_backward(max_rows, max_pred);
+      device_ahead_ = true;  // from here on the device's gradients change
       for (const GroupLayout& layout : groups) backward_group(layout, batch, cfg, result);
-      device_ahead_ = true;
     });
     return result;
   }
