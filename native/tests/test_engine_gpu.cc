@@ -191,12 +191,12 @@ void compare_engines(const ModelCase& mc, DevicePrecision precision) {
   dev->token_logprobs(seq.data(), T, 3, temp, pg.data());
   expect_close(label + ": tokenLogprobs", pg.data(), widen(pc), tol.logp);
   std::vector<std::vector<float>> batch_out(items.tokens.size());
-  std::vector<LogprobRequest> requests;
+  std::vector<LogprobItem> requests;
   std::vector<float> want_all, got_all;
   for (size_t i = 0; i < items.tokens.size(); i++) {
     const int64_t Ti = int64_t(items.tokens[i].size()), s = items.starts[i];
     batch_out[i].assign(size_t(Ti - s), std::nanf(""));
-    requests.push_back(LogprobRequest{items.tokens[i].data(), Ti, s, batch_out[i].data()});
+    requests.push_back(LogprobItem{items.tokens[i].data(), Ti, s, batch_out[i].data()});
     std::vector<float> alone(size_t(Ti - s));
     host.token_logprobs(items.tokens[i].data(), Ti, s, temp, alone.data());
     want_all.insert(want_all.end(), alone.begin(), alone.end());
@@ -378,10 +378,10 @@ void check_fixture(const std::string& dir) {
     const double dp = max_prob_diff(logits, logits_want, c.vocab);
     report(dp <= tol.prob, label + ": logits", format("max |dp| %.2e  (tolerance %.0e)", dp, tol.prob));
     std::vector<float> logp(logp_want.size());
-    std::vector<LogprobRequest> requests;
+    std::vector<LogprobItem> requests;
     size_t at = 0;
     for (const SequenceItem& it : batch) {
-      requests.push_back(LogprobRequest{it.tokens, it.T, it.response_start, logp.data() + at});
+      requests.push_back(LogprobItem{it.tokens, it.T, it.response_start, logp.data() + at});
       at += size_t(it.T - it.response_start);
     }
     if (at != logp.size()) throw Error("fixture " + dir + ": logprobs.f32 has the wrong size");

@@ -19,6 +19,7 @@
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
 #include "ops/swiglu.h"
+#include "ops/tree_attention.h"
 #include "spogw/engine/ggml_numerics.h"
 #include "spogw/engine/ops.h"
 #include "spogw/gemm.h"
@@ -101,6 +102,19 @@ RopeOps::Fn rope_binding(bool forward) {
 }
 const RopeOps kRope{rope_binding(true), rope_binding(false)};
 
+// Rows at given positions (a packed group's), the table uploaded once for positions < table_T.
+RopeAtOps::Fn rope_at_binding(bool forward) {
+  return [forward](float* x, int64_t T, const int32_t* positions, int64_t table_T, int64_t heads, int64_t hd, float base, RopeMode mode) {
+    RopeTable table;
+    rope_table(table, table_T, hd, base);
+    auto dc = up(table.cos), ds = up(table.sin), dx = up(x, T * heads * hd);
+    auto dpos = up(positions, T);
+    (forward ? gpu::rope_forward : gpu::rope_backward)(dx.get(), T, heads, hd, dc.get(), ds.get(), table.half, mode, dpos.get());
+    down(dx, x, T * heads * hd);
+  };
+}
+const RopeAtOps kRopeAt{rope_at_binding(true), rope_at_binding(false)};
+
 const AttentionOps kAttention{
     [](const float* q, const float* k, const float* v, AttnShape s, float* out) {
       auto dq = up(q, s.T * s.H * s.hd), dk = up(k, s.T * s.KV * s.hd), dv = up(v, s.T * s.KV * s.hd);
@@ -121,6 +135,40 @@ const AttentionOps kAttention{
       down(gk, dk, nkv);
       down(gv, dv, nkv);
     }};
+
+// Tree attention over a packed group: the segment starts the engine uploads (engine.cc upload_rows).
+gpu::Buffer<int32_t> segments_of(const GroupLayout& g) {
+  std::vector<int32_t> seg(size_t(g.rows()), 0);
+  for (const GroupResponse& r : g.responses) std::fill(seg.begin() + r.row, seg.begin() + r.row + r.length, int32_t(r.row));
+  return up(seg);
+}
+
+const TreeAttentionOps kTreeAttention{
+    [](const float* q, const float* k, const float* v, const GroupLayout& g, AttnHeads a, float* out) {
+      const AttnShape s{g.rows(), a.H, a.KV, a.hd};
+      auto dq = up(q, s.T * s.H * s.hd), dk = up(k, s.T * s.KV * s.hd), dv = up(v, s.T * s.KV * s.hd);
+      auto seg = segments_of(g);
+      gpu::Buffer<float> dout(s.T * s.H * s.hd, "out"), stats(2 * s.H * s.T, "stats");
+      gpu::attention_forward(dq.get(), dk.get(), dv.get(), s, dout.get(), stats.get(), gpu::AttnTree{seg.get(), g.prompt_rows});
+      down(dout, out, s.T * s.H * s.hd);
+    },
+    [](const float* dout, const float* q, const float* k, const float* v, const GroupLayout& g, AttnHeads a, float* dq, float* dk, float* dv) {
+      const AttnShape s{g.rows(), a.H, a.KV, a.hd};
+      const int64_t nq = s.T * s.H * s.hd, nkv = s.T * s.KV * s.hd;
+      auto ddout = up(dout, nq), dqq = up(q, nq), dkk = up(k, nkv), dvv = up(v, nkv);
+      auto seg = segments_of(g);
+      const gpu::AttnTree tree{seg.get(), g.prompt_rows};
+      gpu::Buffer<float> out(nq, "out"), stats(2 * s.H * s.T, "stats"), row_dot(s.H * s.T, "row_dot"), gq(nq, "dq"), gk(nkv, "dk"), gv(nkv, "dv");
+      gpu::attention_forward(dqq.get(), dkk.get(), dvv.get(), s, out.get(), stats.get(), tree);
+      gpu::attention_backward(ddout.get(), dqq.get(), dkk.get(), dvv.get(), out.get(), stats.get(), s, gq.get(), gk.get(), gv.get(), row_dot.get(), tree);
+      down(gq, dq, nq);
+      down(gk, dk, nkv);
+      down(gv, dv, nkv);
+    },
+    // The device's plain causal attention: the same tiles in another order, so rows agree within
+    // the forward tolerance, not bit for bit.
+    [](const float* q, const float* k, const float* v, AttnShape s, float* out) { kAttention.forward(q, k, v, s, out); },
+    false};
 
 const SwigluOps kSwiglu{
     [](const float* gate, const float* up_, int64_t T, int64_t F, float* out) {
@@ -484,6 +532,10 @@ int main(int argc, char** argv) {
       {"gpu rope neox backward", [&] { check_rope_backward(kRope, RopeMode::kNeox); }},
       {"gpu attention forward", [&] { check_attention_forward(kAttention); }},
       {"gpu attention backward", [&] { check_attention_backward(kAttention); }},
+      {"gpu tree attention forward", [&] { check_tree_attention_forward(kTreeAttention); }},
+      {"gpu tree attention backward", [&] { check_tree_attention_backward(kTreeAttention); }},
+      {"gpu rope norm at positions", [&] { check_rope_at_positions(kRopeAt, kRope, RopeMode::kNorm); }},
+      {"gpu rope neox at positions", [&] { check_rope_at_positions(kRopeAt, kRope, RopeMode::kNeox); }},
       {"gpu swiglu forward", [&] { check_swiglu_forward(kSwiglu); }},
       {"gpu swiglu backward", [&] { check_swiglu_backward(kSwiglu); }},
       {"gpu linear f32 forward", [&] { check_linear_forward(linear_f32, WeightType::kF32); }},

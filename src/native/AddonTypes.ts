@@ -101,12 +101,15 @@ export interface NativeEngineConfig {
 export type NativeLoraPart = "a" | "b" | "gradA" | "gradB" | "mA" | "vA" | "mB" | "vB";
 
 /** B sequences packed end to end: sequence b is tokens[seqOffsets[b] .. seqOffsets[b+1]). */
-export interface NativeBackwardBatch {
+export interface NativeSequenceBatch {
   tokens: Int32Array;
   /** [B + 1], from 0 to tokens.length. */
   seqOffsets: Int32Array;
   /** [B] index of each sequence's first response token (>= 1). */
   responseStarts: Int32Array;
+}
+
+export interface NativeBackwardBatch extends NativeSequenceBatch {
   /** [B] */
   advantages: Float32Array;
   /** [B] */
@@ -154,6 +157,8 @@ export interface NativeEngine {
   deviceInfo(): NativeEngineDeviceInfo;
   logits(tokens: Int32Array): Promise<Float32Array>;
   tokenLogprobs(tokens: Int32Array, from: number, temperature: number): Promise<Float32Array>;
+  /** Every sequence's response log-probs, sequence after sequence; each distinct prompt computed once. */
+  tokenLogprobsBatch(batch: NativeSequenceBatch, temperature: number): Promise<Float32Array>;
   /** Targets are base tensor names ("blk.0.attn_q.weight"). */
   initLora(rank: number, alpha: number, targets: string[], randomB: boolean, seed: number): void;
   clearLora(): void;

@@ -127,7 +127,12 @@ function basePolicy(ctx: RunContext, engine: Engine): void {
   engine.initLora({ rank: config.loraRank, alpha: config.loraAlpha, targets: config.loraTargets, init: "zeros", seed: ctx.seedFor("lora-init") });
 }
 
-/** old = ref = the sampling policy's log-probs of every group member (ref from the base model when asked), once per iteration. */
+/**
+ * old = ref = the sampling policy's log-probs of every group member (ref from the base model when asked),
+ * once per iteration. One engine call per query's missing members, so their shared prompt is computed
+ * once (Engine.tokenLogprobsBatch); each member is stored as its call returns, so a killed run redoes at
+ * most the call in flight.
+ */
 async function storeLogprobs(ctx: RunContext, engine: Engine, iteration: number, groups: GroupRecord[], samples: Map<string, SampleRecord>): Promise<void> {
   const { config, store } = ctx;
   const stored = store.logprobs(iteration);
@@ -136,24 +141,35 @@ async function storeLogprobs(ctx: RunContext, engine: Engine, iteration: number,
   const resumedFrom = needed.length - missing.length;
   ctx.progress({ iteration, phase: "logprobs", done: resumedFrom, total: needed.length, unit: "responses", resumedFrom });
   if (missing.length === 0) return;
-  const referenceLogp = new Map<string, Float32Array>();
+  const byQuery = new Map<string, SampleRecord[]>();
+  for (const key of missing) {
+    const s = samples.get(key)!;
+    byQuery.set(s.queryId, [...(byQuery.get(s.queryId) ?? []), s]);
+  }
+  const calls = [...byQuery.values()];
   const { temperature } = lossSettingsOf(config);  // the log-probs are taken at the loss's temperature
   const separateReference = config.reference === "base" && iteration > 0;
+  const referenceLogp = new Map<SampleRecord, Float32Array>();
   if (separateReference) {
     basePolicy(ctx, engine);
-    for (const key of missing) {
-      const s = samples.get(key)!;
-      referenceLogp.set(key, await engine.tokenLogprobs(sampleTokens(s), s.promptTokens.length, temperature));
-    }
+    for (const call of calls) (await responseLogprobs(engine, call, temperature)).forEach((lp, i) => referenceLogp.set(call[i]!, lp));
   }
   await startPolicy(ctx, engine, iteration);
   let done = resumedFrom;
-  for (const key of missing) {
-    const s = samples.get(key)!;
-    const policy = await engine.tokenLogprobs(sampleTokens(s), s.promptTokens.length, temperature);
-    store.putLogprobs(iteration, s.queryId, s.sampleIndex, policy, separateReference ? referenceLogp.get(key)! : null);
-    ctx.progress({ iteration, phase: "logprobs", done: ++done, total: needed.length, unit: "responses", resumedFrom });
+  for (const call of calls) {
+    const policy = await responseLogprobs(engine, call, temperature);
+    call.forEach((s, i) => store.putLogprobs(iteration, s.queryId, s.sampleIndex, policy[i]!, separateReference ? referenceLogp.get(s)! : null));
+    done += call.length;
+    ctx.progress({ iteration, phase: "logprobs", done, total: needed.length, unit: "responses", resumedFrom });
   }
+}
+
+/** Each sample's completion log-probs in one engine call (an empty completion has none, and no call). */
+async function responseLogprobs(engine: Engine, call: SampleRecord[], temperature: number): Promise<Float32Array[]> {
+  const nonEmpty = call.filter((s) => s.completionTokens.length > 0);
+  const lps = await engine.tokenLogprobsBatch(nonEmpty.map((s) => ({ tokens: sampleTokens(s), responseStart: s.promptTokens.length })), temperature);
+  const bySample = new Map(nonEmpty.map((s, i) => [s, lps[i]!]));
+  return call.map((s) => bySample.get(s) ?? new Float32Array(0));
 }
 
 /** One optimizer step's responses; w_i = 1 / (groups in the step * group size * |y_i|). Empty responses carry no tokens and are left out. */

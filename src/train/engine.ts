@@ -11,6 +11,7 @@ import type {
   NativeEngineDeviceInfo,
   NativeEngineOptions,
   NativeLoraPart,
+  NativeSequenceBatch,
   OptimizerSettings,
 } from "../native/AddonTypes.js";
 import { native, setThreads } from "../native/index.js";
@@ -37,11 +38,15 @@ export interface LoraInitOptions {
   seed?: number;
 }
 
-export interface BackwardItem {
+/** A prompt then a response: the unit the engine groups by shared prompt. */
+export interface SequenceItem {
   /** Prompt then response tokens. */
   tokens: Int32Array;
   /** Index of the first response token (>= 1). */
   responseStart: number;
+}
+
+export interface BackwardItem extends SequenceItem {
   /** Group-normalised advantage A_i. */
   advantage: number;
   /** w_i = 1 / (G * n * |y_i|) in SPOGW. */
@@ -81,6 +86,25 @@ export function resolveEngineDevice(device: EngineDevice): NativeEngineOptions["
   if (device !== "auto") return device;
   const { cuda } = native().info();
   return cuda.compiled && cuda.deviceCount > 0 ? "cuda" : "cpu";
+}
+
+/** Items packed end to end for the native calls; responseOffsets [B + 1] index their response tokens. */
+function packSequences(items: SequenceItem[]): NativeSequenceBatch & { responseOffsets: number[] } {
+  const tokens = new Int32Array(items.reduce((n, b) => n + b.tokens.length, 0));
+  const seqOffsets = new Int32Array(items.length + 1);
+  const responseStarts = new Int32Array(items.length);
+  const responseOffsets = [0];
+  let at = 0;
+  let responses = 0;
+  items.forEach((b, i) => {
+    tokens.set(b.tokens, at);
+    at += b.tokens.length;
+    seqOffsets[i + 1] = at;
+    responseStarts[i] = b.responseStart;
+    responses += Math.max(0, b.tokens.length - b.responseStart);
+    responseOffsets.push(responses);
+  });
+  return { tokens, seqOffsets, responseStarts, responseOffsets };
 }
 
 export class Engine {
@@ -123,6 +147,18 @@ export class Engine {
   /** log p(tokens[i] | tokens[<i]) at the temperature (the loss settings' one), for i in [from, T); length T - from. */
   async tokenLogprobs(tokens: Int32Array, from: number, temperature: number): Promise<Float32Array> {
     return this.native.tokenLogprobs(tokens, from, temperature);
+  }
+
+  /**
+   * tokenLogprobs(tokens, responseStart, temperature) of every item (the same values, bit for bit
+   * where the engine reproduces llama.cpp), computing each distinct prompt once: items whose tokens
+   * before responseStart are identical run as one group.
+   */
+  async tokenLogprobsBatch(items: SequenceItem[], temperature: number): Promise<Float32Array[]> {
+    if (items.length === 0) return [];
+    const packed = packSequences(items);
+    const all = await this.native.tokenLogprobsBatch(packed, temperature);
+    return items.map((_, i) => all.subarray(packed.responseOffsets[i]!, packed.responseOffsets[i + 1]!));
   }
 
   /** Starts a fresh adapter (replacing any current one and its optimizer state). */
@@ -234,34 +270,25 @@ export class Engine {
   /** Accumulates LoRA gradients of the ioGRPO-mKL loss over the batch (paper Eq. 3.6). */
   async backward(batch: BackwardItem[], settings: GrpoLossSettings): Promise<{ loss: number; stats: BackwardStats }> {
     if (batch.length === 0) throw new Error("backward: the batch is empty");
-    const total = batch.reduce((n, b) => n + b.tokens.length, 0);
-    const responseTotal = batch.reduce((n, b) => n + Math.max(0, b.tokens.length - b.responseStart), 0);
-    const tokens = new Int32Array(total);
-    const offsets = new Int32Array(batch.length + 1);
-    const starts = new Int32Array(batch.length);
+    const packed = packSequences(batch);
+    const responseTotal = packed.responseOffsets[batch.length]!;
     const advantages = new Float32Array(batch.length);
     const weights = new Float32Array(batch.length);
     const oldLogp = new Float32Array(responseTotal);
     const refLogp = new Float32Array(responseTotal);
-    let at = 0;
-    let lp = 0;
     batch.forEach((b, i) => {
       const n = b.tokens.length - b.responseStart;
       if (b.oldLogp.length !== n || b.refLogp.length !== n) {
         throw new Error(`backward: item ${i} has ${n} response tokens but oldLogp has ${b.oldLogp.length} and refLogp ${b.refLogp.length}`);
       }
-      tokens.set(b.tokens, at);
-      at += b.tokens.length;
-      offsets[i + 1] = at;
-      starts[i] = b.responseStart;
       advantages[i] = b.advantage;
       weights[i] = b.weight;
-      oldLogp.set(b.oldLogp, lp);
-      refLogp.set(b.refLogp, lp);
-      lp += n;
+      oldLogp.set(b.oldLogp, packed.responseOffsets[i]!);
+      refLogp.set(b.refLogp, packed.responseOffsets[i]!);
     });
     const sums = await this.native.backward(
-      { tokens, seqOffsets: offsets, responseStarts: starts, advantages, weights, oldLogp, refLogp }, settings);
+      { tokens: packed.tokens, seqOffsets: packed.seqOffsets, responseStarts: packed.responseStarts, advantages, weights, oldLogp, refLogp },
+      settings);
     const n = Math.max(1, sums.tokens);
     return {
       loss: sums.loss,

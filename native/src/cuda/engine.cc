@@ -166,13 +166,13 @@ class CudaEngine final : public DeviceEngine {
     });
   }
 
-  void token_logprobs_batch(const std::vector<LogprobRequest>& items, float temperature) override {
+  void token_logprobs_batch(const std::vector<LogprobItem>& items, float temperature) override {
     guarded("tokenLogprobsBatch", kReduceBatch, [&] {
       check_temperature("tokenLogprobsBatch", temperature);
       if (items.empty()) throw Error("tokenLogprobsBatch: no items");
       std::vector<GroupItem> plan;
       for (size_t i = 0; i < items.size(); i++) {
-        const LogprobRequest& it = items[i];
+        const LogprobItem& it = items[i];
         const std::string where = "tokenLogprobsBatch: item " + std::to_string(i);
         check_item(where, it.tokens, it.T, it.response_start);
         plan.push_back(GroupItem{it.tokens, it.T, it.response_start});

@@ -16,7 +16,7 @@ namespace spogw {
 struct Engine::LayerActs {
   std::vector<float> n1, rstd1, q, k, v, att, h, n2, rstd2, gate, up, act;
   std::array<std::vector<float>, kProjCount> xa;  // x A^T per projection with LoRA
-  AlignedFloats attn_scratch;  // aligned: the forward's transposed value cache feeds the SIMD tiles directly
+  TreeAttnScratch attn_scratch;  // aligned: the forward's transposed value cache feeds the SIMD tiles directly
   std::vector<float> lora_tmp, round_scratch;
   // backward buffers
   std::vector<float> dh, dact, dgate, dup, dn, datt, dq, dk, dv;
@@ -132,8 +132,9 @@ LoraRef Engine::lora_ref(int64_t layer, Proj p, bool with_grad) {
 
 // ---- forward ---------------------------------------------------------------------------------------
 
-void Engine::layer_forward(int64_t l, const float* x, int64_t T, float* out, LayerActs& a) {
+void Engine::layer_forward(int64_t l, const float* x, const GroupLayout& g, float* out, LayerActs& a) {
   const ModelConfig& c = config();
+  const int64_t T = g.rows();
   const LayerWeights& w = model_->weights.layers[size_t(l)];
   const int64_t d = c.d, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim, F = c.ff;
   const auto sized = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); return v.data(); };
@@ -145,9 +146,9 @@ void Engine::layer_forward(int64_t l, const float* x, int64_t T, float* out, Lay
   linear_forward(a.n1.data(), T, d, qd, W(Proj::kQ), bias(w.bq), lora_ref(l, Proj::kQ, false), sized(a.q, T * qd), xa(Proj::kQ), a.round_scratch);
   linear_forward(a.n1.data(), T, d, kvd, W(Proj::kK), bias(w.bk), lora_ref(l, Proj::kK, false), sized(a.k, T * kvd), xa(Proj::kK), a.round_scratch);
   linear_forward(a.n1.data(), T, d, kvd, W(Proj::kV), bias(w.bv), lora_ref(l, Proj::kV, false), sized(a.v, T * kvd), xa(Proj::kV), a.round_scratch);
-  rope_forward(a.q.data(), T, c.heads, c.head_dim, rope_, c.rope);
-  rope_forward(a.k.data(), T, c.kv_heads, c.head_dim, rope_, c.rope);
-  attention_forward(a.q.data(), a.k.data(), a.v.data(), {T, c.heads, c.kv_heads, c.head_dim}, sized(a.att, T * qd), a.attn_scratch);
+  rope_forward(a.q.data(), T, c.heads, c.head_dim, rope_, c.rope, g.positions.data());
+  rope_forward(a.k.data(), T, c.kv_heads, c.head_dim, rope_, c.rope, g.positions.data());
+  tree_attention_forward(a.q.data(), a.k.data(), a.v.data(), g, {c.heads, c.kv_heads, c.head_dim}, sized(a.att, T * qd), a.attn_scratch);
   float* h = sized(a.h, T * d);
   linear_forward(a.att.data(), T, qd, d, W(Proj::kO), nullptr, lora_ref(l, Proj::kO, false), h, xa(Proj::kO), a.round_scratch);
   for (int64_t i = 0; i < T * d; i++) h[i] += x[i];
@@ -166,18 +167,18 @@ void Engine::layer_forward(int64_t l, const float* x, int64_t T, float* out, Lay
   for (int64_t i = 0; i < T * d; i++) out[i] += h[i];
 }
 
-void Engine::forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, std::vector<float>* final_rstd,
+void Engine::forward(const GroupLayout& g, std::vector<float>& hn, std::vector<float>* final_rstd,
                      std::vector<std::vector<float>>* layer_inputs) {
   const ModelConfig& c = config();
-  const int64_t d = c.d;
-  rope_table(rope_, T, c.n_rot, c.rope_theta);
+  const int64_t d = c.d, T = g.rows();
+  rope_table(rope_, int64_t(max_position(g)) + 1, c.n_rot, c.rope_theta);
   std::vector<float> x(size_t(T * d)), next(size_t(T * d));
-  embedding_forward(model_->weights.token_embd.data(), d, tokens, T, x.data());
+  embedding_forward(model_->weights.token_embd.data(), d, g.tokens.data(), T, x.data());
   LayerActs acts;
   if (layer_inputs) layer_inputs->resize(size_t(c.layers + 1));
   for (int64_t l = 0; l < c.layers; l++) {
     if (layer_inputs) (*layer_inputs)[size_t(l)] = x;
-    layer_forward(l, x.data(), T, next.data(), acts);
+    layer_forward(l, x.data(), g, next.data(), acts);
     std::swap(x, next);
   }
   if (layer_inputs) (*layer_inputs)[size_t(c.layers)] = x;
@@ -190,20 +191,27 @@ void Engine::forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, s
 void Engine::logits(const int32_t* tokens, int64_t T, float* out) {
   check_tokens("logits", tokens, T);
   std::vector<float> hn, scratch;
-  forward(tokens, T, hn, nullptr, nullptr);
+  forward(single_sequence(tokens, T), hn, nullptr, nullptr);
   const ModelConfig& c = config();
   frozen_matmul(hn.data(), T, c.d, c.vocab, model_->weights.lm_head(), out, scratch);
 }
 
 // The fused output-layer kernels (log-probs, loss) take float32 weights and inputs: the rows they read
 // are rounded as llama.cpp rounds them for the output weight's type (straight-through in the
-// backward; each row on its own, so the other rows can stay as they are). The kernels' unchecked
-// entries are called on them, so those rows are checked here: O(rows d), against the O(rows d V) the
-// kernel then spends.
-void Engine::prepare_lm_head_inputs(std::vector<float>& hn, int64_t first_row, int64_t rows, const std::string& where) const {
-  float* x = hn.data() + first_row * config().d;
+// backward; each row on its own). The kernels' unchecked entries are called on them, so those rows
+// are checked here: O(rows d), against the O(rows d V) the kernel then spends.
+void Engine::prepare_lm_head_inputs(float* x, int64_t rows, const std::string& where) const {
   round_inputs(x, rows, config().d, model_->weights.lm_head().rounding, x);
   require_finite(where, "final hidden state", x, rows * config().d);
+}
+
+void Engine::predictor_rows(const std::vector<float>& hn, const GroupLayout& g, const GroupResponse& r, std::vector<float>& out,
+                            const std::string& where) const {
+  const int64_t d = config().d;
+  out.resize(size_t(r.length * d));
+  std::memcpy(out.data(), hn.data() + (g.prompt_rows - 1) * d, size_t(d) * sizeof(float));
+  std::memcpy(out.data() + d, hn.data() + r.row * d, size_t((r.length - 1) * d) * sizeof(float));
+  prepare_lm_head_inputs(out.data(), r.length, where);
 }
 
 void Engine::token_logprobs(const int32_t* tokens, int64_t T, int64_t from, float temperature, float* out) {
@@ -211,17 +219,44 @@ void Engine::token_logprobs(const int32_t* tokens, int64_t T, int64_t from, floa
   check_tokens("tokenLogprobs", tokens, T);
   check_temperature("tokenLogprobs", temperature);
   std::vector<float> hn;
-  forward(tokens, T, hn, nullptr, nullptr);
-  prepare_lm_head_inputs(hn, from - 1, T - from, "tokenLogprobs");
+  forward(single_sequence(tokens, T), hn, nullptr, nullptr);
   const ModelConfig& c = config();
-  selective_logprobs_unchecked(hn.data() + (from - 1) * c.d, model_->weights.lm_head().data(), tokens + from, T - from, c.d,
-                               c.vocab, temperature, out);
+  float* rows = hn.data() + (from - 1) * c.d;
+  prepare_lm_head_inputs(rows, T - from, "tokenLogprobs");
+  selective_logprobs_unchecked(rows, model_->weights.lm_head().data(), tokens + from, T - from, c.d, c.vocab, temperature, out);
+}
+
+void Engine::token_logprobs_batch(const std::vector<LogprobItem>& items, float temperature) {
+  check_temperature("tokenLogprobsBatch", temperature);
+  if (items.empty()) throw Error("tokenLogprobsBatch: no items");
+  std::vector<GroupItem> plan;
+  for (size_t i = 0; i < items.size(); i++) {
+    const LogprobItem& it = items[i];
+    const std::string where = "tokenLogprobsBatch: item " + std::to_string(i);
+    if (it.response_start < 1 || it.response_start >= it.T)
+      throw Error(where + ": responseStart " + std::to_string(it.response_start) + " must be in [1, " + std::to_string(it.T) + ")");
+    check_tokens(where.c_str(), it.tokens, it.T);
+    plan.push_back({it.tokens, it.T, it.response_start});
+  }
+  const ModelConfig& c = config();
+  std::vector<float> hn, rows;
+  for (const GroupLayout& g : plan_groups(plan)) {
+    forward(g, hn, nullptr, nullptr);
+    for (const GroupResponse& r : g.responses) {
+      const LogprobItem& it = items[size_t(r.item)];
+      predictor_rows(hn, g, r, rows, "tokenLogprobsBatch: item " + std::to_string(r.item));
+      // One response per call, as tokenLogprobs makes it: the same tiles, so the same bits.
+      selective_logprobs_unchecked(rows.data(), model_->weights.lm_head().data(), it.tokens + it.response_start, r.length, c.d, c.vocab,
+                                   temperature, it.out);
+    }
+  }
 }
 
 // ---- backward --------------------------------------------------------------------------------------
 
-void Engine::layer_backward(int64_t l, const float* x, const float* dout, int64_t T, float* dx, LayerActs& a) {
+void Engine::layer_backward(int64_t l, const float* x, const float* dout, const GroupLayout& g, float* dx, LayerActs& a) {
   const ModelConfig& c = config();
+  const int64_t T = g.rows();
   const LayerWeights& w = model_->weights.layers[size_t(l)];
   const int64_t d = c.d, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim, F = c.ff;
   const auto sized = [](std::vector<float>& v, int64_t n) { v.resize(size_t(n)); return v.data(); };
@@ -229,7 +264,7 @@ void Engine::layer_backward(int64_t l, const float* x, const float* dout, int64_
   const auto xa = [&](Proj p) { return a.xa[int(p)].data(); };
 
   // Recompute this layer's activations from its saved input.
-  layer_forward(l, x, T, nullptr, a);
+  layer_forward(l, x, g, nullptr, a);
 
   // FFN half: out = h + down(swiglu(gate(n2), up(n2))).
   float* dh = sized(a.dh, T * d);
@@ -246,10 +281,10 @@ void Engine::layer_backward(int64_t l, const float* x, const float* dout, int64_
 
   // Attention half: h = x + o(attention(rope(q(n1)), rope(k(n1)), v(n1))).
   linear_backward(dh, a.att.data(), xa(Proj::kO), T, qd, d, W(Proj::kO), lora_ref(l, Proj::kO, true), sized(a.datt, T * qd), false, a.lora_tmp);
-  attention_backward(a.datt.data(), a.q.data(), a.k.data(), a.v.data(), {T, c.heads, c.kv_heads, c.head_dim}, sized(a.dq, T * qd),
-                     sized(a.dk, T * kvd), sized(a.dv, T * kvd), a.attn_scratch);
-  rope_backward(a.dq.data(), T, c.heads, c.head_dim, rope_, c.rope);
-  rope_backward(a.dk.data(), T, c.kv_heads, c.head_dim, rope_, c.rope);
+  tree_attention_backward(a.datt.data(), a.q.data(), a.k.data(), a.v.data(), g, {c.heads, c.kv_heads, c.head_dim}, sized(a.dq, T * qd),
+                          sized(a.dk, T * kvd), sized(a.dv, T * kvd), a.attn_scratch);
+  rope_backward(a.dq.data(), T, c.heads, c.head_dim, rope_, c.rope, g.positions.data());
+  rope_backward(a.dk.data(), T, c.kv_heads, c.head_dim, rope_, c.rope, g.positions.data());
   linear_backward(a.dq.data(), a.n1.data(), xa(Proj::kQ), T, d, qd, W(Proj::kQ), lora_ref(l, Proj::kQ, true), dn, false, a.lora_tmp);
   linear_backward(a.dk.data(), a.n1.data(), xa(Proj::kK), T, d, kvd, W(Proj::kK), lora_ref(l, Proj::kK, true), dn, true, a.lora_tmp);
   linear_backward(a.dv.data(), a.n1.data(), xa(Proj::kV), T, d, kvd, W(Proj::kV), lora_ref(l, Proj::kV, true), dn, true, a.lora_tmp);
@@ -275,47 +310,57 @@ BackwardResult Engine::backward(const std::vector<SequenceItem>& batch, const Gr
     require_finite(where, "oldLogp", s.old_logp, s.T - s.response_start);
     require_finite(where, "refLogp", s.ref_logp, s.T - s.response_start);
   }
+  std::vector<GroupItem> plan;
+  for (const SequenceItem& s : batch) plan.push_back({s.tokens, s.T, s.response_start});
   BackwardResult result;
-  for (size_t b = 0; b < batch.size(); b++) {
-    const SequenceItem& s = batch[b];
-    const int64_t T = s.T, n = T - s.response_start;
-    std::vector<float> hn, rstd;
+  for (const GroupLayout& g : plan_groups(plan)) {
+    const int64_t T = g.rows();
+    std::vector<float> hn, rstd, rows, logp, drows;
     std::vector<std::vector<float>> inputs;
-    forward(s.tokens, T, hn, &rstd, &inputs);
-    prepare_lm_head_inputs(hn, s.response_start - 1, n, "backward: batch item " + std::to_string(b));
+    forward(g, hn, &rstd, &inputs);
 
-    // Output layer + loss on the rows that predict the response tokens (positions start-1 .. T-2).
-    GrpoLossInputs in;
-    in.hidden = hn.data() + (s.response_start - 1) * d;
-    in.lm_head = model_->weights.lm_head().data();
-    in.targets = s.tokens + s.response_start;
-    const int32_t seq_starts[2] = {0, int32_t(n)};
-    in.seq_starts = seq_starts;
-    in.advantages = &s.advantage;
-    in.seq_weights = &s.weight;
-    in.old_logp = s.old_logp;
-    in.ref_logp = s.ref_logp;
-    in.T = n;
-    in.d = d;
-    in.V = c.vocab;
-    in.S = 1;
-    std::vector<float> logp(static_cast<size_t>(n)), dhn(static_cast<size_t>(T * d), 0.0f);
-    GrpoLossOutputs out{logp.data(), dhn.data() + (s.response_start - 1) * d};
-    const GrpoLossSums sums = grpo_loss_fused_unchecked(in, cfg, out);
-    result.loss += sums.loss;
-    result.sums.loss += sums.loss;
-    result.sums.tokens += sums.tokens;
-    result.sums.clipped_low += sums.clipped_low;
-    result.sums.clipped_high += sums.clipped_high;
-    result.sums.kl_sum += sums.kl_sum;
-    result.sums.ratio_sum += sums.ratio_sum;
+    // Output layer + loss, one response at a time, on its predictor rows (predictor_rows); their
+    // gradients go back to those rows, the prompt's last row gathering every response's first.
+    std::vector<float> dhn(size_t(T * d), 0.0f);
+    for (const GroupResponse& r : g.responses) {
+      const SequenceItem& s = batch[size_t(r.item)];
+      const int64_t n = r.length;
+      predictor_rows(hn, g, r, rows, "backward: batch item " + std::to_string(r.item));
+      GrpoLossInputs in;
+      in.hidden = rows.data();
+      in.lm_head = model_->weights.lm_head().data();
+      in.targets = s.tokens + s.response_start;
+      const int32_t seq_starts[2] = {0, int32_t(n)};
+      in.seq_starts = seq_starts;
+      in.advantages = &s.advantage;
+      in.seq_weights = &s.weight;
+      in.old_logp = s.old_logp;
+      in.ref_logp = s.ref_logp;
+      in.T = n;
+      in.d = d;
+      in.V = c.vocab;
+      in.S = 1;
+      logp.resize(size_t(n));
+      drows.assign(size_t(n * d), 0.0f);
+      const GrpoLossSums sums = grpo_loss_fused_unchecked(in, cfg, GrpoLossOutputs{logp.data(), drows.data()});
+      result.loss += sums.loss;
+      result.sums.loss += sums.loss;
+      result.sums.tokens += sums.tokens;
+      result.sums.clipped_low += sums.clipped_low;
+      result.sums.clipped_high += sums.clipped_high;
+      result.sums.kl_sum += sums.kl_sum;
+      result.sums.ratio_sum += sums.ratio_sum;
+      float* last_prompt = dhn.data() + (g.prompt_rows - 1) * d;
+      for (int64_t i = 0; i < d; i++) last_prompt[i] += drows[size_t(i)];
+      std::memcpy(dhn.data() + r.row * d, drows.data() + d, size_t((n - 1) * d) * sizeof(float));
+    }
 
     // Through the final norm, then the layers in reverse.
     std::vector<float> dx(size_t(T * d)), dprev(size_t(T * d));
     rmsnorm_backward(dhn.data(), inputs[size_t(c.layers)].data(), model_->weights.output_norm.data(), rstd.data(), T, d, dx.data());
     LayerActs acts;
     for (int64_t l = c.layers - 1; l >= 0; l--) {
-      layer_backward(l, inputs[size_t(l)].data(), dx.data(), T, dprev.data(), acts);
+      layer_backward(l, inputs[size_t(l)].data(), dx.data(), g, dprev.data(), acts);
       std::swap(dx, dprev);
       inputs[size_t(l)].clear();
       inputs[size_t(l)].shrink_to_fit();

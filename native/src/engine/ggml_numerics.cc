@@ -379,9 +379,10 @@ void pack_groups(const float* x, int64_t ldx, int64_t t0, int64_t t1, int64_t k,
 
 // y[t * ldy + o] over 4-row tiles of W (m % 4 == 0) and groups of x rows, in blocks of x rows that stay
 // in cache while W streams past. k is a multiple of the build's tinyBLAS step. causal: row t of x is
-// zero past its limit t, so a group stops at the next whole chunk (the rest would add exact zeros).
-void tinyblas_product(const float* W, int64_t ldw, int64_t m, const float* x, int64_t ldx, int64_t n, int64_t k, bool causal, bool bf16,
-                      float* y, int64_t ldy) {
+// zero past its limit past + t, so a group stops at the next whole chunk (the rest would add exact
+// zeros: each output has its own accumulator, so where a group stops changes no output's bits).
+void tinyblas_product(const float* W, int64_t ldw, int64_t m, const float* x, int64_t ldx, int64_t n, int64_t k, bool causal,
+                      int64_t past, bool bf16, float* y, int64_t ldy) {
   if (use_blas()) {
     // No ggml build reproduced here: OpenBLAS (fast; within float32 rounding of llama.cpp). Causal
     // rows are zero past their limit, so the full k adds nothing.
@@ -404,7 +405,7 @@ void tinyblas_product(const float* W, int64_t ldw, int64_t m, const float* x, in
       for (int64_t i = i0; i < i1; i++)
         for (int64_t t = tb; t < te; t += group) {
           const int rn = int(std::min(group, te - t));
-          const int64_t kk = causal ? std::min(k, round_up(t + rn, chunk)) : k;
+          const int64_t kk = causal ? std::min(k, round_up(past + t + rn, chunk)) : k;
           const float* w = W + i * 4 * ldw;
           float* yt = y + t * ldy + i * 4;
           if (fast && pairs)
@@ -452,7 +453,7 @@ void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, Do
   const bool lanes16 = avx512_build();
   const int64_t step = type == DotType::kBF16 && bf16_pairs() ? 32 : lanes();
   const bool tinyblas = n >= 2 && k % step == 0 && m % 4 == 0;
-  if (tinyblas || use_blas()) return tinyblas_product(W, k, m, x, k, n, k, false, type == DotType::kBF16, y, ldy);
+  if (tinyblas || use_blas()) return tinyblas_product(W, k, m, x, k, n, k, false, 0, type == DotType::kBF16, y, ldy);
   parallel_for(m, [&](int64_t o0, int64_t o1) {
     for (int64_t t = 0; t < n; t++)
       for (int64_t o = o0; o < o1; o++) {
@@ -468,12 +469,13 @@ void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, Do
   });
 }
 
-void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy) {
-  if ((n >= 2 && m % 4 == 0) || use_blas()) return tinyblas_product(W, ldw, m, x, ldx, n, ldw, true, false, y, ldy);
+void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int64_t n, int64_t ldx, int64_t past, bool batched,
+                    float* y, int64_t ldy) {
+  if ((batched && m % 4 == 0) || use_blas()) return tinyblas_product(W, ldw, m, x, ldx, n, ldw, true, past, false, y, ldy);
   // ggml_vec_dot_f32 over whole 64-float steps of the zero-padded rows (ldx must allow it).
   parallel_for(n, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; t++)
-      for (int64_t o = 0; o < m; o++) y[t * ldy + o] = dot_vec_f32(W + o * ldw, x + t * ldx, std::min(ldx, round_up(t + 1, 64)));
+      for (int64_t o = 0; o < m; o++) y[t * ldy + o] = dot_vec_f32(W + o * ldw, x + t * ldx, std::min(ldx, round_up(past + t + 1, 64)));
   });
 }
 

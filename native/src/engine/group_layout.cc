@@ -1,5 +1,6 @@
 #include "spogw/engine/group_layout.h"
 
+#include <algorithm>
 #include <map>
 #include <string_view>
 
@@ -35,6 +36,20 @@ std::vector<GroupLayout> plan_groups(const std::vector<GroupItem>& items) {
     }
   }
   return groups;
+}
+
+GroupLayout single_sequence(const int32_t* tokens, int64_t T) {
+  GroupLayout g;
+  g.prompt_rows = T;
+  g.tokens.assign(tokens, tokens + T);
+  for (int64_t p = 0; p < T; p++) g.positions.push_back(int32_t(p));
+  return g;
+}
+
+int32_t max_position(const GroupLayout& g) {
+  int32_t m = 0;
+  for (const int32_t p : g.positions) m = std::max(m, p);
+  return m;
 }
 
 }  // namespace spogw

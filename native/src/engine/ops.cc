@@ -4,8 +4,10 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "spogw/engine/ggml_numerics.h"
+#include "spogw/error.h"
 #include "spogw/gemm.h"
 #include "spogw/threads.h"
 
@@ -86,12 +88,14 @@ void rope_table(RopeTable& table, int64_t T, int64_t n_rot, float base) {
 namespace {
 
 // Rotates each (first, second) pair of every head by +angle (sign = 1) or -angle (sign = -1).
-void rope_apply(float* x, int64_t T, int64_t heads, int64_t hd, const RopeTable& tab, RopeMode mode, float sign) {
+void rope_apply(float* x, int64_t T, int64_t heads, int64_t hd, const RopeTable& tab, RopeMode mode, float sign,
+                const int32_t* positions) {
   const int64_t half = tab.half;
   parallel_for(T, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; t++) {
-      const float* c = tab.cos.data() + t * half;
-      const float* s = tab.sin.data() + t * half;
+      const int64_t p = positions ? positions[t] : t;
+      const float* c = tab.cos.data() + p * half;
+      const float* s = tab.sin.data() + p * half;
       for (int64_t h = 0; h < heads; h++) {
         float* v = x + t * heads * hd + h * hd;
         for (int64_t i = 0; i < half; i++) {
@@ -108,14 +112,26 @@ void rope_apply(float* x, int64_t T, int64_t heads, int64_t hd, const RopeTable&
   });
 }
 
-}  // namespace
-
-void rope_forward(float* x, int64_t T, int64_t heads, int64_t hd, const RopeTable& tab, RopeMode mode) {
-  rope_apply(x, T, heads, hd, tab, mode, 1.0f);
+// The angle table must cover every row's position: checked once per call, O(T), before any work.
+void check_rope_positions(int64_t T, const RopeTable& tab, const int32_t* positions) {
+  for (int64_t t = 0; t < T; t++) {
+    const int64_t p = positions ? positions[t] : t;
+    if (p < 0 || p >= tab.T)
+      throw Error("rope: row " + std::to_string(t) + " is at position " + std::to_string(p) + ", outside the angle table [0, " +
+                  std::to_string(tab.T) + ")");
+  }
 }
 
-void rope_backward(float* dx, int64_t T, int64_t heads, int64_t hd, const RopeTable& tab, RopeMode mode) {
-  rope_apply(dx, T, heads, hd, tab, mode, -1.0f);
+}  // namespace
+
+void rope_forward(float* x, int64_t T, int64_t heads, int64_t hd, const RopeTable& tab, RopeMode mode, const int32_t* positions) {
+  check_rope_positions(T, tab, positions);
+  rope_apply(x, T, heads, hd, tab, mode, 1.0f, positions);
+}
+
+void rope_backward(float* dx, int64_t T, int64_t heads, int64_t hd, const RopeTable& tab, RopeMode mode, const int32_t* positions) {
+  check_rope_positions(T, tab, positions);
+  rope_apply(dx, T, heads, hd, tab, mode, -1.0f, positions);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -131,29 +147,30 @@ namespace {
 
 int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
-// P = softmax(q_h k_g^T * scale) with the causal mask (row t sees columns 0..t); P is [T, ldp], zero
-// beyond the causal limit.
+// P = softmax(q_h k_g^T * scale) with the causal mask (query row t, at position past + t, sees key
+// columns 0..past + t); P is [T, ldp], zero beyond the causal limit.
 void attention_probs(const float* q, const float* k, AttnShape s, int64_t h, float* P, int64_t ldp) {
   const int64_t g = h / (s.H / s.KV);
   const float scale = 1.0f / std::sqrt(float(s.hd));
   // With one head and a batch, q is contiguous and ggml hands the product to tinyBLAS.
-  const bool tinyblas = s.H == 1 && s.T >= 2 && s.hd % ggml::lanes() == 0;
-  // Row t costs O(t): rows are dealt from both ends so that contiguous chunks weigh the same.
+  const bool tinyblas = s.H == 1 && s.batched() && s.hd % ggml::lanes() == 0;
+  // Row t costs O(past + t): rows are dealt from both ends so that contiguous chunks weigh the same.
   parallel_for(s.T, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) {
       const int64_t t = i % 2 == 0 ? i / 2 : s.T - 1 - i / 2;
+      const int64_t last = s.past + t;
       float* row = P + t * ldp;
       const float* qt = q + t * s.H * s.hd + h * s.hd;
       float mx = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j <= t; j++) {
+      for (int64_t j = 0; j <= last; j++) {
         const float* kj = k + j * s.KV * s.hd + g * s.hd;
         row[j] = (tinyblas ? ggml::dot_tinyblas(kj, qt, s.hd) : ggml::dot_vec_f32(kj, qt, s.hd)) * scale;
         mx = std::max(mx, row[j]);
       }
-      const double sum = ggml::exp_blocks(row, t + 1, mx);
+      const double sum = ggml::exp_blocks(row, last + 1, mx);
       const float inv = float(1.0 / sum);
-      for (int64_t j = 0; j <= t; j++) row[j] *= inv;
-      std::fill(row + t + 1, row + ldp, 0.0f);
+      for (int64_t j = 0; j <= last; j++) row[j] *= inv;
+      std::fill(row + last + 1, row + ldp, 0.0f);
     }
   });
 }
@@ -161,48 +178,109 @@ void attention_probs(const float* q, const float* k, AttnShape s, int64_t h, flo
 }  // namespace
 
 void attention_forward(const float* q, const float* k, const float* v, AttnShape s, float* out, AlignedFloats& scratch) {
-  const int64_t ldp = round_up(s.T, 64);
+  const int64_t n = s.kv_rows(), ldp = round_up(n, 64);
   scratch.resize(size_t((s.T + s.hd) * ldp));
   float* P = scratch.data();  // every row written in full by attention_probs
   float* Vt = P + s.T * ldp;  // the value cache as llama.cpp stores it: [hd, positions], zero-padded
-  for (int64_t i = 0; i < s.hd; i++) std::fill(Vt + i * ldp + s.T, Vt + (i + 1) * ldp, 0.0f);
+  for (int64_t i = 0; i < s.hd; i++) std::fill(Vt + i * ldp + n, Vt + (i + 1) * ldp, 0.0f);
   for (int64_t h = 0; h < s.H; h++) {
     const int64_t g = h / (s.H / s.KV);
     if (h % (s.H / s.KV) == 0)
-      for (int64_t j = 0; j < s.T; j++)
+      for (int64_t j = 0; j < n; j++)
         for (int64_t i = 0; i < s.hd; i++) Vt[i * ldp + j] = v[j * s.KV * s.hd + g * s.hd + i];
     attention_probs(q, k, s, h, P, ldp);
-    ggml::mul_mat_causal(Vt, s.hd, ldp, P, s.T, ldp, out + h * s.hd, s.H * s.hd);
+    ggml::mul_mat_causal(Vt, s.hd, ldp, P, s.T, ldp, s.past, s.batched(), out + h * s.hd, s.H * s.hd);
   }
 }
 
 // With P the probabilities and dP = dout_h v_g^T: dS = P * (dP - rowsum(dP * P)), dq_h = dS k_g * scale,
-// dk_g += dS^T q_h * scale, dv_g += P^T dout_h.
+// dk_g += dS^T q_h * scale, dv_g += P^T dout_h. P and dP are [T, past + T].
 void attention_backward(const float* dout, const float* q, const float* k, const float* v, AttnShape s, float* dq,
                         float* dk, float* dv, AlignedFloats& scratch) {
-  scratch.resize(size_t(2 * s.T * s.T));
+  const int64_t n = s.kv_rows();
+  scratch.resize(size_t(2 * s.T * n));
   float* P = scratch.data();
-  float* dP = P + s.T * s.T;
+  float* dP = P + s.T * n;
   const float scale = 1.0f / std::sqrt(float(s.hd));
-  std::fill(dk, dk + s.T * s.KV * s.hd, 0.0f);
-  std::fill(dv, dv + s.T * s.KV * s.hd, 0.0f);
+  std::fill(dk, dk + n * s.KV * s.hd, 0.0f);
+  std::fill(dv, dv + n * s.KV * s.hd, 0.0f);
   for (int64_t h = 0; h < s.H; h++) {
     const int64_t g = h / (s.H / s.KV);
-    attention_probs(q, k, s, h, P, s.T);
-    gemm(false, true, s.T, s.T, s.hd, 1.0f, dout + h * s.hd, s.H * s.hd, v + g * s.hd, s.KV * s.hd, 0.0f, dP, s.T);
-    gemm(true, false, s.T, s.hd, s.T, 1.0f, P, s.T, dout + h * s.hd, s.H * s.hd, 1.0f, dv + g * s.hd, s.KV * s.hd);
+    attention_probs(q, k, s, h, P, n);
+    gemm(false, true, s.T, n, s.hd, 1.0f, dout + h * s.hd, s.H * s.hd, v + g * s.hd, s.KV * s.hd, 0.0f, dP, n);
+    gemm(true, false, n, s.hd, s.T, 1.0f, P, n, dout + h * s.hd, s.H * s.hd, 1.0f, dv + g * s.hd, s.KV * s.hd);
     parallel_for(s.T, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; t++) {
-        float* pr = P + t * s.T;
-        float* dpr = dP + t * s.T;
+        const int64_t last = s.past + t;
+        float* pr = P + t * n;
+        float* dpr = dP + t * n;
         double dot = 0.0;
-        for (int64_t j = 0; j <= t; j++) dot += double(pr[j]) * dpr[j];
-        for (int64_t j = 0; j <= t; j++) dpr[j] = pr[j] * (dpr[j] - float(dot));
-        for (int64_t j = t + 1; j < s.T; j++) dpr[j] = 0.0f;
+        for (int64_t j = 0; j <= last; j++) dot += double(pr[j]) * dpr[j];
+        for (int64_t j = 0; j <= last; j++) dpr[j] = pr[j] * (dpr[j] - float(dot));
+        for (int64_t j = last + 1; j < n; j++) dpr[j] = 0.0f;
       }
     });
-    gemm(false, false, s.T, s.hd, s.T, scale, dP, s.T, k + g * s.hd, s.KV * s.hd, 0.0f, dq + h * s.hd, s.H * s.hd);
-    gemm(true, false, s.T, s.hd, s.T, scale, dP, s.T, q + h * s.hd, s.H * s.hd, 1.0f, dk + g * s.hd, s.KV * s.hd);
+    gemm(false, false, s.T, s.hd, n, scale, dP, n, k + g * s.hd, s.KV * s.hd, 0.0f, dq + h * s.hd, s.H * s.hd);
+    gemm(true, false, n, s.hd, s.T, scale, dP, n, q + h * s.hd, s.H * s.hd, 1.0f, dk + g * s.hd, s.KV * s.hd);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Tree attention (group_layout.h)
+
+namespace {
+
+// Response r's keys or values as its item has them: the prompt's P rows, then the response's own.
+void gather_item_rows(const float* x, const GroupLayout& g, const GroupResponse& r, int64_t width, std::vector<float>& out) {
+  out.resize(size_t((g.prompt_rows + r.length) * width));
+  std::memcpy(out.data(), x, size_t(g.prompt_rows * width) * sizeof(float));
+  std::memcpy(out.data() + g.prompt_rows * width, x + r.row * width, size_t(r.length * width) * sizeof(float));
+}
+
+// The prompt's rows as a piece of the group's first item: the paths of a sequence of P + n_0 rows.
+AttnShape prompt_shape(const GroupLayout& g, AttnHeads a) {
+  AttnShape s{g.prompt_rows, a.H, a.KV, a.hd};
+  if (!g.responses.empty()) s.item_rows = g.prompt_rows + g.responses.front().length;
+  return s;
+}
+
+AttnShape response_shape(const GroupLayout& g, const GroupResponse& r, AttnHeads a) {
+  AttnShape s{r.length, a.H, a.KV, a.hd};
+  s.past = g.prompt_rows;
+  return s;
+}
+
+}  // namespace
+
+void tree_attention_forward(const float* q, const float* k, const float* v, const GroupLayout& g, AttnHeads a, float* out,
+                            TreeAttnScratch& scratch) {
+  const int64_t qd = a.H * a.hd, kvd = a.KV * a.hd;
+  attention_forward(q, k, v, prompt_shape(g, a), out, scratch.attn);
+  for (const GroupResponse& r : g.responses) {
+    gather_item_rows(k, g, r, kvd, scratch.k);
+    gather_item_rows(v, g, r, kvd, scratch.v);
+    attention_forward(q + r.row * qd, scratch.k.data(), scratch.v.data(), response_shape(g, r, a), out + r.row * qd, scratch.attn);
+  }
+}
+
+void tree_attention_backward(const float* dout, const float* q, const float* k, const float* v, const GroupLayout& g, AttnHeads a,
+                             float* dq, float* dk, float* dv, TreeAttnScratch& scratch) {
+  const int64_t qd = a.H * a.hd, kvd = a.KV * a.hd, P = g.prompt_rows;
+  attention_backward(dout, q, k, v, prompt_shape(g, a), dq, dk, dv, scratch.attn);
+  for (const GroupResponse& r : g.responses) {
+    gather_item_rows(k, g, r, kvd, scratch.k);
+    gather_item_rows(v, g, r, kvd, scratch.v);
+    const int64_t n = (P + r.length) * kvd;
+    scratch.dk.resize(size_t(n));
+    scratch.dv.resize(size_t(n));
+    attention_backward(dout + r.row * qd, q + r.row * qd, scratch.k.data(), scratch.v.data(), response_shape(g, r, a), dq + r.row * qd,
+                       scratch.dk.data(), scratch.dv.data(), scratch.attn);
+    for (int64_t i = 0; i < P * kvd; i++) {
+      dk[i] += scratch.dk[size_t(i)];
+      dv[i] += scratch.dv[size_t(i)];
+    }
+    std::memcpy(dk + r.row * kvd, scratch.dk.data() + P * kvd, size_t(r.length * kvd) * sizeof(float));
+    std::memcpy(dv + r.row * kvd, scratch.dv.data() + P * kvd, size_t(r.length * kvd) * sizeof(float));
   }
 }
 

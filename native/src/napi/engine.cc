@@ -28,6 +28,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       InstanceMethod("config", &NativeEngine::Config),
       InstanceMethod("logits", &NativeEngine::Logits),
       InstanceMethod("tokenLogprobs", &NativeEngine::TokenLogprobs),
+      InstanceMethod("tokenLogprobsBatch", &NativeEngine::TokenLogprobsBatch),
       InstanceMethod("initLora", &NativeEngine::InitLora),
       InstanceMethod("clearLora", &NativeEngine::ClearLora),
       InstanceMethod("loraInfo", &NativeEngine::LoraInfo),
@@ -186,6 +187,55 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     }, [](Napi::Env, const std::vector<Napi::Value>& p) { return p[1]; });
   }
 
+  // The packed sequences of a batch: { tokens, seqOffsets [B+1], responseStarts [B] }, each sequence
+  // checked (at least 2 tokens, responseStart in [1, T)). The items point into `tokens`.
+  struct PackedSequences {
+    Napi::Int32Array tokens, offsets, starts;
+    std::vector<GroupItem> items;
+    int64_t response_tokens = 0;  // sum of T - responseStart
+  };
+  static PackedSequences read_packed_sequences(Napi::Env env, Napi::Object in, const char* fn) {
+    PackedSequences p{int32_field(in, fn, "tokens"), int32_field(in, fn, "seqOffsets"), int32_field(in, fn, "responseStarts"), {}, 0};
+    const size_t B = p.starts.ElementLength();
+    const std::string f(fn);
+    if (B == 0) throw Napi::RangeError::New(env, f + ": the batch is empty");
+    require_length(env, fn, "seqOffsets", p.offsets.ElementLength(), int64_t(B) + 1, "B + 1 for B = responseStarts.length");
+    if (p.offsets[0] != 0 || size_t(p.offsets[B]) != p.tokens.ElementLength())
+      throw Napi::RangeError::New(env, f + ": seqOffsets must start at 0 and end at tokens.length");
+    for (size_t b = 0; b < B; b++) {
+      const int64_t T = int64_t(p.offsets[b + 1]) - p.offsets[b];
+      if (T < 2) throw Napi::RangeError::New(env, f + ": sequence " + std::to_string(b) + " has fewer than 2 tokens (seqOffsets must increase)");
+      if (p.starts[b] < 1 || p.starts[b] >= T)
+        throw Napi::RangeError::New(env, f + ": responseStart of sequence " + std::to_string(b) + " is " + std::to_string(p.starts[b]) +
+                                              ", outside [1, " + std::to_string(T) + ")");
+      p.items.push_back({p.tokens.Data() + p.offsets[b], T, p.starts[b]});
+      p.response_tokens += T - p.starts[b];
+    }
+    return p;
+  }
+
+  // tokenLogprobsBatch({ tokens, seqOffsets [B+1], responseStarts [B] }, temperature)
+  //   -> Promise<Float32Array> of every sequence's response log-probs, sequence after sequence.
+  Napi::Value TokenLogprobsBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* fn = "tokenLogprobsBatch";
+    auto e = live(env);
+    const PackedSequences p = read_packed_sequences(env, object_arg(info, 0, fn, "batch"), fn);
+    const float temp = float(as_number(env, arg(info, 1), "tokenLogprobsBatch: temperature"));
+    Napi::Float32Array out = Napi::Float32Array::New(env, size_t(p.response_tokens));
+    std::vector<LogprobItem> items;
+    float* op = out.Data();
+    for (const GroupItem& it : p.items) {
+      items.push_back({it.tokens, it.T, it.response_start, op});
+      op += it.T - it.response_start;
+    }
+    return PromiseWorker::Start(env, {p.tokens, p.offsets, p.starts, out}, [e, items, temp] {
+      std::lock_guard<std::mutex> lock(e->mutex());
+      if (DeviceEngine* d = e->device()) d->token_logprobs_batch(items, temp);
+      else e->token_logprobs_batch(items, temp);
+    }, [](Napi::Env, const std::vector<Napi::Value>& pinned) { return pinned[3]; });
+  }
+
   // initLora(rank, alpha, baseNames: string[], randomB: boolean, seed: number)
   Napi::Value InitLora(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -293,43 +343,33 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     const char* fn = "backward";
     auto e = live(env);
     Napi::Object in = object_arg(info, 0, fn, "batch");
-    Napi::Int32Array tokens = int32_field(in, fn, "tokens");
-    Napi::Int32Array offsets = int32_field(in, fn, "seqOffsets");
-    Napi::Int32Array starts = int32_field(in, fn, "responseStarts");
+    const PackedSequences p = read_packed_sequences(env, in, fn);
     Napi::Float32Array adv = float32_field(in, fn, "advantages");
     Napi::Float32Array weights = float32_field(in, fn, "weights");
     Napi::Float32Array old_lp = float32_field(in, fn, "oldLogp");
     Napi::Float32Array ref_lp = float32_field(in, fn, "refLogp");
     const GrpoLossConfig cfg = read_loss_settings(object_arg(info, 1, fn, "settings"), fn);
 
-    const size_t B = starts.ElementLength();
-    if (B == 0) throw Napi::RangeError::New(env, "backward: the batch is empty");
-    require_length(env, fn, "seqOffsets", offsets.ElementLength(), int64_t(B) + 1, "B + 1 for B = responseStarts.length");
+    const size_t B = p.items.size();
     require_length(env, fn, "advantages", adv.ElementLength(), int64_t(B), "one per sequence");
     require_length(env, fn, "weights", weights.ElementLength(), int64_t(B), "one per sequence");
-    if (offsets[0] != 0 || size_t(offsets[B]) != tokens.ElementLength())
-      throw Napi::RangeError::New(env, "backward: seqOffsets must start at 0 and end at tokens.length");
+    require_length(env, fn, "oldLogp", old_lp.ElementLength(), p.response_tokens, "one per response token");
+    require_length(env, fn, "refLogp", ref_lp.ElementLength(), p.response_tokens, "one per response token");
     std::vector<SequenceItem> batch(B);
     size_t lp = 0;
     for (size_t b = 0; b < B; b++) {
-      const int64_t T = int64_t(offsets[b + 1]) - offsets[b];
-      if (T < 2) throw Napi::RangeError::New(env, "backward: sequence " + std::to_string(b) + " has fewer than 2 tokens (seqOffsets must increase)");
-      if (starts[b] < 1 || starts[b] >= T)
-        throw Napi::RangeError::New(env, "backward: responseStart of sequence " + std::to_string(b) + " is " + std::to_string(starts[b]) + ", outside [1, " + std::to_string(T) + ")");
       SequenceItem& s = batch[b];
-      s.tokens = tokens.Data() + offsets[b];
-      s.T = T;
-      s.response_start = starts[b];
+      s.tokens = p.items[b].tokens;
+      s.T = p.items[b].T;
+      s.response_start = p.items[b].response_start;
       s.advantage = adv[b];
       s.weight = weights[b];
       s.old_logp = old_lp.Data() + lp;
       s.ref_logp = ref_lp.Data() + lp;
-      lp += size_t(T - starts[b]);
+      lp += size_t(s.T - s.response_start);
     }
-    require_length(env, fn, "oldLogp", old_lp.ElementLength(), int64_t(lp), "one per response token");
-    require_length(env, fn, "refLogp", ref_lp.ElementLength(), int64_t(lp), "one per response token");
     auto result = std::make_shared<BackwardResult>();
-    return PromiseWorker::Start(env, {tokens, offsets, starts, adv, weights, old_lp, ref_lp},
+    return PromiseWorker::Start(env, {p.tokens, p.offsets, p.starts, adv, weights, old_lp, ref_lp},
         [e, batch, cfg, result] {
           std::lock_guard<std::mutex> lock(e->mutex());
           if (DeviceEngine* d = e->device()) *result = d->backward(batch, cfg);

@@ -17,14 +17,6 @@
 
 namespace spogw {
 
-// One item of a batched log-prob call: tokens [T], log-probs of tokens [response_start, T) into out.
-struct LogprobRequest {
-  const int32_t* tokens = nullptr;
-  int64_t T = 0;
-  int64_t response_start = 0;
-  float* out = nullptr;
-};
-
 // precision "bf16" (the default): frozen weights as F16/BF16 operands of float32-accumulated products;
 // "f32": float32 throughout (for checks against the CPU engine).
 enum class DevicePrecision { kBF16, kF32 };
@@ -53,7 +45,7 @@ class DeviceEngine {
   virtual void logits(const int32_t* tokens, int64_t T, float* out) = 0;
   virtual void token_logprobs(const int32_t* tokens, int64_t T, int64_t from, float temperature, float* out) = 0;
   // Every request's log-probs; requests with identical prompts are computed as one group.
-  virtual void token_logprobs_batch(const std::vector<LogprobRequest>& items, float temperature) = 0;
+  virtual void token_logprobs_batch(const std::vector<LogprobItem>& items, float temperature) = 0;
   virtual BackwardResult backward(const std::vector<SequenceItem>& batch, const GrpoLossConfig& cfg) = 0;
   virtual double optimizer_step(const AdamWConfig& cfg) = 0;
   virtual void zero_grad() = 0;

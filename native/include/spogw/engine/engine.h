@@ -1,10 +1,15 @@
 // The training engine: a loaded model, LoRA adapters on chosen projections, a full forward pass, the
 // backward pass of the ioGRPO-mKL loss into the LoRA parameters (base weights frozen), and AdamW.
 //
-// Memory stays bounded for long sequences: the backward keeps only each layer's input [T, d], then
+// Items that share a prompt are computed as one packed group (group_layout.h): the prompt's rows once,
+// every response's rows beside them, each weight streamed once per group; attention is the tree of
+// ops.h's tree_attention_*. Every item's forward values equal, bit for bit, its own computation as a
+// plain sequence; the prompt's gradient is the sum of every response's, taken through the prompt once.
+//
+// Memory stays bounded for long groups: the backward keeps only each layer's input [rows, d], then
 // recomputes one layer's activations at a time (activation checkpointing); attention probabilities
-// are recomputed per head; the output layer and loss go through the tiled fused kernel, so the
-// [T, V] logits are never materialised during training.
+// are recomputed per head and per response ([n_k, P + n_k], never [rows, rows]); the output layer and
+// loss go through the tiled fused kernel, one response at a time, so no [rows, V] logits exist.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -52,6 +57,15 @@ struct SequenceItem {
   const float* ref_logp = nullptr;
 };
 
+// One item of a batched log-prob call: tokens [T], its response from response_start (in [1, T));
+// out receives the T - response_start response log-probs.
+struct LogprobItem {
+  const int32_t* tokens = nullptr;
+  int64_t T = 0;
+  int64_t response_start = 0;
+  float* out = nullptr;
+};
+
 struct BackwardResult {
   double loss = 0.0;
   GrpoLossSums sums;  // summed over the batch
@@ -79,6 +93,10 @@ class Engine {
   void logits(const int32_t* tokens, int64_t T, float* out);
   // log p(tokens[i] | tokens[<i]) at the temperature for i in [from, T); out has T - from values.
   void token_logprobs(const int32_t* tokens, int64_t T, int64_t from, float temperature, float* out);
+  // token_logprobs of every item (from = response_start), each distinct prompt computed once: the
+  // values equal token_logprobs's bit for bit where the forward reproduces llama.cpp (ggml_numerics.h).
+  // All items are checked before any work.
+  void token_logprobs_batch(const std::vector<LogprobItem>& items, float temperature);
 
   // Replaces the adapter: rank r, alpha, on the named base tensors (e.g. "blk.0.attn_q.weight").
   // random_b = false is the standard LoRA start (A random, B = 0: the model equals the base);
@@ -88,6 +106,7 @@ class Engine {
   LoraTensor& lora_tensor(const std::string& base_name);
 
   // Accumulates LoRA gradients of the loss over the batch; returns the summed loss and statistics.
+  // Items with identical prompts are computed as one group (group_layout.h), whatever their order.
   // The settings and the whole batch are checked once, before any work; the output layer runs the
   // loss kernel's unchecked entry (its weights were checked at load).
   BackwardResult backward(const std::vector<SequenceItem>& batch, const GrpoLossConfig& cfg);
@@ -101,17 +120,21 @@ class Engine {
   // Each public call checks its tokens once, here; forward() and the kernels below it trust them.
   void check_tokens(const char* fn, const int32_t* tokens, int64_t T) const;
   LoraRef lora_ref(int64_t layer, Proj p, bool with_grad);
-  // Forward from embeddings to the final normalised hidden states hn [T, d], for tokens the caller has
-  // checked. When `layer_inputs` is given it receives each layer's input (L + 1 buffers of [T, d], the
-  // last is the final residual).
-  void forward(const int32_t* tokens, int64_t T, std::vector<float>& hn, std::vector<float>* final_rstd,
+  // Forward of a packed group (or single_sequence) from embeddings to the final normalised hidden
+  // states hn [rows, d], for tokens the caller has checked. When `layer_inputs` is given it receives
+  // each layer's input (L + 1 buffers of [rows, d], the last is the final residual).
+  void forward(const GroupLayout& g, std::vector<float>& hn, std::vector<float>* final_rstd,
                std::vector<std::vector<float>>* layer_inputs);
-  // Rounds the `rows` output-layer inputs from `first_row` as llama.cpp does and checks they are finite
+  // Rounds `rows` output-layer inputs [rows, d] in place as llama.cpp does and checks they are finite
   // (an overflow in the forward becomes an error here, not a NaN loss).
-  void prepare_lm_head_inputs(std::vector<float>& hn, int64_t first_row, int64_t rows, const std::string& where) const;
+  void prepare_lm_head_inputs(float* x, int64_t rows, const std::string& where) const;
+  // Response r's predictor rows of hn (row P - 1, then rows R_k .. R_k + n_k - 2) into out [n_k, d],
+  // prepared for the output layer: its item's rows [response_start - 1, T - 1) computed alone.
+  void predictor_rows(const std::vector<float>& hn, const GroupLayout& g, const GroupResponse& r, std::vector<float>& out,
+                      const std::string& where) const;
   // out = nullptr: recompute only the activations the backward reads (skips the down projection).
-  void layer_forward(int64_t l, const float* x, int64_t T, float* out, LayerActs& acts);
-  void layer_backward(int64_t l, const float* x, const float* dout, int64_t T, float* dx, LayerActs& acts);
+  void layer_forward(int64_t l, const float* x, const GroupLayout& g, float* out, LayerActs& acts);
+  void layer_backward(int64_t l, const float* x, const float* dout, const GroupLayout& g, float* dx, LayerActs& acts);
 
   std::unique_ptr<Model> model_;
   LoraState lora_;

@@ -85,10 +85,13 @@ enum class DotType { kF32, kF16, kBF16 };
 // [m, k] row-major and x [n, k] contiguous rows. Runs on the engine's thread pool.
 void mul_mat(const float* W, int64_t m, int64_t k, const float* x, int64_t n, DotType type, float* y, int64_t ldy);
 
-// y[t * ldy + o] = W[o, :] . x[t, :] where row t of x is zero past its causal limit (position t):
-// llama.cpp's attention-times-values product over the transposed value cache. W [m, ldw] and x
-// [n, ldx] hold ldw = ldx values per row, zero-padded to a multiple of 64.
-void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy);
+// y[t * ldy + o] = W[o, :] . x[t, :] where row t of x is zero past its causal limit (column past + t):
+// llama.cpp's attention-times-values product over the transposed value cache, for query rows at
+// positions past .. past + n - 1. W [m, ldw] and x [n, ldx] hold ldw = ldx values per row, zero-padded
+// to a multiple of 64. batched: the sequence was computed as a batch of >= 2 rows (ggml's tinyBLAS
+// path; see AttnShape::item_rows), which a piece of it with n = 1 row must still follow.
+void mul_mat_causal(const float* W, int64_t m, int64_t ldw, const float* x, int64_t n, int64_t ldx, int64_t past, bool batched,
+                    float* y, int64_t ldy);
 
 // The same for Q8_0 weights [m, k] and activations [n, k], both as blocks (k % 32 == 0): each output is
 // exact int32 sums of 4-byte groups, scaled and accumulated in 8 float lanes, then reduced

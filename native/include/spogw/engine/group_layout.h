@@ -51,4 +51,11 @@ struct GroupItem {
 // caller (response_start in [1, T)).
 std::vector<GroupLayout> plan_groups(const std::vector<GroupItem>& items);
 
+// A sequence on its own (logits, tokenLogprobs): T prompt rows at positions 0..T-1, no response, so
+// attention is plain causal attention over it.
+GroupLayout single_sequence(const int32_t* tokens, int64_t T);
+
+// The largest position of any row: the RoPE angle table must cover it.
+int32_t max_position(const GroupLayout& g);
+
 }  // namespace spogw
