@@ -71,8 +71,11 @@ def main() -> int:
         num_attention_heads=a.heads, num_key_value_heads=a.kv_heads, max_position_embeddings=max(32768, a.tokens),
         tie_word_embeddings=False, attn_implementation="sdpa", torch_dtype=torch.bfloat16,
     )
+    # Built in BF16 directly on the device (a float32 model first would take 30 GB at 7B).
+    torch.set_default_dtype(torch.bfloat16)
     with torch.device(dev):
-        model = Qwen2ForCausalLM(cfg).to(torch.bfloat16)
+        model = Qwen2ForCausalLM(cfg)
+    torch.set_default_dtype(torch.float32)
     lora = LoraConfig(r=a.rank, lora_alpha=2 * a.rank, lora_dropout=0.0,
                       target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
     model = get_peft_model(model, lora)
