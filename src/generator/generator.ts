@@ -42,6 +42,11 @@ export interface GeneratorOptions {
    * llama.cpp gives an error instead of ending this process (default true; about a second per new file).
    */
   crashProbe?: boolean;
+  /**
+   * node-llama-cpp's CUDA build with every layer on the GPU (default false: the CPU build). The
+   * sampler's probabilities are then no longer the training engine's to the bit (samplerArithmetic).
+   */
+  gpu?: boolean;
 }
 
 export type { SampleOptions, Completion, FinishReason };
@@ -86,6 +91,7 @@ export class Generator {
     readonly contextSize: number,
     private readonly exactKvCache: boolean,
     private readonly crashProbe: boolean,
+    readonly gpu: boolean,
   ) {}
 
   static async load(options: GeneratorOptions): Promise<Generator> {
@@ -103,11 +109,12 @@ export class Generator {
     if (options.adapter) checkAdapterFile(options.adapter, arch);
     if (crashProbe) await probeInChildProcess(options.modelPath, options.adapter?.path);
 
-    const llama = await getLlamaRuntime();
+    const gpu = options.gpu ?? false;
+    const llama = await getLlamaRuntime(gpu);
     const model = await withLlamaReason(`node-llama-cpp could not load model ${options.modelPath}`, () =>
-      llama.loadModel({ modelPath: options.modelPath }),
+      llama.loadModel({ modelPath: options.modelPath, gpuLayers: gpu ? "max" : 0 }),
     );
-    const generator = new Generator(model, options.modelPath, header, threads, sequenceCount, contextSize, options.exactKvCache ?? false, crashProbe);
+    const generator = new Generator(model, options.modelPath, header, threads, sequenceCount, contextSize, options.exactKvCache ?? false, crashProbe, gpu);
     try {
       await generator.openContext(options.adapter);
     } catch (error) {
@@ -115,6 +122,14 @@ export class Generator {
       throw error;
     }
     return generator;
+  }
+
+  /** Which arithmetic the sampler's probabilities come from (stored per run and iteration). */
+  get samplerArithmetic(): string {
+    const cache = this.exactKvCache ? "F32 KV cache, no flash attention" : "llama.cpp's default KV cache";
+    return this.gpu
+      ? `llama.cpp CUDA, all layers on the GPU, ${cache}: probabilities differ from the training engine's (measure with scripts/gpu-check.sh)`
+      : `llama.cpp CPU, ${cache}${this.exactKvCache ? ": the training engine's probabilities, bit for bit on AVX-512/AVX2" : ""}`;
   }
 
   get architecture(): string {
@@ -263,9 +278,9 @@ export class Generator {
 
   /** Fallback when node-llama-cpp's adapter cache cannot be cleared: a fresh model has an empty cache. */
   private async reloadModel(): Promise<void> {
-    const llama = await getLlamaRuntime();
+    const llama = await getLlamaRuntime(this.gpu);
     await this.model.dispose();
-    this.model = await withLlamaReason(`node-llama-cpp could not reload model ${this.modelPath}`, () => llama.loadModel({ modelPath: this.modelPath }));
+    this.model = await withLlamaReason(`node-llama-cpp could not reload model ${this.modelPath}`, () => llama.loadModel({ modelPath: this.modelPath, gpuLayers: this.gpu ? "max" : 0 }));
   }
 
   private async sampleNow(prompt: string | readonly number[], options: SampleOptions): Promise<Completion[]> {
@@ -287,7 +302,7 @@ export class Generator {
   private async grammarFor(gbnf: string): Promise<LlamaGrammar> {
     let grammar = this.grammars.get(gbnf);
     if (!grammar) {
-      const llama = await getLlamaRuntime();
+      const llama = await getLlamaRuntime(this.gpu);
       grammar = await withLlamaReason("node-llama-cpp could not parse the grammar", () => llama.createGrammar({ grammar: gbnf }));
       this.grammars.set(gbnf, grammar);
     }

@@ -1,5 +1,6 @@
-// The one node-llama-cpp instance of this process: the prebuilt CPU binary only (no build, no download
-// at run time), warnings and errors from llama.cpp kept so that failures can quote llama.cpp's reason.
+// node-llama-cpp's instances of this process: the prebuilt CPU binary, and its prebuilt CUDA binary when
+// a generator asks for the GPU (no build, no download at run time); warnings and errors from llama.cpp
+// kept so that failures can quote llama.cpp's reason.
 import { availableParallelism } from "node:os";
 import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
 
@@ -12,7 +13,7 @@ const KEPT_LOG_LINES = 200;
 const logLines: LlamaLogLine[] = [];
 let logLineCount = 0;
 const logListeners = new Set<(line: LlamaLogLine) => void>();
-let llamaPromise: Promise<Llama> | undefined;
+const llamaPromises = new Map<boolean, Promise<Llama>>();
 
 /** Cores this process may use; thread counts above this oversubscribe the CPU and run 100x slower. */
 export function machineCores(): number {
@@ -28,9 +29,12 @@ export function checkThreads(threads: number): number {
   return threads;
 }
 
-export function getLlamaRuntime(): Promise<Llama> {
-  llamaPromise ??= getLlama({
-    gpu: false,
+/** The CPU build (gpu false), or the CUDA build with gpu true. */
+export function getLlamaRuntime(gpu = false): Promise<Llama> {
+  const cached = llamaPromises.get(gpu);
+  if (cached) return cached;
+  const promise = getLlama({
+    gpu: gpu ? "cuda" : false,
     build: "never",
     // An upper bound for anything that does not get an explicit thread count; contexts set their own.
     maxThreads: machineCores(),
@@ -44,10 +48,11 @@ export function getLlamaRuntime(): Promise<Llama> {
       for (const listener of logListeners) listener(line);
     },
   }).catch((error: unknown) => {
-    llamaPromise = undefined;
-    throw new Error(`node-llama-cpp's prebuilt CPU binary did not load (no build is attempted at run time): ${(error as Error).message}`);
+    llamaPromises.delete(gpu);
+    throw new Error(`node-llama-cpp's prebuilt ${gpu ? "CUDA" : "CPU"} binary did not load (no build is attempted at run time): ${(error as Error).message}`);
   });
-  return llamaPromise;
+  llamaPromises.set(gpu, promise);
+  return promise;
 }
 
 /** Subscribes to llama.cpp's warnings and errors; returns the unsubscribe function. */

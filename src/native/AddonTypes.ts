@@ -15,6 +15,8 @@ export interface NativeCudaInfo {
   driverVersion: number;
   deviceCount: number;
   deviceName: string;
+  /** The first device's memory in bytes; 0 without a device. */
+  totalMemoryBytes: number;
   /** Why there is no usable device; empty when deviceCount > 0. */
   error: string;
   /** The cuBLAS library loaded at run time, or "unavailable: <reason>". */
@@ -50,7 +52,7 @@ export interface NativeBinding {
   selectiveLogprobs(input: Pick<GrpoLossArrays, "hidden" | "lmHead" | "targets"> & Pick<GrpoLossSettings, "temperature">, run: NativeLossRun): Promise<Float32Array>;
   /** Benchmark only: the loss kernel's two GEMMs in its tiles, without the row pass. Returns [T, d]. */
   lossGemmsOnly(hidden: Float32Array, lmHead: Float32Array, tokens: number, tileRows: number): Promise<Float32Array>;
-  loadEngine(path: string): Promise<NativeEngine>;
+  loadEngine(path: string, options: NativeEngineOptions): Promise<NativeEngine>;
 }
 
 /** The arrays of a grpoLoss call (row-major, float32 unless said otherwise). */
@@ -137,8 +139,33 @@ export interface NativeWeightInfo {
   bytes: number;
 }
 
+/** Where an engine computes (native/include/spogw/engine/device_engine.h). */
+export interface NativeEngineOptions {
+  /** "cuda": the CUDA engine on device 0; refused with a clear error in the CPU variant or without a usable device. */
+  device: "cpu" | "cuda";
+  /** CUDA only: "bf16" products on F16/BF16 weights (training), "f32" throughout (checks). */
+  precision: "bf16" | "f32";
+}
+
+/** Where an engine computes and, on CUDA, with what. */
+export type NativeEngineDeviceInfo =
+  | { device: "cpu" }
+  | {
+      device: "cuda";
+      name: string;
+      /** "cuBLAS (libcublas.so.13)" or "own tiled GEMM (<why>)". */
+      products: string;
+      precision: "bf16" | "f32";
+      weightBytes: number;
+      allocatedBytes: number;
+      peakBytes: number;
+      freeBytes: number;
+      totalBytes: number;
+    };
+
 export interface NativeEngine {
   config(): NativeEngineConfig;
+  deviceInfo(): NativeEngineDeviceInfo;
   weightInfo(): NativeWeightInfo[];
   logits(tokens: Int32Array): Promise<Float32Array>;
   tokenLogprobs(tokens: Int32Array, from: number, temperature: number): Promise<Float32Array>;

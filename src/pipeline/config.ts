@@ -147,6 +147,12 @@ export const RUN_CONFIG_FIELDS = {
    * Bit for bit on CPUs with AVX-512 or AVX2. false: llama.cpp's defaults, an F16 cache; leaner for long
    * contexts, and the sampler's probabilities then differ from the engine's by the cache's rounding.
    */
+  /** The sampler's probabilities then differ from the engine's; each iteration stores which arithmetic sampled it. */
+  generatorGpu: field(oneOf("auto", "off"), {
+    default: "auto",
+    help: "sample with node-llama-cpp's CUDA build, all layers on the GPU, where an NVIDIA driver is loaded (\"auto\"), or its CPU build (\"off\")",
+    resumable: true,
+  }),
   exactSampling: field(boolean, {
     default: true,
     help: "F32 KV cache, no flash attention: the sampler's probabilities are the training engine's, bit for bit (--no-exact-sampling: llama.cpp defaults)",
@@ -197,6 +203,12 @@ export const RUN_CONFIG_FIELDS = {
   /** GGUF names of the projections adapted in every layer. */
   loraTargets: field(loraTargets, { default: [...LORA_TARGETS], help: `LoRA target projections (${LORA_TARGETS.join(" ")})` }),
   engineThreads: field(wholeNumber(1), { default: 2, help: "training engine CPU threads", resumable: true }),
+  /** Where the training engine computes; "auto" = CUDA when this binary has CUDA code and sees a device. */
+  engineDevice: field(oneOf("auto", "cpu", "cuda"), {
+    default: "auto",
+    help: "training engine device: \"auto\" (CUDA when usable, else CPU), \"cpu\" or \"cuda\" (an error without a usable device)",
+    resumable: true,
+  }),
 } satisfies Record<string, ConfigField>;
 
 type Fields = typeof RUN_CONFIG_FIELDS;

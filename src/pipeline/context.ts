@@ -5,10 +5,16 @@ import { join, resolve } from "node:path";
 import { SeededRandom } from "../util/seededRandom.js";
 import { Generator, type Completion, type SampleOptions } from "../generator/index.js";
 import { GENERATOR_KEY_ENV, RemoteGenerator } from "../generator/remoteGenerator.js";
+import { hostFacts } from "../native/platform.js";
 import { Engine } from "../train/index.js";
 import type { RunConfig } from "./config.js";
 import type { RunStore } from "./runStore.js";
 import type { WorkflowTask } from "./task.js";
+
+/** generatorGpu "auto": node-llama-cpp's CUDA build where an NVIDIA driver is loaded; "off": its CPU build. */
+export function generatorUsesGpu(setting: RunConfig["generatorGpu"]): boolean {
+  return setting === "auto" && hostFacts().nvidiaDriver !== null;
+}
 
 export type ProgressPhase = "generate" | "execute" | "logprobs" | "update";
 
@@ -81,12 +87,15 @@ export class RunContext {
         threads: this.config.generatorThreads,
         sequences: this.config.generatorSequences,
         exactKvCache: this.config.exactSampling,
+        gpu: generatorUsesGpu(this.config.generatorGpu),
         ...(adapter ? { adapter: { path: adapter } } : {}),
       });
     } else if (this.generatorAdapter !== adapter) {
       await this.generator.setAdapter(adapter ? { path: adapter } : undefined);
     }
     this.generatorAdapter = adapter;
+    // Which arithmetic sampled this iteration's workflows: the CPU build's probabilities are the engine's.
+    this.store.setMeta(`samplerArithmetic.${iteration}`, this.generator.samplerArithmetic);
     return this.generator;
   }
 
@@ -149,7 +158,7 @@ export class RunContext {
   /** The training engine (the generator is released first, see generatorFor). */
   async trainingEngine(): Promise<Engine> {
     await this.releaseGenerator();
-    this.engine ??= await Engine.load(this.config.generator, { threads: this.config.engineThreads });
+    this.engine ??= await Engine.load(this.config.generator, { threads: this.config.engineThreads, device: this.config.engineDevice });
     return this.engine;
   }
 

@@ -5,7 +5,7 @@ export {
   resolveConfig, readConfigFile, parseStoredConfig, conflictingFields, ConfigError, RUN_CONFIG_FIELDS, DEFAULT_CONFIG, CONFIG_FIELDS, RESUMABLE_FIELDS,
   type ConfigField, type FlagType, type RunConfig,
 } from "./config.js";
-export { RunContext, type ProgressEvent, type ProgressListener, type ProgressPhase, type WarningListener } from "./context.js";
+export { RunContext, generatorUsesGpu, type ProgressEvent, type ProgressListener, type ProgressPhase, type WarningListener } from "./context.js";
 export type { TaskQuery, WorkflowTask, ParsedCompletion, ExecutionResult } from "./task.js";
 export { runCollect, workflowRewards, workflowScores, type CollectSummary } from "./collect.js";
 export { runDataset, type DatasetSummary } from "./datasetPhase.js";

@@ -5,7 +5,15 @@ import { existsSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { buildLoraAdapterGguf, encodeGguf, GgufFile, loraAdapterFromGguf, type LoraAdapter } from "../gguf/index.js";
 import type {
-  GrpoLossSettings, NativeEngine, NativeEngineConfig, NativeLoraPart, NativeSequenceBatch, NativeWeightInfo, OptimizerSettings,
+  GrpoLossSettings,
+  NativeEngine,
+  NativeEngineConfig,
+  NativeEngineDeviceInfo,
+  NativeEngineOptions,
+  NativeLoraPart,
+  NativeSequenceBatch,
+  NativeWeightInfo,
+  OptimizerSettings,
 } from "../native/AddonTypes.js";
 import { native, setThreads } from "../native/index.js";
 import { writeFileAtomic } from "./atomicWrite.js";
@@ -66,6 +74,21 @@ export interface BackwardStats {
 
 const MOMENT_PARTS: NativeLoraPart[] = ["mA", "vA", "mB", "vB"];
 
+export type EngineDevice = "auto" | "cpu" | "cuda";
+
+export interface EngineLoadOptions {
+  threads?: number;
+  device?: EngineDevice;
+  precision?: NativeEngineOptions["precision"];
+}
+
+/** "auto": CUDA when the loaded binary has CUDA code and sees a device, else the CPU. */
+export function resolveEngineDevice(device: EngineDevice): NativeEngineOptions["device"] {
+  if (device !== "auto") return device;
+  const { cuda } = native().info();
+  return cuda.compiled && cuda.deviceCount > 0 ? "cuda" : "cpu";
+}
+
 /** Items packed end to end for the native calls; responseOffsets [B + 1] index their response tokens. */
 function packSequences(items: SequenceItem[]): NativeSequenceBatch & { responseOffsets: number[] } {
   const tokens = new Int32Array(items.reduce((n, b) => n + b.tokens.length, 0));
@@ -94,15 +117,23 @@ export class Engine {
     readonly config: EngineConfig,
   ) {}
 
-  /** Loads a GGUF model (llama or qwen2; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K or Q6_K weights). */
-  static async load(path: string, opts: { threads?: number; device?: "cpu" | "cuda" } = {}): Promise<Engine> {
-    if (opts.device === "cuda") {
-      throw new Error("the engine's forward/backward runs on the CPU only in this version; use device: \"cpu\" (the loss kernel has a CUDA path)");
-    }
+  /**
+   * Loads a GGUF model (llama or qwen2; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
+   * Q5_K or Q6_K weights on the CPU; F32, F16, BF16 and Q8_0 on CUDA). device "auto" (the default) is
+   * CUDA where this binary has CUDA code and a usable device, else the CPU; "cuda" without one is an
+   * error that says why. precision applies to CUDA only (docs/gpu.md).
+   */
+  static async load(path: string, opts: EngineLoadOptions = {}): Promise<Engine> {
     if (opts.threads !== undefined) setThreads(opts.threads);
-    const handle = await native().loadEngine(path);
+    const device = resolveEngineDevice(opts.device ?? "auto");
+    const handle = await native().loadEngine(path, { device, precision: opts.precision ?? "bf16" });
     const { headDim: _headDim, contextLength: _contextLength, ...config } = handle.config();
     return new Engine(handle, path, config);
+  }
+
+  /** Where this engine computes: "cpu", or the CUDA device with its products, precision and memory. */
+  deviceInfo(): NativeEngineDeviceInfo {
+    return this.native.deviceInfo();
   }
 
   private get native(): NativeEngine {

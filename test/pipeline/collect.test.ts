@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTinyModel } from "../../src/gguf/index.js";
-import { openRun, resolveConfig, runCollect, type WorkflowTask } from "../../src/pipeline/index.js";
+import { hostFacts } from "../../src/native/platform.js";
+import { generatorUsesGpu, openRun, resolveConfig, runCollect, type WorkflowTask } from "../../src/pipeline/index.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-collect-"));
 const model = join(work, "model.gguf");
@@ -58,6 +59,11 @@ describe("collect", () => {
       }
       const valid = samples.length - invalid.length;
       expect(summary).toMatchObject({ samples: 12, invalid: invalid.length, executions: 36, failedExecutions: 36 - valid });
+      // The iteration records which arithmetic sampled it: the CPU build here unless a driver is loaded.
+      const gpu = hostFacts().nvidiaDriver !== null;
+      expect(generatorUsesGpu("auto")).toBe(gpu);
+      expect(generatorUsesGpu("off")).toBe(false);
+      expect(ctx.store.getMeta("samplerArithmetic.0")).toMatch(gpu ? /^llama\.cpp CUDA, all layers on the GPU/ : /^llama\.cpp CPU, F32 KV cache, no flash attention: the training engine's probabilities/);
       expect(summary.meanScore).toBeCloseTo((valid * (0.5 / 3)) / 12, 12);
     } finally {
       await ctx.close();

@@ -1,6 +1,7 @@
 // What the build and the machine offer: ISA baseline, BLAS, CUDA runtime and devices. Filled in by the
 // CPU code, and by src/cuda/ when the CUDA variant is built.
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace spogw {
@@ -11,6 +12,7 @@ struct CudaInfo {
   int driverVersion = 0;      // 0 when no driver is installed
   int deviceCount = 0;        // usable devices; 0 with a reason in `error`
   std::string deviceName;     // first device, when there is one
+  int64_t totalMemoryBytes = 0;  // its memory; 0 without a device
   std::string error;          // why there is no device, empty when deviceCount > 0
   std::string cublas;         // "libcublas.so.13" when loadable at run time, else "unavailable: <reason>"
 };

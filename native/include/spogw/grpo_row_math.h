@@ -78,10 +78,4 @@ SPOGW_HD GrpoToken grpo_token(float logp, float old_logp, float ref_logp, float 
   return t;
 }
 
-// One element of d loss / d logits_raw for a row whose scaled logits z = logits_raw / T have
-// log-sum-exp lse: g (onehot - softmax) / T. `g_over_t` is dloss_dlogp / T.
-SPOGW_HD float grpo_dlogit(float z, float lse, bool is_target, float g_over_t) {
-  return g_over_t * ((is_target ? 1.0f : 0.0f) - expf(z - lse));
-}
-
 }  // namespace spogw

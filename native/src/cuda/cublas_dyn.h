@@ -19,7 +19,17 @@ struct CublasApi {
   cublasStatus_t (*sgemm)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int m, int n, int k,
                           const float* alpha, const float* A, int lda, const float* B, int ldb,
                           const float* beta, float* C, int ldc) = nullptr;
+  // cublasGemmEx (cuBLAS 11 and later): the same with typed A, B, C (cudaDataType_t) and a compute
+  // type (cublasComputeType_t); enums travel as int.
+  cublasStatus_t (*gemmEx)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int m, int n, int k, const void* alpha,
+                           const void* A, int a_type, int lda, const void* B, int b_type, int ldb, const void* beta, void* C,
+                           int c_type, int ldc, int compute_type, int algo) = nullptr;
 };
+
+// The enum values cublasGemmEx takes (library_types.h, cublas_api.h; the same in CUDA 11, 12 and 13).
+constexpr int kCudaR32F = 0, kCudaR16F = 2, kCudaR16BF = 14;
+constexpr int kCublasCompute32F = 68;
+constexpr int kCublasGemmDefault = -1;
 
 // The loaded API, or nullptr when cuBLAS cannot be loaded; `status` says which library or why not.
 const CublasApi* cublas(std::string* status = nullptr);

@@ -26,7 +26,10 @@ CudaInfo cuda_info() {
   info.deviceCount = count;
   if (count > 0) {
     cudaDeviceProp prop;
-    if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) info.deviceName = prop.name;
+    if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) {
+      info.deviceName = prop.name;
+      info.totalMemoryBytes = int64_t(prop.totalGlobalMem);
+    }
   }
   std::string status;
   cuda::cublas(&status);

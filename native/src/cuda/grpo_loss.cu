@@ -1,304 +1,123 @@
-// CUDA version of the fused log-prob + ioGRPO-mKL loss: the same tile loop as the CPU kernel
-// (spogw/grpo_loss.h), with the per-token math from spogw/grpo_row_math.h shared with it.
-//
-//   per tile of rows:  Z = hidden_tile lmHead^T / T        GEMM: cuBLAS when it loads, else sgemm_tiled
-//                      row_kernel: one block per row: max, sum of exp, logp, token math, then
-//                                  Z := g (onehot - softmax) / T in place (llm.c's fused classifier idea;
-//                                  the second read of a row mostly hits L2)
-//                      dHidden_tile = Z lmHead             GEMM
-//
-// Inputs are copied to the device once per call, the per-token results come back and are summed on the
-// host in float64, in token order, like the CPU kernel. Errors (no device, out of memory, a failed
-// launch) throw spogw::Error; nothing aborts.
-#include <cuda_runtime.h>
-
+// loss.h (device pointers, for the CUDA engine) and grpo_loss.h's CUDA entry points (host pointers,
+// for the addon's grpoLoss/selectiveLogprobs), which copy their inputs to the device once per call.
+// Errors (no device, out of memory, a failed launch) throw spogw::Error; nothing aborts.
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
-#include "cublas_dyn.h"
-#include "spogw/error.h"
-#include "spogw/grpo_loss.h"
+#include "loss.h"
+#include "ops.h"
+#include "portable.cuh"
 #include "spogw/grpo_row_math.h"
 
-namespace spogw {
+namespace spogw::gpu {
 
 namespace {
 
-void cuda_check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) {
-    cudaGetLastError();  // clear a sticky launch error so the next call starts clean
-    throw Error(std::string("CUDA ") + what + ": " + cudaGetErrorString(err));
-  }
-}
-
-// Device memory owned for the duration of one call.
-template <typename T>
-class DeviceArray {
- public:
-  explicit DeviceArray(int64_t n, const char* what) : n_(n) {
-    if (n > 0) cuda_check(cudaMalloc(&ptr_, size_t(n) * sizeof(T)), what);
-  }
-  ~DeviceArray() {
-    if (ptr_) cudaFree(ptr_);
-  }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  T* get() const { return ptr_; }
-  void upload(const T* host, const char* what) {
-    if (n_ > 0) cuda_check(cudaMemcpy(ptr_, host, size_t(n_) * sizeof(T), cudaMemcpyHostToDevice), what);
-  }
-  void download(T* host, const char* what) const {
-    if (n_ > 0) cuda_check(cudaMemcpy(host, ptr_, size_t(n_) * sizeof(T), cudaMemcpyDeviceToHost), what);
-  }
-
- private:
-  T* ptr_ = nullptr;
-  int64_t n_;
-};
-
-// ---- GEMM ---------------------------------------------------------------------------------------
-// Own tiled SGEMM for machines without cuBLAS. Row-major C[M, N] = alpha A[M, K] op(B), where op(B) is
-// B^T for B stored [N, K] (kTransB) or B for B stored [K, N]. A 64 x 64 block of C per 256 threads,
-// each thread a 4 x 4 patch, K in steps of 16 through shared memory.
-constexpr int kBM = 64, kBN = 64, kBK = 16;
-
-template <bool kTransB>
-__global__ void sgemm_tiled(int M, int N, int K, float alpha, const float* __restrict__ A,
-                            const float* __restrict__ B, float* __restrict__ C) {
-  __shared__ float As[kBK][kBM + 4];
-  __shared__ float Bs[kBK][kBN + 4];
-  const int tid = threadIdx.x;
-  const int row0 = blockIdx.y * kBM, col0 = blockIdx.x * kBN;
-  const int tr = (tid / 16) * 4, tc = (tid % 16) * 4;
-  float acc[4][4] = {};
-  for (int k0 = 0; k0 < K; k0 += kBK) {
-    for (int i = tid; i < kBM * kBK; i += 256) {  // A tile, stored transposed for conflict-free reads
-      const int r = i / kBK, k = i % kBK;
-      const int gr = row0 + r, gk = k0 + k;
-      As[k][r] = (gr < M && gk < K) ? A[int64_t(gr) * K + gk] : 0.0f;
-    }
-    for (int i = tid; i < kBN * kBK; i += 256) {
-      int c, k;
-      if (kTransB) { c = i / kBK; k = i % kBK; }  // consecutive threads walk K: coalesced in B[N, K]
-      else { k = i / kBN; c = i % kBN; }          // consecutive threads walk N: coalesced in B[K, N]
-      const int gc = col0 + c, gk = k0 + k;
-      float v = 0.0f;
-      if (gc < N && gk < K) v = kTransB ? B[int64_t(gc) * K + gk] : B[int64_t(gk) * N + gc];
-      Bs[k][c] = v;
-    }
-    __syncthreads();
-#pragma unroll
-    for (int k = 0; k < kBK; k++) {
-      float a[4], b[4];
-#pragma unroll
-      for (int i = 0; i < 4; i++) a[i] = As[k][tr + i];
-#pragma unroll
-      for (int j = 0; j < 4; j++) b[j] = Bs[k][tc + j];
-#pragma unroll
-      for (int i = 0; i < 4; i++)
-#pragma unroll
-        for (int j = 0; j < 4; j++) acc[i][j] += a[i] * b[j];
-    }
-    __syncthreads();
-  }
-  for (int i = 0; i < 4; i++) {
-    const int r = row0 + tr + i;
-    if (r >= M) continue;
-    for (int j = 0; j < 4; j++) {
-      const int c = col0 + tc + j;
-      if (c < N) C[int64_t(r) * N + c] = alpha * acc[i][j];
-    }
-  }
-}
-
-// Row-major product through cuBLAS (column-major): C = A op(B) is C^T = op(B)^T A^T, which cuBLAS
-// computes from the same buffers read as column-major transposes.
-class Gemm {
- public:
-  Gemm() {
-    // SPOGW_DISABLE_CUBLAS=1 forces the own SGEMM, so test:gpu can check it where cuBLAS exists.
-    const char* off = std::getenv("SPOGW_DISABLE_CUBLAS");
-    if (off && *off && std::string(off) != "0") return;
-    api_ = cuda::cublas(&status_);
-    if (api_ && api_->create(&handle_) != 0) {
-      status_ = "cublasCreate failed; using the own SGEMM";
-      api_ = nullptr;
-      handle_ = nullptr;
-    }
-  }
-  ~Gemm() {
-    if (api_ && handle_) api_->destroy(handle_);
-  }
-  Gemm(const Gemm&) = delete;
-  Gemm& operator=(const Gemm&) = delete;
-
-  void run(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, const float* B, float* C) {
-    const float beta = 0.0f;
-    if (api_) {
-      const int m = int(N), n = int(M), k = int(K);
-      const int status = trans_b
-          ? api_->sgemm(handle_, cuda::CUBLAS_OP_T, cuda::CUBLAS_OP_N, m, n, k, &alpha, B, k, A, k, &beta, C, m)
-          : api_->sgemm(handle_, cuda::CUBLAS_OP_N, cuda::CUBLAS_OP_N, m, n, k, &alpha, B, m, A, k, &beta, C, m);
-      if (status != 0) throw Error("cublasSgemm failed with status " + std::to_string(status));
-      return;
-    }
-    const dim3 grid(unsigned((N + kBN - 1) / kBN), unsigned((M + kBM - 1) / kBM));
-    if (trans_b) sgemm_tiled<true><<<grid, 256>>>(int(M), int(N), int(K), alpha, A, B, C);
-    else sgemm_tiled<false><<<grid, 256>>>(int(M), int(N), int(K), alpha, A, B, C);
-    cuda_check(cudaGetLastError(), "sgemm_tiled launch");
-  }
-
- private:
-  const cuda::CublasApi* api_ = nullptr;
-  cuda::cublasHandle_t handle_ = nullptr;
-  std::string status_;
-};
-
-// ---- row pass -----------------------------------------------------------------------------------
 constexpr int kRowThreads = 512;
-
-// Block-wide reduction (max or sum) through warp shuffles; every thread gets the result.
-template <bool kMax>
-__device__ float block_reduce(float v, float* shared) {
-  for (int o = 16; o > 0; o >>= 1) {
-    const float other = __shfl_xor_sync(0xffffffffu, v, o);
-    v = kMax ? fmaxf(v, other) : v + other;
-  }
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  __syncthreads();  // `shared` may still be read from a previous reduction
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  v = lane < blockDim.x / 32 ? shared[lane] : (kMax ? -INFINITY : 0.0f);
-  for (int o = 16; o > 0; o >>= 1) {
-    const float other = __shfl_xor_sync(0xffffffffu, v, o);
-    v = kMax ? fmaxf(v, other) : v + other;
-  }
-  return v;
-}
 
 struct TokenOut {
   float loss, kl, ratio;
   int clipped;  // 1: low, 2: high, 0: neither
 };
 
-// One block per row of the tile. With kBackward, also the token math and dlogits in place; without,
-// only logp (the selective log-prob pass).
+// One block per row of the tile, in the CPU kernel's arithmetic: e_j = exp(z_j - max), their sum in
+// float64, logp = (z_target - max) - log(sum). kBackward: the token math, then the dlogits
+// g (onehot - e / sum) / T, written in place into Z (dtile == nullptr) or into dtile as F16/BF16 times
+// 2^k, with k from |g / T| (every dlogit is at most that in magnitude), and 2^-k into row_scale.
 template <bool kBackward>
 __global__ void row_kernel(float* __restrict__ Z, int64_t V, int64_t t0, const int32_t* __restrict__ targets,
-                           const int32_t* __restrict__ seq_of, const float* __restrict__ adv,
-                           const float* __restrict__ weight, const float* __restrict__ old_logp,
-                           const float* __restrict__ ref_logp, GrpoTokenParams params, float inv_temp,
-                           float* __restrict__ logp_out, TokenOut* __restrict__ token_out) {
+                           const int32_t* __restrict__ seq_of, const float* __restrict__ adv, const float* __restrict__ weight,
+                           const float* __restrict__ old_logp, const float* __restrict__ ref_logp, GrpoTokenParams params, float inv_temp,
+                           float* __restrict__ logp_out, TokenOut* __restrict__ token_out, uint16_t* __restrict__ dtile, bool dtile_bf16,
+                           float* __restrict__ row_scale) {
   __shared__ float shared[32];
-  __shared__ float g_over_t_shared;
+  __shared__ double shared_sum[32];
+  __shared__ float scale_shared, target_add_shared;
   const int64_t t = t0 + blockIdx.x;
   float* z = Z + int64_t(blockIdx.x) * V;
   float mx = -INFINITY;
   for (int64_t j = threadIdx.x; j < V; j += blockDim.x) mx = fmaxf(mx, z[j]);
   mx = block_reduce<true>(mx, shared);
-  float sum = 0.0f;
-  for (int64_t j = threadIdx.x; j < V; j += blockDim.x) sum += expf(z[j] - mx);
-  sum = block_reduce<false>(sum, shared);
-  const float lse = mx + logf(sum);
+  float part = 0.0f;
+  for (int64_t j = threadIdx.x; j < V; j += blockDim.x) part += expf(z[j] - mx);
+  const double sum = block_sum_double(double(part), shared_sum);
+  const int32_t target = targets[t];
   if (threadIdx.x == 0) {
-    const int32_t target = targets[t];
-    const float logp = z[target] - lse;  // read before any thread overwrites z below
+    const float logp = (z[target] - mx) - float(log(sum));  // read before any thread overwrites z below
     logp_out[t] = logp;
     if (kBackward) {
       const int32_t s = seq_of[t];
       const GrpoToken tok = grpo_token(logp, old_logp[t], ref_logp[t], adv[s], weight[s], params);
       token_out[t] = TokenOut{tok.loss, tok.kl, tok.ratio, tok.clipped_low ? 1 : (tok.clipped_high ? 2 : 0)};
-      g_over_t_shared = tok.dloss_dlogp * inv_temp;
+      const float g_over_t = tok.dloss_dlogp * inv_temp;
+      int k = 0;
+      const float mag = fabsf(g_over_t);
+      if (dtile != nullptr && mag > 0.0f && mag <= 3.0e38f) {
+        int e = 0;
+        frexpf(mag, &e);
+        k = 14 - e < -126 ? -126 : (14 - e > 126 ? 126 : 14 - e);
+      }
+      const float pow2 = ldexpf(1.0f, k);
+      scale_shared = float(-double(g_over_t) / sum) * pow2;
+      target_add_shared = g_over_t * pow2;
+      if (dtile != nullptr) row_scale[blockIdx.x] = ldexpf(1.0f, -k);
     }
   }
   if (!kBackward) return;
   __syncthreads();
-  const float g_over_t = g_over_t_shared;
-  const int32_t target = targets[t];
-  for (int64_t j = threadIdx.x; j < V; j += blockDim.x) z[j] = grpo_dlogit(z[j], lse, j == target, g_over_t);
-}
-
-bool device_available(std::string* why) {
-  int count = 0;
-  const cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    *why = cudaGetErrorString(err);
-    return false;
+  const float scale = scale_shared, target_add = target_add_shared;
+  uint16_t* dz = dtile == nullptr ? nullptr : dtile + int64_t(blockIdx.x) * V;
+  for (int64_t j = threadIdx.x; j < V; j += blockDim.x) {
+    const float v = __fmul_rn(expf(z[j] - mx), scale) + (j == target ? target_add : 0.0f);
+    if (dz == nullptr) z[j] = v;
+    else dz[j] = dtile_bf16 ? f32_to_bf16(v) : f32_to_f16(v);
   }
-  if (count == 0) {
-    *why = "no CUDA device found";
-    return false;
-  }
-  return true;
 }
 
-void require_device(const char* fn) {
-  std::string why;
-  if (!device_available(&why)) throw Error(std::string(fn) + " on CUDA: no usable device (" + why + ")");
-}
-
-int64_t cuda_tile_rows(int64_t T, int64_t V, int64_t requested) {
-  return requested > 0 ? std::min(requested, T) : grpo_tile_rows(T, V, kGrpoCudaTileBudgetBytes);
+// Z [rows, V] = input lmHead^T * inv_temp for the rows [t0, t0 + rows) of hidden.
+void logits_tile(const float* hidden, int64_t t0, int64_t rows, const DeviceWeight& head, float inv_temp, LossScratch& s) {
+  const int64_t d = head.cols, V = head.rows;
+  const void* in = product_input(hidden + t0 * d, rows, head, s.input);
+  gemm(false, true, rows, V, d, inv_temp, in, d, head.ptr(), d, head.type, 0.0f, s.tile.get(), V);
 }
 
 }  // namespace
 
-const char* grpo_cuda_gemm_name() {
-  static const std::string name = [] {
-    std::string status;
-    const char* off = std::getenv("SPOGW_DISABLE_CUBLAS");
-    if (off && *off && std::string(off) != "0") return std::string("own tiled SGEMM (SPOGW_DISABLE_CUBLAS set)");
-    return cuda::cublas(&status) ? "cuBLAS (" + status + ")" : std::string("own tiled SGEMM (cuBLAS ") + status + ")";
-  }();
-  return name.c_str();
+int64_t loss_tile_rows(int64_t T, int64_t V, DType head, int64_t requested) {
+  if (requested > 0) return std::min(requested, T);
+  const int64_t row_bytes = V * (4 + (head == DType::kF32 ? 0 : 2));
+  return std::max<int64_t>(1, std::min(T, kGrpoCudaTileBudgetBytes / std::max<int64_t>(1, row_bytes)));
 }
 
-GrpoLossSums grpo_loss_cuda(const GrpoLossInputs& in, const GrpoLossConfig& cfg, const GrpoLossOutputs& out,
-                            int64_t tile_rows) {
-  grpo_loss_validate(in, cfg, out);
-  require_device("grpoLoss");
-  const int64_t T = in.T, d = in.d, V = in.V, S = in.S;
-  const int64_t rows = cuda_tile_rows(T, V, tile_rows);
-
-  std::vector<int32_t> seq_of(static_cast<size_t>(T));
-  for (int64_t i = 0; i < S; i++)
-    for (int64_t t = in.seq_starts[i]; t < in.seq_starts[i + 1]; t++) seq_of[size_t(t)] = int32_t(i);
-
-  DeviceArray<float> hidden(T * d, "alloc hidden"), lm_head(V * d, "alloc lmHead"), adv(S, "alloc"),
-      weight(S, "alloc"), old_logp(T, "alloc"), ref_logp(T, "alloc"), logp(T, "alloc logp"),
-      d_hidden(T * d, "alloc dHidden"), tile(checked_mul(rows, V, "tile"), "alloc logits tile");
-  DeviceArray<int32_t> targets(T, "alloc"), seq(T, "alloc");
-  DeviceArray<TokenOut> tokens(T, "alloc");
-  hidden.upload(in.hidden, "copy hidden");
-  lm_head.upload(in.lm_head, "copy lmHead");
-  adv.upload(in.advantages, "copy advantages");
-  weight.upload(in.seq_weights, "copy seqWeights");
-  old_logp.upload(in.old_logp, "copy oldLogp");
-  ref_logp.upload(in.ref_logp, "copy refLogp");
-  targets.upload(in.targets, "copy targets");
-  seq.upload(seq_of.data(), "copy sequence index");
-
-  const GrpoTokenParams params = grpo_token_params(cfg);
+GrpoLossSums grpo_loss_device(const DeviceLossInputs& in, const DeviceWeight& lm_head, const GrpoLossConfig& cfg, float* logp, float* d_hidden,
+                              LossScratch& s, int64_t tile_rows) {
+  const int64_t T = in.T, d = lm_head.cols, V = lm_head.rows;
+  const int64_t rows = loss_tile_rows(T, V, lm_head.type, tile_rows);
+  const bool typed = lm_head.type != DType::kF32;
+  s.tile.reserve(checked_mul(rows, V, "logits tile"), "the loss kernel's logits tile");
+  if (typed) {
+    s.dtile.reserve(rows * V, "the loss kernel's F16/BF16 dlogits tile");
+    s.row_scale.reserve(rows, "dlogits scales");
+    s.product.reserve(rows * d, "dHidden tile");
+  }
+  auto* tokens = reinterpret_cast<TokenOut*>(s.tokens.reserve(T * int64_t(sizeof(TokenOut)), "per-token results"));
   const float inv_temp = 1.0f / cfg.temperature;
-  Gemm gemm;
   for (int64_t t0 = 0; t0 < T; t0 += rows) {
     const int64_t n = std::min(rows, T - t0);
-    gemm.run(true, n, V, d, inv_temp, hidden.get() + t0 * d, lm_head.get(), tile.get());
-    row_kernel<true><<<unsigned(n), kRowThreads>>>(tile.get(), V, t0, targets.get(), seq.get(), adv.get(),
-                                                   weight.get(), old_logp.get(), ref_logp.get(), params,
-                                                   inv_temp, logp.get(), tokens.get());
-    cuda_check(cudaGetLastError(), "row_kernel launch");
-    gemm.run(false, n, d, V, 1.0f, tile.get(), lm_head.get(), d_hidden.get() + t0 * d);
+    logits_tile(in.hidden, t0, n, lm_head, inv_temp, s);
+    launch("grpo_row_kernel", row_kernel<true>, dim3(unsigned(n)), dim3(kRowThreads), 0, s.tile.get(), V, t0, in.targets, in.seq_of,
+           in.advantages, in.seq_weights, in.old_logp, in.ref_logp, grpo_token_params(cfg), inv_temp, logp, tokens,
+           typed ? s.dtile.get() : nullptr, lm_head.type == DType::kBF16, typed ? s.row_scale.get() : nullptr);
+    if (!typed) {
+      gemm(false, false, n, d, V, 1.0f, s.tile.get(), V, lm_head.ptr(), d, DType::kF32, 0.0f, d_hidden + t0 * d, d);
+    } else {
+      gemm(false, false, n, d, V, 1.0f, s.dtile.get(), V, lm_head.ptr(), d, lm_head.type, 0.0f, s.product.get(), d);
+      add_rows_scaled(s.product.get(), s.row_scale.get(), n, d, d_hidden + t0 * d, false);
+    }
   }
-  cuda_check(cudaDeviceSynchronize(), "grpoLoss kernels");
-
   std::vector<TokenOut> per_token(static_cast<size_t>(T));
-  tokens.download(per_token.data(), "copy token results");
-  logp.download(out.logp, "copy logp");
-  d_hidden.download(out.d_hidden, "copy dHidden");
+  copy_to_host(per_token.data(), tokens, T * int64_t(sizeof(TokenOut)));
   GrpoLossSums sums;
   for (const TokenOut& tok : per_token) {
     sums.loss += tok.loss;
@@ -311,29 +130,98 @@ GrpoLossSums grpo_loss_cuda(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
   return sums;
 }
 
-void selective_logprobs_cuda(const float* hidden_h, const float* lm_head_h, const int32_t* targets_h, int64_t T,
-                             int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows) {
-  selective_logprobs_validate(hidden_h, lm_head_h, targets_h, T, d, V, temperature, out);
-  require_device("selectiveLogprobs");
-  const int64_t rows = cuda_tile_rows(T, V, tile_rows);
-  DeviceArray<float> hidden(T * d, "alloc hidden"), lm_head(V * d, "alloc lmHead"), logp(T, "alloc logp"),
-      tile(checked_mul(rows, V, "tile"), "alloc logits tile");
-  DeviceArray<int32_t> targets(T, "alloc targets");
-  hidden.upload(hidden_h, "copy hidden");
-  lm_head.upload(lm_head_h, "copy lmHead");
-  targets.upload(targets_h, "copy targets");
+void selective_logprobs_device(const float* hidden, const int32_t* targets, int64_t T, const DeviceWeight& lm_head, float temperature,
+                               float* logp, LossScratch& s, int64_t tile_rows) {
+  const int64_t V = lm_head.rows;
+  const int64_t rows = loss_tile_rows(T, V, DType::kF32, tile_rows);
+  s.tile.reserve(checked_mul(rows, V, "logits tile"), "the log-prob kernel's logits tile");
   const float inv_temp = 1.0f / temperature;
-  Gemm gemm;
   for (int64_t t0 = 0; t0 < T; t0 += rows) {
     const int64_t n = std::min(rows, T - t0);
-    gemm.run(true, n, V, d, inv_temp, hidden.get() + t0 * d, lm_head.get(), tile.get());
-    row_kernel<false><<<unsigned(n), kRowThreads>>>(tile.get(), V, t0, targets.get(), nullptr, nullptr, nullptr,
-                                                    nullptr, nullptr, GrpoTokenParams{}, inv_temp, logp.get(),
-                                                    nullptr);
-    cuda_check(cudaGetLastError(), "row_kernel launch");
+    logits_tile(hidden, t0, n, lm_head, inv_temp, s);
+    launch("logprob_row_kernel", row_kernel<false>, dim3(unsigned(n)), dim3(kRowThreads), 0, s.tile.get(), V, t0, targets,
+           static_cast<const int32_t*>(nullptr), static_cast<const float*>(nullptr), static_cast<const float*>(nullptr),
+           static_cast<const float*>(nullptr), static_cast<const float*>(nullptr), GrpoTokenParams{}, inv_temp, logp,
+           static_cast<TokenOut*>(nullptr), static_cast<uint16_t*>(nullptr), false, static_cast<float*>(nullptr));
   }
-  cuda_check(cudaDeviceSynchronize(), "selectiveLogprobs kernels");
-  logp.download(out, "copy logp");
+}
+
+void logits_to_host(const float* hidden, int64_t T, const DeviceWeight& lm_head, float* out, LossScratch& s) {
+  const int64_t V = lm_head.rows;
+  const int64_t rows = loss_tile_rows(T, V, DType::kF32, 0);
+  s.tile.reserve(checked_mul(rows, V, "logits tile"), "the logits tile");
+  for (int64_t t0 = 0; t0 < T; t0 += rows) {
+    const int64_t n = std::min(rows, T - t0);
+    logits_tile(hidden, t0, n, lm_head, 1.0f, s);
+    copy_to_host(out + t0 * V, s.tile.get(), n * V * 4);
+  }
+}
+
+namespace {
+
+// The host-pointer entry points' F32 head: an lmHead array uploaded as it is.
+DeviceWeight upload_f32_head(const float* lm_head, int64_t V, int64_t d) {
+  DeviceWeight w;
+  w.type = DType::kF32;
+  w.rows = V;
+  w.cols = d;
+  w.data.resize(checked_mul(checked_mul(V, d, "lmHead"), 4, "lmHead"), "lmHead");
+  w.data.upload(reinterpret_cast<const uint8_t*>(lm_head), V * d * 4);
+  return w;
+}
+
+template <class T>
+Buffer<T> upload(const T* host, int64_t n, const char* what) {
+  Buffer<T> b(n, what);
+  b.upload(host, n);
+  return b;
+}
+
+}  // namespace
+
+}  // namespace spogw::gpu
+
+namespace spogw {
+
+const char* grpo_cuda_gemm_name() {
+  thread_local std::string name;
+  name = gpu::gemm_backend();
+  return name.c_str();
+}
+
+GrpoLossSums grpo_loss_cuda(const GrpoLossInputs& in, const GrpoLossConfig& cfg, const GrpoLossOutputs& out, int64_t tile_rows) {
+  using namespace gpu;
+  grpo_loss_validate(in, cfg, out);
+  require_device("grpoLoss");
+  const int64_t T = in.T, d = in.d, S = in.S;
+  std::vector<int32_t> seq_of(static_cast<size_t>(T));
+  for (int64_t i = 0; i < S; i++)
+    for (int64_t t = in.seq_starts[i]; t < in.seq_starts[i + 1]; t++) seq_of[size_t(t)] = int32_t(i);
+  const DeviceWeight head = upload_f32_head(in.lm_head, in.V, d);
+  Buffer<float> hidden = upload(in.hidden, T * d, "hidden"), adv = upload(in.advantages, S, "advantages"),
+                weights = upload(in.seq_weights, S, "seqWeights"), old_lp = upload(in.old_logp, T, "oldLogp"),
+                ref_lp = upload(in.ref_logp, T, "refLogp");
+  Buffer<int32_t> targets = upload(in.targets, T, "targets"), seq = upload(seq_of.data(), T, "sequence index");
+  Buffer<float> logp(T, "logp"), d_hidden(T * d, "dHidden");
+  DeviceLossInputs din{hidden.get(), targets.get(), seq.get(), adv.get(), weights.get(), old_lp.get(), ref_lp.get(), T, S};
+  LossScratch scratch;
+  const GrpoLossSums sums = grpo_loss_device(din, head, cfg, logp.get(), d_hidden.get(), scratch, tile_rows);
+  logp.download(out.logp, T);
+  d_hidden.download(out.d_hidden, T * d);
+  return sums;
+}
+
+void selective_logprobs_cuda(const float* hidden_h, const float* lm_head_h, const int32_t* targets_h, int64_t T, int64_t d, int64_t V,
+                             float temperature, float* out, int64_t tile_rows) {
+  using namespace gpu;
+  selective_logprobs_validate(hidden_h, lm_head_h, targets_h, T, d, V, temperature, out);
+  require_device("selectiveLogprobs");
+  const DeviceWeight head = upload_f32_head(lm_head_h, V, d);
+  Buffer<float> hidden = upload(hidden_h, T * d, "hidden"), logp(T, "logp");
+  Buffer<int32_t> targets = upload(targets_h, T, "targets");
+  LossScratch scratch;
+  selective_logprobs_device(hidden.get(), targets.get(), T, head, temperature, logp.get(), scratch, tile_rows);
+  logp.download(out, T);
 }
 
 }  // namespace spogw

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "spogw/engine/device_engine.h"
 #include "spogw/engine/ggml_numerics.h"
 #include "spogw/error.h"
 #include "spogw/finite.h"
@@ -44,6 +45,10 @@ std::unique_ptr<Engine> load_engine(const std::string& path) { return std::make_
 Engine::Engine(std::unique_ptr<Model> model) : model_(std::move(model)) {
   lora_.index.assign(size_t(config().layers), std::vector<int>(kProjCount, -1));
 }
+
+Engine::~Engine() = default;
+
+void Engine::attach_device(std::unique_ptr<DeviceEngine> device) { device_ = std::move(device); }
 
 void Engine::check_tokens(const char* fn, const int32_t* tokens, int64_t T) const {
   if (T <= 0) throw Error(std::string(fn) + ": the token sequence is empty");

@@ -11,6 +11,7 @@
 #include "convert.h"
 #include "register.h"
 #include "settings.h"
+#include "spogw/engine/device_engine.h"
 #include "spogw/engine/engine.h"
 #include "spogw/engine/gguf_reader.h"
 #include "spogw/error.h"
@@ -39,6 +40,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       InstanceMethod("backward", &NativeEngine::Backward),
       InstanceMethod("optimizerStep", &NativeEngine::OptimizerStep),
       InstanceMethod("zeroGrad", &NativeEngine::ZeroGrad),
+      InstanceMethod("deviceInfo", &NativeEngine::DeviceInfo),
       InstanceMethod("dispose", &NativeEngine::Dispose),
     });
     constructor = new Napi::FunctionReference(Napi::Persistent(cls));  // lives as long as the process
@@ -55,18 +57,41 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
  private:
   std::shared_ptr<Engine> engine_;
 
+  // loadEngine(path, { device: "cpu" | "cuda", precision: "bf16" | "f32" })
   static Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadEngine(path): path must be a string");
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadEngine(path, options): path must be a string");
     const std::string path = info[0].As<Napi::String>().Utf8Value();
+    Napi::Object options = object_arg(info, 1, "loadEngine", "options");
+    const std::string device = string_field(options, "loadEngine", "device"), precision = string_field(options, "loadEngine", "precision");
+    if (device != "cpu" && device != "cuda") throw Napi::RangeError::New(env, "loadEngine: device must be \"cpu\" or \"cuda\", got \"" + device + "\"");
+    if (precision != "bf16" && precision != "f32") throw Napi::RangeError::New(env, "loadEngine: precision must be \"bf16\" or \"f32\", got \"" + precision + "\"");
+    const DeviceEngineOptions device_options{precision == "f32" ? DevicePrecision::kF32 : DevicePrecision::kBF16};
     auto slot = std::make_shared<std::shared_ptr<Engine>>();
     return PromiseWorker::Start(
-        env, {}, [path, slot] { *slot = std::shared_ptr<Engine>(load_engine(path)); },
+        env, {}, [path, device, device_options, slot] {
+          auto engine = std::shared_ptr<Engine>(load_engine(path));
+          if (device == "cuda") {
+#ifdef SPOGW_WITH_CUDA
+            engine->attach_device(make_cuda_engine(*engine, device_options));
+#else
+            (void)device_options;
+            throw Error("device \"cuda\": this spogw-native binary is the CPU variant (no CUDA code); the cuda prebuild is installed where "
+                        "an NVIDIA driver is found (npx spogw-native info says which binary loaded and why), or use device \"cpu\"");
+#endif
+          }
+          *slot = std::move(engine);
+        },
         [slot](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
           auto* holder = new std::shared_ptr<Engine>(*slot);
           auto ext = Napi::External<std::shared_ptr<Engine>>::New(env, holder, [](Napi::Env, std::shared_ptr<Engine>* p) { delete p; });
           return constructor->New({ext});
         });
+  }
+
+  // After the host copy of the adapter changed: the device's copy follows.
+  static void lora_changed(Engine& e) {
+    if (DeviceEngine* d = e.device()) d->lora_replaced();
   }
 
   std::shared_ptr<Engine> live(Napi::Env env) const {
@@ -81,10 +106,32 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     std::unique_lock<std::mutex> lock(e->mutex(), std::try_to_lock);
     if (!lock.owns_lock()) throw Napi::Error::New(env, "engine is busy: await the previous call before this one");
     try {
+      if (DeviceEngine* d = e->device()) d->lora_to_host();  // the accessors read and write the host copy
       return fn(*e);
     } catch (const Error& err) {
       throw Napi::Error::New(env, err.what());
     }
+  }
+
+  // deviceInfo() -> { device: "cpu" } or the CUDA engine's device, products, precision and memory.
+  Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return quick(env, [&](Engine& e) {
+      Napi::Object o = Napi::Object::New(env);
+      DeviceEngine* d = e.device();
+      o.Set("device", d ? "cuda" : "cpu");
+      if (!d) return o;
+      const DeviceEngineStatus s = d->status();
+      o.Set("name", s.device);
+      o.Set("products", s.products);
+      o.Set("precision", s.precision);
+      o.Set("weightBytes", double(s.weight_bytes));
+      o.Set("allocatedBytes", double(s.allocated_bytes));
+      o.Set("peakBytes", double(s.peak_bytes));
+      o.Set("freeBytes", double(s.free_bytes));
+      o.Set("totalBytes", double(s.total_bytes));
+      return o;
+    });
   }
 
   Napi::Value Config(const Napi::CallbackInfo& info) {
@@ -133,7 +180,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     float* op = out.Data();
     return PromiseWorker::Start(env, {tokens, out}, [e, tp, T, op] {
       std::lock_guard<std::mutex> lock(e->mutex());
-      e->logits(tp, T, op);
+      if (DeviceEngine* d = e->device()) d->logits(tp, T, op);
+      else e->logits(tp, T, op);
     }, [](Napi::Env, const std::vector<Napi::Value>& p) { return p[1]; });
   }
 
@@ -151,7 +199,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     float* op = out.Data();
     return PromiseWorker::Start(env, {tokens, out}, [e, tp, T, from, temp, op] {
       std::lock_guard<std::mutex> lock(e->mutex());
-      e->token_logprobs(tp, T, from, temp, op);
+      if (DeviceEngine* d = e->device()) d->token_logprobs(tp, T, from, temp, op);
+      else e->token_logprobs(tp, T, from, temp, op);
     }, [](Napi::Env, const std::vector<Napi::Value>& p) { return p[1]; });
   }
 
@@ -199,7 +248,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     }
     return PromiseWorker::Start(env, {p.tokens, p.offsets, p.starts, out}, [e, items, temp] {
       std::lock_guard<std::mutex> lock(e->mutex());
-      e->token_logprobs_batch(items, temp);
+      if (DeviceEngine* d = e->device()) d->token_logprobs_batch(items, temp);
+      else e->token_logprobs_batch(items, temp);
     }, [](Napi::Env, const std::vector<Napi::Value>& pinned) { return pinned[3]; });
   }
 
@@ -218,12 +268,20 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     }
     const bool random_b = bool_arg(info, 3, "randomB", false);
     const int64_t seed = int_arg(info, 4, "seed", 0, int64_t(1) << 53);
-    quick(env, [&](Engine& e) { e.init_lora(rank, alpha, names, random_b, uint64_t(seed)); return 0; });
+    quick(env, [&](Engine& e) {
+      e.init_lora(rank, alpha, names, random_b, uint64_t(seed));
+      lora_changed(e);
+      return 0;
+    });
     return env.Undefined();
   }
 
   Napi::Value ClearLora(const Napi::CallbackInfo& info) {
-    quick(info.Env(), [](Engine& e) { e.clear_lora(); return 0; });
+    quick(info.Env(), [](Engine& e) {
+      e.clear_lora();
+      lora_changed(e);
+      return 0;
+    });
     return info.Env().Undefined();
   }
 
@@ -283,6 +341,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       for (size_t i = 0; i < v.size(); i++)
         if (!std::isfinite(values[i])) throw Napi::RangeError::New(env, name + " " + which + ": value " + std::to_string(i) + " is not finite");
       std::copy(values.Data(), values.Data() + v.size(), v.begin());
+      lora_changed(e);
       return 0;
     });
     return env.Undefined();
@@ -330,7 +389,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return PromiseWorker::Start(env, {p.tokens, p.offsets, p.starts, adv, weights, old_lp, ref_lp},
         [e, batch, cfg, result] {
           std::lock_guard<std::mutex> lock(e->mutex());
-          *result = e->backward(batch, cfg);
+          if (DeviceEngine* d = e->device()) *result = d->backward(batch, cfg);
+          else *result = e->backward(batch, cfg);
         },
         [result](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value {
           Napi::Object r = Napi::Object::New(env);
@@ -352,12 +412,17 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     auto norm = std::make_shared<double>(0.0);
     return PromiseWorker::Start(env, {}, [e, cfg, norm] {
       std::lock_guard<std::mutex> lock(e->mutex());
-      *norm = e->optimizer_step(cfg);
+      if (DeviceEngine* d = e->device()) *norm = d->optimizer_step(cfg);
+      else *norm = e->optimizer_step(cfg);
     }, [norm](Napi::Env env, const std::vector<Napi::Value>&) -> Napi::Value { return Napi::Number::New(env, *norm); });
   }
 
   Napi::Value ZeroGrad(const Napi::CallbackInfo& info) {
-    quick(info.Env(), [](Engine& e) { e.zero_grad(); return 0; });
+    quick(info.Env(), [](Engine& e) {
+      if (DeviceEngine* d = e.device()) d->zero_grad();
+      else e.zero_grad();
+      return 0;
+    });
     return info.Env().Undefined();
   }
 

@@ -57,6 +57,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   c.Set("driverVersion", cuda.driverVersion);
   c.Set("deviceCount", cuda.deviceCount);
   c.Set("deviceName", cuda.deviceName);
+  c.Set("totalMemoryBytes", double(cuda.totalMemoryBytes));
   c.Set("error", cuda.error);
   c.Set("cublas", cuda.cublas);
   out.Set("cuda", c);

@@ -1,6 +1,7 @@
 // `spogw-native info`: which native binary was loaded and why, and what it reports about the machine.
 import type { CommandModule } from "yargs";
 import { info } from "../../native/index.js";
+import { resolveEngineDevice } from "../../train/index.js";
 import { formatCudaVersion } from "../../native/platform.js";
 import { packageVersion } from "../../packageInfo.js";
 
@@ -20,7 +21,8 @@ export const infoCommand: CommandModule<object, InfoOptions> = {
     }
     const cuda = i.cuda.compiled
       ? `compiled (runtime ${fmtCudaVersion(i.cuda.runtimeVersion)}); ${i.cuda.deviceCount} device(s)` +
-        (i.cuda.deviceCount > 0 ? ` [${i.cuda.deviceName}]` : ` (${i.cuda.error})`) + `; cuBLAS: ${i.cuda.cublas}`
+        (i.cuda.deviceCount > 0 ? ` [${i.cuda.deviceName}, ${(i.cuda.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB]` : ` (${i.cuda.error})`) +
+        `; cuBLAS: ${i.cuda.cublas}; training engine: ${resolveEngineDevice("auto")} by default`
       : `not in this binary (${i.cuda.error})`;
     const driver = i.driver.version || i.driver.cudaVersion
       ? [i.driver.version && `NVIDIA ${i.driver.version}`, i.driver.cudaVersion && `supports CUDA ${formatCudaVersion(i.driver.cudaVersion)}`].filter(Boolean).join(", ")

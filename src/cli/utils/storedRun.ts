@@ -3,6 +3,7 @@
 // checked (settings, model, executor, data) before the run directory is touched.
 import { stringify as toYaml } from "yaml";
 import { openConfiguredRun, storedConfig, type Phase, type RunConfig, type RunContext } from "../../pipeline/index.js";
+import { resolveEngineDevice } from "../../train/index.js";
 import { progressPrinter } from "./progressPrinter.js";
 import { configFromArgv } from "./runFlags.js";
 
@@ -17,7 +18,9 @@ export function printRunConfig(config: RunConfig, json: boolean): void {
 }
 
 export async function openRunFromArgv(dir: string, argv: Record<string, unknown>, prefix = ""): Promise<RunContext> {
-  return openConfiguredRun(dir, resolveRunConfig(dir, argv), {
+  const config = resolveRunConfig(dir, argv);
+  process.stderr.write(`${prefix}training engine: ${resolveEngineDevice(config.engineDevice)} (engineDevice ${config.engineDevice})\n`);
+  return openConfiguredRun(dir, config, {
     onProgress: progressPrinter(process.stderr, prefix),
     onWarning: (message) => process.stderr.write(`${prefix}WARNING: ${message}\n`),
   });

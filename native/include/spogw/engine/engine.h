@@ -24,6 +24,8 @@
 
 namespace spogw {
 
+class DeviceEngine;  // device_engine.h
+
 struct LoraTensor {
   int64_t layer = 0;
   Proj proj = Proj::kQ;
@@ -72,9 +74,18 @@ struct BackwardResult {
 class Engine {
  public:
   explicit Engine(std::unique_ptr<Model> model);
+  ~Engine();
   const ModelConfig& config() const { return model_->config; }
+  const Model& model() const { return *model_; }
   const LoraState& lora() const { return lora_; }
   std::vector<WeightInfo> weight_infos() const { return spogw::weight_infos(*model_); }
+  // The adapter itself, for a device engine that keeps its own copy and brings it back.
+  LoraState& lora_state() { return lora_; }
+
+  // The device the addon runs this engine's calls on (device_engine.h); null: this CPU engine. Set
+  // once, after loading; it refers to this engine's model and adapter, so the engine owns it.
+  void attach_device(std::unique_ptr<DeviceEngine> device);
+  DeviceEngine* device() const { return device_.get(); }
 
   // Every public call takes this lock: one operation at a time per engine.
   std::mutex& mutex() { return mu_; }
@@ -134,6 +145,7 @@ class Engine {
   LoraState lora_;
   RopeTable rope_;
   std::mutex mu_;
+  std::unique_ptr<DeviceEngine> device_;  // last: destroyed first
 };
 
 std::unique_ptr<Engine> load_engine(const std::string& path);

@@ -23,6 +23,7 @@ import { withBenchModelOptions, type BenchModelOptions } from "../../utils/bench
 
 interface EngineBenchOptions extends BenchModelOptions {
   tokens: number;
+  device: "cpu" | "cuda";
   runs: number;
   threads: number;
   torch: boolean;
@@ -87,7 +88,7 @@ interface EngineTimes {
 
 async function timeEngine(path: string, tokens: Int32Array, o: EngineBenchOptions): Promise<EngineTimes> {
   const rssBefore = process.memoryUsage().rss;
-  const engine = await Engine.load(path);
+  const engine = await Engine.load(path, { device: o.device });
   const rssGrowth = process.memoryUsage().rss - rssBefore;
   try {
     const weights = engine.weightInfo();
@@ -121,7 +122,8 @@ export const benchEngineCommand: CommandModule<object, EngineBenchOptions> = {
       .option("runs", { type: "number", default: 3, describe: "timed runs per measurement (median)" })
       .option("threads", { type: "number", default: availableParallelism(), describe: "threads for every contender" })
       .option("torch", { type: "boolean", default: true, describe: "run the PyTorch peer" })
-      .option("llama", { type: "boolean", default: true, describe: "run the llama.cpp peer" }),
+      .option("llama", { type: "boolean", default: true, describe: "run the llama.cpp peer" })
+      .option("device", { choices: ["cpu", "cuda"] as const, default: "cpu" as const, describe: "where our engine runs (cuda: an error without a usable device)" }),
   handler: async (o) => {
     for (const key of ["layers", "tokens", "hidden", "heads", "kv-heads", "ff", "vocab", "rank", "runs", "threads"] as const) {
       if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`--${key} must be a positive whole number (got ${o[key]})`);
