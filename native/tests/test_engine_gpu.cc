@@ -42,6 +42,8 @@ const ModelCase kLlamaF32{"llama", RopeMode::kNorm, false, false, 4, 2, WeightTy
 const ModelCase kQwen2F32{"qwen2", RopeMode::kNeox, true, true, 4, 1, WeightType::kF32, WeightType::kF32};
 const ModelCase kLlama{"llama", RopeMode::kNorm, false, false, 4, 2, WeightType::kF16, WeightType::kF32};
 const ModelCase kQwen2{"qwen2", RopeMode::kNeox, true, true, 4, 1, WeightType::kQ8_0, WeightType::kBF16};
+// A block-quantized model (Q4_0 blocks only, as the CPU engine holds them): the device expands them.
+const ModelCase kLlamaQ4{"llama", RopeMode::kNorm, false, false, 4, 2, WeightType::kQ4_0, WeightType::kQ4_0};
 
 std::unique_ptr<Model> tiny_model(const ModelCase& mc, uint64_t seed) {
   Rng rng(seed);
@@ -436,6 +438,7 @@ int main(int argc, char** argv) {
       {"gpu engine qwen2 f32 mode", [] { compare_engines(kQwen2F32, DevicePrecision::kF32); }},
       {"gpu engine llama bf16 mode", [] { compare_engines(kLlama, DevicePrecision::kBF16); }},
       {"gpu engine qwen2 bf16 mode", [] { compare_engines(kQwen2, DevicePrecision::kBF16); }},
+      {"gpu engine llama q4_0 bf16 mode", [] { compare_engines(kLlamaQ4, DevicePrecision::kBF16); }},
       {"gpu engine out of memory", [] { out_of_memory(); }},
   });
 }

@@ -294,7 +294,7 @@ void linear_vs_cpu(gpu::Precision precision) {
           [&](const float* x, int64_t T, int64_t n_in, int64_t n_out, const FrozenWeight& W, const float* bias, const LoraRef& lora, float* y,
               float* xa) { linear_forward(x, T, n_in, n_out, W, bias, lora, y, xa, scratch); },
           [&](const float* dyp, const float* x, const float* xa, int64_t T, int64_t n_in, int64_t n_out, const FrozenWeight& W,
-              const LoraRef& lora, float* dx, bool acc) { linear_backward(dyp, x, xa, T, n_in, n_out, W.data(), lora, dx, acc, scratch); }};
+              const LoraRef& lora, float* dx, bool acc) { linear_backward(dyp, x, xa, T, n_in, n_out, W, lora, dx, acc, scratch); }};
       std::vector<float> y_c, xa_c, dx_c, gA_c, gB_c, y_g, xa_g, dx_g, gA_g, gB_g;
       run(cpu, y_c, xa_c, dx_c, gA_c, gB_c);
       run(linear_binding(precision), y_g, xa_g, dx_g, gA_g, gB_g);

@@ -119,7 +119,7 @@ export class Engine {
 
   /**
    * Loads a GGUF model (llama or qwen2; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
-   * Q5_K or Q6_K weights on the CPU; F32, F16, BF16 and Q8_0 on CUDA). device "auto" (the default) is
+   * Q5_K or Q6_K weights; CUDA expands Q8_0 and the block types to float32, docs/gpu.md). device "auto" (the default) is
    * CUDA where this binary has CUDA code and a usable device, else the CPU; "cuda" without one is an
    * error that says why. precision applies to CUDA only (docs/gpu.md).
    */

@@ -159,6 +159,12 @@ inline FrozenWeight make_frozen_weight(WeightType type, int64_t n_out, int64_t n
   return W;
 }
 
+// The same weight when only the weight is wanted (whole-model tests).
+inline FrozenWeight make_frozen_weight(WeightType type, int64_t n_out, int64_t n_in, Rng& rng) {
+  Doubles unused;
+  return make_frozen_weight(type, n_out, n_in, rng, unused);
+}
+
 struct LinearInputs {
   Doubles w;  // W's values in float64
   FrozenWeight W;
