@@ -50,7 +50,7 @@ export interface NativeBinding {
   grpoLoss(input: GrpoLossArrays & GrpoLossSettings, run: NativeLossRun): Promise<NativeGrpoLossResult>;
   /** log pi(target) at the temperature, per token: [T]. */
   selectiveLogprobs(input: Pick<GrpoLossArrays, "hidden" | "lmHead" | "targets"> & Pick<GrpoLossSettings, "temperature">, run: NativeLossRun): Promise<Float32Array>;
-  /** Benchmark only: the loss kernel's two GEMMs in its tiles, without the row pass. Returns [T, d]. */
+  /** Benchmark only: the loss kernel's two products (lm_head_logits.h) in its tiles, without the row pass. Returns [T, d]. */
   lossGemmsOnly(hidden: Float32Array, lmHead: Float32Array, tokens: number, tileRows: number): Promise<Float32Array>;
   loadEngine(path: string, options: NativeEngineOptions): Promise<NativeEngine>;
 }

@@ -87,6 +87,15 @@ struct GrpoLossSums {
   int64_t clipped_high = 0;  // ... with r > 1 + eps_high
   double kl_sum = 0.0;       // sum of k3 over all tokens (unmasked, before beta)
   double ratio_sum = 0.0;    // sum of r over all tokens
+  GrpoLossSums& operator+=(const GrpoLossSums& o) {
+    loss += o.loss;
+    tokens += o.tokens;
+    clipped_low += o.clipped_low;
+    clipped_high += o.clipped_high;
+    kl_sum += o.kl_sum;
+    ratio_sum += o.ratio_sum;
+    return *this;
+  }
 };
 
 // Token rows per tile for a scratch budget of `budget_bytes` (at least 1 row, at most T).

@@ -584,13 +584,7 @@ class CudaEngine final : public DeviceEngine {
     float* dpred = pred_grad_.reserve(N * d, "predictor rows' gradients");
     const GrpoLossSums sums = grpo_loss_device(in, head(), cfg, pred_logp_.reserve(N, "log-probs"), dpred, loss_);
     if (!std::isfinite(sums.loss)) throw Error("backward: the loss is not finite (the forward overflowed on the device)");
-    result.loss += sums.loss;
-    result.sums.loss += sums.loss;
-    result.sums.tokens += sums.tokens;
-    result.sums.clipped_low += sums.clipped_low;
-    result.sums.clipped_high += sums.clipped_high;
-    result.sums.kl_sum += sums.kl_sum;
-    result.sums.ratio_sum += sums.ratio_sum;
+    result.add(sums);
 
     // dhn: each predictor row's gradient added to its row (row P - 1 receives every response's), in
     // row order per column; then the final norm and the layers in reverse.

@@ -278,14 +278,35 @@ void Engine::token_logprobs_batch(const std::vector<LogprobItem>& items, float t
     plan.push_back({it.tokens, it.T, it.response_start});
   }
   const LmHeadRows lm_rows = lm_head_rows();
-  std::vector<float> hn, rows;
+  // The output layer takes a group's responses in one call: each row's log-prob is the same bits
+  // whatever rows share the call (lm_head_logits.h), so this equals tokenLogprobs, and the output
+  // matrix is packed once per group instead of once per response. A head with its own product
+  // (Q4_1/Q5_1, llama.cpp's) promises no such thing and keeps one call per response.
+  const bool whole_group = !lm_rows.logits;
+  const int64_t d = config().d;
+  std::vector<float> hn, rows, group_rows, group_out;
+  std::vector<int32_t> group_targets;
   for (const GroupLayout& g : plan_groups(plan)) {
     forward(g, hn, nullptr, nullptr);
+    group_rows.clear();
+    group_targets.clear();
     for (const GroupResponse& r : g.responses) {
       const LogprobItem& it = items[size_t(r.item)];
       predictor_rows(hn, g, r, lm_rows, rows);
-      // One response per call, as tokenLogprobs makes it: the same tiles, so the same bits.
-      output_logprobs(rows.data(), it.tokens + it.response_start, r.length, temperature, lm_rows, it.out);
+      if (!whole_group) {
+        output_logprobs(rows.data(), it.tokens + it.response_start, r.length, temperature, lm_rows, it.out);
+        continue;
+      }
+      group_rows.insert(group_rows.end(), rows.begin(), rows.begin() + r.length * d);
+      group_targets.insert(group_targets.end(), it.tokens + it.response_start, it.tokens + it.response_start + r.length);
+    }
+    if (!whole_group) continue;
+    group_out.resize(group_targets.size());
+    output_logprobs(group_rows.data(), group_targets.data(), int64_t(group_targets.size()), temperature, lm_rows, group_out.data());
+    int64_t at = 0;
+    for (const GroupResponse& r : g.responses) {
+      std::memcpy(items[size_t(r.item)].out, group_out.data() + at, size_t(r.length) * sizeof(float));
+      at += r.length;
     }
   }
 }
@@ -353,46 +374,54 @@ BackwardResult Engine::backward(const std::vector<SequenceItem>& batch, const Gr
   BackwardResult result;
   for (const GroupLayout& g : plan_groups(plan)) {
     const int64_t T = g.rows();
-    std::vector<float> hn, rstd, rows, logp, drows;
+    std::vector<float> hn, rstd, rows, group_rows, logp, drows;
     std::vector<std::vector<float>> inputs;
     forward(g, hn, &rstd, &inputs);
     const LmHeadRows lm_rows = lm_head_rows();
 
-    // Output layer + loss, one response at a time, on its predictor rows (predictor_rows); their
-    // gradients go back to those rows, the prompt's last row gathering every response's first.
-    std::vector<float> dhn(size_t(T * d), 0.0f);
+    // Output layer + loss over the group's responses in one call, on their predictor rows
+    // (predictor_rows), so that the output matrix is streamed once per tile of the group's rows rather
+    // than once per response; the gradients go back to those rows, the prompt's last row gathering
+    // every response's first.
+    std::vector<int32_t> targets, seq_starts = {0};
+    std::vector<float> advantages, weights, old_logp, ref_logp;
     for (const GroupResponse& r : g.responses) {
       const SequenceItem& s = batch[size_t(r.item)];
-      const int64_t n = r.length;
       predictor_rows(hn, g, r, lm_rows, rows);
-      GrpoLossInputs in;
-      in.hidden = rows.data();
-      in.lm_head = model_->weights.lm_head().data();
-      if (in.lm_head == nullptr) in.lm_head_rows = &lm_rows;
-      in.targets = s.tokens + s.response_start;
-      const int32_t seq_starts[2] = {0, int32_t(n)};
-      in.seq_starts = seq_starts;
-      in.advantages = &s.advantage;
-      in.seq_weights = &s.weight;
-      in.old_logp = s.old_logp;
-      in.ref_logp = s.ref_logp;
-      in.T = n;
-      in.d = d;
-      in.V = c.vocab;
-      in.S = 1;
-      logp.resize(size_t(n));
-      drows.assign(size_t(n * d), 0.0f);
-      const GrpoLossSums sums = grpo_loss_fused_unchecked(in, cfg, GrpoLossOutputs{logp.data(), drows.data()});
-      result.loss += sums.loss;
-      result.sums.loss += sums.loss;
-      result.sums.tokens += sums.tokens;
-      result.sums.clipped_low += sums.clipped_low;
-      result.sums.clipped_high += sums.clipped_high;
-      result.sums.kl_sum += sums.kl_sum;
-      result.sums.ratio_sum += sums.ratio_sum;
-      float* last_prompt = dhn.data() + (g.prompt_rows - 1) * d;
-      for (int64_t i = 0; i < d; i++) last_prompt[i] += drows[size_t(i)];
-      std::memcpy(dhn.data() + r.row * d, drows.data() + d, size_t((n - 1) * d) * sizeof(float));
+      group_rows.insert(group_rows.end(), rows.begin(), rows.begin() + r.length * d);
+      targets.insert(targets.end(), s.tokens + s.response_start, s.tokens + s.T);
+      old_logp.insert(old_logp.end(), s.old_logp, s.old_logp + r.length);
+      ref_logp.insert(ref_logp.end(), s.ref_logp, s.ref_logp + r.length);
+      advantages.push_back(s.advantage);
+      weights.push_back(s.weight);
+      seq_starts.push_back(seq_starts.back() + int32_t(r.length));
+    }
+    const int64_t n = seq_starts.back();
+    GrpoLossInputs in;
+    in.hidden = group_rows.data();
+    in.lm_head = model_->weights.lm_head().data();
+    if (in.lm_head == nullptr) in.lm_head_rows = &lm_rows;
+    in.targets = targets.data();
+    in.seq_starts = seq_starts.data();
+    in.advantages = advantages.data();
+    in.seq_weights = weights.data();
+    in.old_logp = old_logp.data();
+    in.ref_logp = ref_logp.data();
+    in.T = n;
+    in.d = d;
+    in.V = c.vocab;
+    in.S = int64_t(g.responses.size());
+    logp.resize(size_t(n));
+    drows.assign(size_t(n * d), 0.0f);
+    const GrpoLossSums sums = grpo_loss_fused_unchecked(in, cfg, GrpoLossOutputs{logp.data(), drows.data()});
+    result.add(sums);
+    std::vector<float> dhn(size_t(T * d), 0.0f);
+    float* last_prompt = dhn.data() + (g.prompt_rows - 1) * d;
+    for (size_t i = 0; i < g.responses.size(); i++) {
+      const GroupResponse& r = g.responses[i];
+      const float* dr = drows.data() + int64_t(seq_starts[i]) * d;
+      for (int64_t k = 0; k < d; k++) last_prompt[k] += dr[k];
+      std::memcpy(dhn.data() + r.row * d, dr + d, size_t((r.length - 1) * d) * sizeof(float));
     }
 
     // Through the final norm, then the layers in reverse.

@@ -69,6 +69,10 @@ struct LogprobItem {
 struct BackwardResult {
   double loss = 0.0;
   GrpoLossSums sums;  // summed over the batch
+  void add(const GrpoLossSums& group) {
+    loss += group.loss;
+    sums += group;
+  }
 };
 
 class Engine {
