@@ -2,10 +2,11 @@
 // math"), forward and backward in one call, without ever holding the [T x V] logits:
 //
 //   for each tile of token rows:
-//     Z    = hidden_tile x lmHead^T / temperature        (GEMM, [rows x V] scratch)
-//     per row: max, log-sum-exp, logp = Z[target] - lse, the per-token loss term and
-//              g = d loss / d logp (grpo_row_math.h), then Z := g (onehot - softmax(Z)) / T in place
-//     dHidden_tile = Z x lmHead                          (GEMM)
+//     Z    = hidden_tile x lmHead^T / temperature        (lm_head_logits.h, [rows x V] scratch)
+//     per row: log-sum-exp (each 512-column chunk's max and sum, combined in float64), logp =
+//              Z[target] - lse, the per-token loss term and g = d loss / d logp (grpo_row_math.h),
+//              then Z := g (onehot - softmax(Z)) / T in place
+//     dHidden_tile = Z x lmHead                          (lm_head_logits.h)
 //
 // Shapes (row-major, float32): hidden [T, d], lmHead [V, d], targets [T], seqStarts [S + 1] (response
 // i owns tokens seqStarts[i] .. seqStarts[i+1] - 1), advantages/seqWeights [S], oldLogp/refLogp [T].
@@ -104,8 +105,8 @@ inline int64_t grpo_tile_rows(int64_t T, int64_t V, int64_t budget_bytes) {
   const int64_t rows = std::max<int64_t>(1, budget_bytes / row_bytes);
   return std::max<int64_t>(1, std::min(rows, T));
 }
-// Default scratch budget: 96 MiB (165 rows at V = 151936). Why this size: BLAS streams and repacks all
-// of lmHead once per tile and GEMM, which costs about 20/rows of the GEMM time on the CPU (measured
+// Default scratch budget: 96 MiB (165 rows at V = 151936). Why this size: each tile streams and packs all
+// of lmHead once per product, which cost about 20/rows of the product time through BLAS (measured
 // with native/dev/cpu/grpo_loss_lab.cc: 35% at 64 rows, 17% at 128, 12% at 170, 10% at 256); 96 MiB
 // keeps that near 12% while the peak stays under 1/10 of the full [T x V] logits at T = 2048.
 constexpr int64_t kGrpoTileBudgetBytes = int64_t(96) << 20;
@@ -126,8 +127,8 @@ void grpo_loss_validate(const GrpoLossInputs& in, const GrpoLossConfig& cfg, con
 void selective_logprobs_validate(const float* hidden, const float* lm_head, const int32_t* targets,
                                  int64_t T, int64_t d, int64_t V, float temperature, const float* out);
 
-// Fast CPU kernel: tiled, both GEMMs through gemm() (BLAS threads), row passes on parallel_for, so
-// it must not itself be called from inside parallel_for. tile_rows = 0 picks
+// Fast CPU kernel: tiled, both products and the row passes on parallel_for, so it must not itself be
+// called from inside parallel_for. tile_rows = 0 picks
 // grpo_tile_rows(T, V, kGrpoTileBudgetBytes). The sums are accumulated in token order, so they do
 // not depend on how the rows were split over threads.
 GrpoLossSums grpo_loss_fused(const GrpoLossInputs& in, const GrpoLossConfig& cfg,
@@ -142,7 +143,8 @@ GrpoLossSums grpo_loss_reference(const GrpoLossInputs& in, const GrpoLossConfig&
                                  const GrpoLossOutputs& out);
 
 // log pi(target) at the temperature for each token: the forward half of the fused kernel (no
-// gradient), used for the old/ref passes. out: [T].
+// gradient), used for the old/ref passes. out: [T]. A row's result is the same bits whatever rows share
+// the call and whatever tile_rows is (rows per pass; 0 = 1024), and equals the loss kernel's logp.
 void selective_logprobs(const float* hidden, const float* lm_head, const int32_t* targets, int64_t T,
                         int64_t d, int64_t V, float temperature, float* out, int64_t tile_rows = 0);
 // The same without selective_logprobs_validate, for callers that have checked their inputs.
@@ -154,7 +156,7 @@ void selective_logprobs_unchecked(const float* hidden, const LmHeadRows& lm_head
 void selective_logprobs_reference(const float* hidden, const float* lm_head, const int32_t* targets,
                                   int64_t T, int64_t d, int64_t V, float temperature, float* out);
 
-// For the benchmark: only the fused kernel's two GEMMs, in the same tiles, without the row pass.
+// For the benchmark: only the fused kernel's two products, in the same tiles, without the row pass.
 void grpo_loss_gemms_only(const float* hidden, const float* lm_head, int64_t T, int64_t d, int64_t V,
                           float* d_hidden, int64_t tile_rows = 0);
 

@@ -13,11 +13,7 @@
 // quantity is constant, so its gradient is 0 there (as autograd of torch.clamp gives).
 #pragma once
 
-#if defined(__CUDACC__)
-#define SPOGW_HD __host__ __device__ __forceinline__
-#else
-#define SPOGW_HD inline
-#endif
+#include "spogw/host_device.h"
 
 #include <math.h>
 

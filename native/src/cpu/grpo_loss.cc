@@ -1,12 +1,12 @@
 // Fast CPU kernel for the fused log-prob + ioGRPO-mKL loss (see spogw/grpo_loss.h for the algorithm and
 // shapes). Its input checks are in grpo_loss_validate.cc; the plain reference is in grpo_loss_reference.cc.
 //
-// Where the time goes (docs/benchmarks.md): the two GEMMs (4 T d V flop) dominate. Tiling costs about
-// 20 / rows of their time, because BLAS streams and repacks all of lmHead once per tile and GEMM (the
-// reason for the tile budget in grpo_loss.h). The row pass sweeps each row three times (max; exp + sum,
-// storing the exponentials in place; scale into dlogits); a row of V floats stays in L2 across the
-// sweeps, and the pass measures under 1%. Row passes use parallel_for; the GEMMs use BLAS's own threads
-// and are never called from inside parallel_for.
+// Where the time goes (docs/benchmarks.md): the two products (4 T d V flop) dominate; both are our own
+// kernels (lm_head_logits.h), split over threads by vocabulary chunks (logits) or by columns of dHidden
+// (backward), and each packs lmHead once per tile, which is why tiles are large (grpo_loss.h). The row
+// pass sweeps each row three times, 512 columns at a time (max; exp + sum, storing the exponentials in
+// place; scale into dlogits) and measures under 1%. The log-prob kernel needs no tile: it keeps each
+// chunk's logits only long enough to take its max and sum.
 #include "spogw/grpo_loss.h"
 
 #include <algorithm>

@@ -142,7 +142,7 @@ class CudaEngine final : public DeviceEngine {
 
   void logits(const int32_t* tokens, int64_t T, float* out) override {
     guarded("logits", "use tokenLogprobs, or a shorter sequence", [&] {
-      check_tokens("logits", tokens, T);
+      host_.check_tokens("logits", tokens, T);
       const DeviceRows& g = upload_rows(whole_sequence(tokens, T));
       forward(g, false);
       logits_to_host(hn_.get(), T, head(), out, loss_);
@@ -153,7 +153,7 @@ class CudaEngine final : public DeviceEngine {
     guarded("tokenLogprobs", "use a shorter sequence", [&] {
       if (from < 1 || from >= T)
         throw Error("tokenLogprobs: from = " + std::to_string(from) + " must be in [1, " + std::to_string(T) + ") (token 0 has no context)");
-      check_tokens("tokenLogprobs", tokens, T);
+      host_.check_tokens("tokenLogprobs", tokens, T);
       check_temperature("tokenLogprobs", temperature);
       const DeviceRows& g = upload_rows(whole_sequence(tokens, T));
       forward(g, false);
@@ -168,16 +168,7 @@ class CudaEngine final : public DeviceEngine {
 
   void token_logprobs_batch(const std::vector<LogprobItem>& items, float temperature) override {
     guarded("tokenLogprobsBatch", kReduceBatch, [&] {
-      check_temperature("tokenLogprobsBatch", temperature);
-      if (items.empty()) throw Error("tokenLogprobsBatch: no items");
-      std::vector<GroupItem> plan;
-      for (size_t i = 0; i < items.size(); i++) {
-        const LogprobItem& it = items[i];
-        const std::string where = "tokenLogprobsBatch: item " + std::to_string(i);
-        check_item(where, it.tokens, it.T, it.response_start);
-        plan.push_back(GroupItem{it.tokens, it.T, it.response_start});
-      }
-      for (const GroupLayout& layout : plan_groups(plan)) {
+      for (const GroupLayout& layout : plan_groups(host_.plan_logprob_items(items, temperature))) {
         const DeviceRows& g = upload_rows(layout);
         forward(g, false);
         const PredictorRows p = predictor_rows(layout);
@@ -200,20 +191,7 @@ class CudaEngine final : public DeviceEngine {
   BackwardResult backward(const std::vector<SequenceItem>& batch, const GrpoLossConfig& cfg) override {
     BackwardResult result;
     guarded("backward", kReduceBatch, [&] {
-      check_loss_config("backward", cfg);
-      if (batch.empty()) throw Error("backward: the batch is empty");
-      std::vector<GroupItem> plan;
-      for (size_t b = 0; b < batch.size(); b++) {
-        const SequenceItem& s = batch[b];
-        const std::string where = "backward: batch item " + std::to_string(b);
-        if (s.T < 2) throw Error(where + ": needs at least 2 tokens");
-        check_item(where, s.tokens, s.T, s.response_start);
-        if (!std::isfinite(s.advantage) || !std::isfinite(s.weight)) throw Error(where + ": advantage and weight must be finite");
-        require_finite(where, "oldLogp", s.old_logp, s.T - s.response_start);
-        require_finite(where, "refLogp", s.ref_logp, s.T - s.response_start);
-        plan.push_back(GroupItem{s.tokens, s.T, s.response_start});
-      }
-      const std::vector<GroupLayout> groups = plan_groups(plan);
+      const std::vector<GroupLayout> groups = plan_groups(host_.plan_backward_batch(batch, cfg));
       // Every buffer the loop below needs is allocated before the first gradient is touched: running out
       // of device memory then leaves the accumulated gradients as they were.
       int64_t max_rows = 0, max_pred = 0;
@@ -356,20 +334,6 @@ class CudaEngine final : public DeviceEngine {
     inputs_.clear();
     for (Buffer<float>* b : {&x_, &next_, &hn_, &rstd_, &dx_, &dprev_, &pred_hidden_, &pred_grad_, &pred_logp_}) b->clear();
     loss_ = LossScratch();
-  }
-
-  void check_tokens(const std::string& fn, const int32_t* tokens, int64_t T) const {
-    if (T <= 0) throw Error(fn + ": the token sequence is empty");
-    for (int64_t i = 0; i < T; i++)
-      if (tokens[i] < 0 || tokens[i] >= c_.vocab)
-        throw Error(fn + ": token " + std::to_string(tokens[i]) + " at position " + std::to_string(i) + " is outside the vocabulary [0, " +
-                    std::to_string(c_.vocab) + ")");
-  }
-
-  void check_item(const std::string& where, const int32_t* tokens, int64_t T, int64_t response_start) const {
-    if (response_start < 1 || response_start >= T)
-      throw Error(where + ": responseStart " + std::to_string(response_start) + " must be in [1, " + std::to_string(T) + ")");
-    check_tokens(where, tokens, T);
   }
 
   DeviceLora lora_ref(int64_t layer, Proj p, bool with_grad) {

@@ -5,11 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__CUDACC__)
-#define SPOGW_HD __host__ __device__ __forceinline__
-#else
-#define SPOGW_HD inline
-#endif
+#include "spogw/host_device.h"
 
 namespace spogw::gpu {
 

@@ -42,7 +42,7 @@ std::string LoraTensor::base_name() const { return "blk." + std::to_string(layer
 
 std::unique_ptr<Engine> load_engine(const std::string& path) { return std::make_unique<Engine>(load_model(path)); }
 
-Engine::Engine(std::unique_ptr<Model> model) : model_(std::move(model)) {
+Engine::Engine(std::unique_ptr<Model> model) : model_(std::move(model)), acts_(std::make_unique<LayerActs>()) {
   lora_.index.assign(size_t(config().layers), std::vector<int>(kProjCount, -1));
 }
 
@@ -50,12 +50,56 @@ Engine::~Engine() = default;
 
 void Engine::attach_device(std::unique_ptr<DeviceEngine> device) { device_ = std::move(device); }
 
-void Engine::check_tokens(const char* fn, const int32_t* tokens, int64_t T) const {
-  if (T <= 0) throw Error(std::string(fn) + ": the token sequence is empty");
+// Each public call checks its tokens once, here; forward() and the kernels below it trust them.
+void Engine::check_tokens(const std::string& fn, const int32_t* tokens, int64_t T) const {
+  if (T <= 0) throw Error(fn + ": the token sequence is empty");
   for (int64_t i = 0; i < T; i++)
     if (tokens[i] < 0 || tokens[i] >= config().vocab)
-      throw Error(std::string(fn) + ": token " + std::to_string(tokens[i]) + " at position " + std::to_string(i) +
-                  " is outside the vocabulary [0, " + std::to_string(config().vocab) + ")");
+      throw Error(fn + ": token " + std::to_string(tokens[i]) + " at position " + std::to_string(i) + " is outside the vocabulary [0, " +
+                  std::to_string(config().vocab) + ")");
+}
+
+namespace {
+
+void check_response_start(const std::string& where, int64_t response_start, int64_t T) {
+  if (response_start < 1 || response_start >= T)
+    throw Error(where + ": responseStart " + std::to_string(response_start) + " must be in [1, " + std::to_string(T) + ")");
+}
+
+}  // namespace
+
+std::vector<GroupItem> Engine::plan_logprob_items(const std::vector<LogprobItem>& items, float temperature) const {
+  check_temperature("tokenLogprobsBatch", temperature);
+  if (items.empty()) throw Error("tokenLogprobsBatch: no items");
+  std::vector<GroupItem> plan;
+  for (size_t i = 0; i < items.size(); i++) {
+    const LogprobItem& it = items[i];
+    const std::string where = "tokenLogprobsBatch: item " + std::to_string(i);
+    check_response_start(where, it.response_start, it.T);
+    check_tokens(where, it.tokens, it.T);
+    plan.push_back({it.tokens, it.T, it.response_start});
+  }
+  return plan;
+}
+
+// The settings and the whole batch, before any work: everything the loss kernel's unchecked entry
+// relies on (its targets are the tokens checked here).
+std::vector<GroupItem> Engine::plan_backward_batch(const std::vector<SequenceItem>& batch, const GrpoLossConfig& cfg) const {
+  check_loss_config("backward", cfg);
+  if (batch.empty()) throw Error("backward: the batch is empty");
+  std::vector<GroupItem> plan;
+  for (size_t b = 0; b < batch.size(); b++) {
+    const SequenceItem& s = batch[b];
+    const std::string where = "backward: batch item " + std::to_string(b);
+    if (s.T < 2) throw Error(where + ": needs at least 2 tokens");
+    check_response_start(where, s.response_start, s.T);
+    check_tokens(where, s.tokens, s.T);
+    if (!std::isfinite(s.advantage) || !std::isfinite(s.weight)) throw Error(where + ": advantage and weight must be finite");
+    require_finite(where, "oldLogp", s.old_logp, s.T - s.response_start);
+    require_finite(where, "refLogp", s.ref_logp, s.T - s.response_start);
+    plan.push_back({s.tokens, s.T, s.response_start});
+  }
+  return plan;
 }
 
 // ---- LoRA state ------------------------------------------------------------------------------------
@@ -178,7 +222,7 @@ void Engine::forward(const GroupLayout& g, std::vector<float>& hn, std::vector<f
     embedding_forward(embd.data(), d, g.tokens.data(), T, x.data());
   else  // a quantized table: llama.cpp's GET_ROWS dequantises each token's row
     for (int64_t t = 0; t < T; t++) embd.dequantize_rows(g.tokens[size_t(t)], g.tokens[size_t(t)] + 1, &x[size_t(t * d)]);
-  LayerActs acts;
+  LayerActs& acts = *acts_;
   if (layer_inputs) layer_inputs->resize(size_t(c.layers + 1));
   for (int64_t l = 0; l < c.layers; l++) {
     if (layer_inputs) (*layer_inputs)[size_t(l)] = x;
@@ -266,17 +310,7 @@ LmHeadRows Engine::lm_head_rows() const {
 }
 
 void Engine::token_logprobs_batch(const std::vector<LogprobItem>& items, float temperature) {
-  check_temperature("tokenLogprobsBatch", temperature);
-  if (items.empty()) throw Error("tokenLogprobsBatch: no items");
-  std::vector<GroupItem> plan;
-  for (size_t i = 0; i < items.size(); i++) {
-    const LogprobItem& it = items[i];
-    const std::string where = "tokenLogprobsBatch: item " + std::to_string(i);
-    if (it.response_start < 1 || it.response_start >= it.T)
-      throw Error(where + ": responseStart " + std::to_string(it.response_start) + " must be in [1, " + std::to_string(it.T) + ")");
-    check_tokens(where.c_str(), it.tokens, it.T);
-    plan.push_back({it.tokens, it.T, it.response_start});
-  }
+  const std::vector<GroupItem> plan = plan_logprob_items(items, temperature);
   const LmHeadRows lm_rows = lm_head_rows();
   // The output layer takes a group's responses in one call: each row's log-prob is the same bits
   // whatever rows share the call (lm_head_logits.h), so this equals tokenLogprobs, and the output
@@ -354,23 +388,7 @@ void Engine::layer_backward(int64_t l, const float* x, const float* dout, const 
 BackwardResult Engine::backward(const std::vector<SequenceItem>& batch, const GrpoLossConfig& cfg) {
   const ModelConfig& c = config();
   const int64_t d = c.d;
-  // Check the settings and the whole batch once, before any work: everything the loss kernel's
-  // unchecked entry below relies on (its targets are the tokens checked here).
-  check_loss_config("backward", cfg);
-  if (batch.empty()) throw Error("backward: the batch is empty");
-  for (size_t b = 0; b < batch.size(); b++) {
-    const SequenceItem& s = batch[b];
-    const std::string where = "backward: batch item " + std::to_string(b);
-    if (s.T < 2) throw Error(where + ": needs at least 2 tokens");
-    if (s.response_start < 1 || s.response_start >= s.T)
-      throw Error(where + ": responseStart " + std::to_string(s.response_start) + " must be in [1, " + std::to_string(s.T) + ")");
-    check_tokens(where.c_str(), s.tokens, s.T);
-    if (!std::isfinite(s.advantage) || !std::isfinite(s.weight)) throw Error(where + ": advantage and weight must be finite");
-    require_finite(where, "oldLogp", s.old_logp, s.T - s.response_start);
-    require_finite(where, "refLogp", s.ref_logp, s.T - s.response_start);
-  }
-  std::vector<GroupItem> plan;
-  for (const SequenceItem& s : batch) plan.push_back({s.tokens, s.T, s.response_start});
+  const std::vector<GroupItem> plan = plan_backward_batch(batch, cfg);
   BackwardResult result;
   for (const GroupLayout& g : plan_groups(plan)) {
     const int64_t T = g.rows();
@@ -427,7 +445,7 @@ BackwardResult Engine::backward(const std::vector<SequenceItem>& batch, const Gr
     // Through the final norm, then the layers in reverse.
     std::vector<float> dx(size_t(T * d)), dprev(size_t(T * d));
     rmsnorm_backward(dhn.data(), inputs[size_t(c.layers)].data(), model_->weights.output_norm.data(), rstd.data(), T, d, dx.data());
-    LayerActs acts;
+    LayerActs& acts = *acts_;
     for (int64_t l = c.layers - 1; l >= 0; l--) {
       layer_backward(l, inputs[size_t(l)].data(), dx.data(), g, dprev.data(), acts);
       std::swap(dx, dprev);

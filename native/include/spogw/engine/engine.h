@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "spogw/engine/adamw.h"
+#include "spogw/engine/group_layout.h"
 #include "spogw/engine/model.h"
 #include "spogw/engine/ops.h"
 #include "spogw/grpo_loss.h"
@@ -115,6 +116,14 @@ class Engine {
   // The settings and the whole batch are checked once, before any work; the output layer runs the
   // loss kernel's unchecked entry (its weights were checked at load).
   BackwardResult backward(const std::vector<SequenceItem>& batch, const GrpoLossConfig& cfg);
+
+  // The input checks of the calls above, shared with the device engine (src/cuda/engine.cc): each
+  // throws spogw::Error naming the call, the item and what is wrong. The plan functions check every
+  // item (and the settings) and return the items as plan_groups takes them.
+  void check_tokens(const std::string& fn, const int32_t* tokens, int64_t T) const;
+  std::vector<GroupItem> plan_logprob_items(const std::vector<LogprobItem>& items, float temperature) const;
+  std::vector<GroupItem> plan_backward_batch(const std::vector<SequenceItem>& batch, const GrpoLossConfig& cfg) const;
+
   // Clips by the global gradient norm, applies AdamW (spogw/engine/adamw.h), zeroes the gradients;
   // returns the norm before clipping.
   double optimizer_step(const AdamWConfig& cfg);
@@ -122,8 +131,6 @@ class Engine {
 
  private:
   struct LayerActs;
-  // Each public call checks its tokens once, here; forward() and the kernels below it trust them.
-  void check_tokens(const char* fn, const int32_t* tokens, int64_t T) const;
   LoraRef lora_ref(int64_t layer, Proj p, bool with_grad);
   // Forward of a packed group (or single_sequence) from embeddings to the final normalised hidden
   // states hn [rows, d], for tokens the caller has checked. When `layer_inputs` is given it receives
@@ -148,6 +155,11 @@ class Engine {
   std::unique_ptr<Model> model_;
   LoraState lora_;
   RopeTable rope_;
+  // One layer's activations, reused by every layer of every call (calls are serialised by mu_): a
+  // shared-prompt group's [rows x ff] buffers (51 MB at 2600 rows) are above glibc's largest mmap
+  // threshold, so buffers made per call were fresh pages each time; reusing them cut the page faults of
+  // a group-of-8 backward (docs/benchmarks.md). They stay allocated between calls.
+  std::unique_ptr<LayerActs> acts_;
   std::mutex mu_;
   std::unique_ptr<DeviceEngine> device_;  // last: destroyed first
 };
