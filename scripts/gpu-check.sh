@@ -65,7 +65,15 @@ blas=none
 
 if [ "$mode" = dry ]; then
   emu="$out/build-emu"
-  check "build (emulated device)" bash -c "cmake -S '$root/native' -B '$emu' -DSPOGW_BUILD_TESTS=ON -DSPOGW_BUILD_ADDON=OFF -DSPOGW_CUDA=OFF -DSPOGW_BLAS=$blas --log-level=WARNING && cmake --build '$emu' -j$jobs --target test_ops_gpu_emu test_engine_gpu_emu bench_gpu_emu"
+  emu_targets="test_ops_gpu_emu test_engine_gpu_emu bench_gpu_emu"
+  if [ -f "$root/native/build-tests/CMakeCache.txt" ]; then
+    # npm run test:native's tree (CI runs it just before) already holds the core and the emulated device:
+    # building the three binaries there skips compiling the core and the emulated device a second time.
+    emu="$root/native/build-tests"
+    check "build (emulated device)" cmake --build "$emu" -j"$jobs" --target $emu_targets
+  else
+    check "build (emulated device)" bash -c "cmake -S '$root/native' -B '$emu' -DSPOGW_BUILD_TESTS=ON -DSPOGW_BUILD_ADDON=OFF -DSPOGW_CUDA=OFF -DSPOGW_BLAS=$blas --log-level=WARNING && cmake --build '$emu' -j$jobs --target $emu_targets"
+  fi
   if command -v nvcc >/dev/null; then
     # One real architecture keeps the compile short; the GPU run builds for its own (native).
     cuda="$out/build-cuda-compile"
