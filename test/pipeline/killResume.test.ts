@@ -12,32 +12,15 @@ import { writeTinyModel } from "../../src/gguf/index.js";
 import { SeededRandom } from "../../src/util/seededRandom.js";
 import { exitOf, spawnCli } from "../helpers/cli.js";
 import { runState } from "../helpers/runState.js";
+import { smallSimulatedConfig } from "../helpers/simulatedRun.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-kill-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const model = join(work, "model.gguf");
 const configPath = join(work, "run.yaml");
 
-// Small enough that one run takes seconds; two iterations so that a later iteration samples from a
-// trained adapter. Executions take 3 ms each (simulated executor latency), so a kill can land inside
-// that phase too.
-const CONFIG = `task: simulated
-generator: ${model}
-simulatedQueries: 4
-samplesPerQuery: 4
-groupSize: 3
-keep: 1
-topN: 12
-maxTokens: 48
-iterations: 2
-epochs: 2
-groupsPerStep: 2
-scoreRuns: 2
-engineThreads: 1
-learningRate: 0.005
-simulatedLatencyMs: 3
-executionConcurrency: 2
-`;
+// Executions take 3 ms each (simulated executor latency), so a kill can land inside that phase too.
+const CONFIG = smallSimulatedConfig(model, "simulatedLatencyMs: 3\n");
 
 const startTrain = (dir: string) => spawnCli(["train", dir, "--config", configPath, "--json"]);
 // The demo as a user runs it (24 queries, m = 8, 8 sequences), one iteration to keep the test short:

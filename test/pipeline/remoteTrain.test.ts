@@ -21,6 +21,7 @@ import { maxSampledTokenGap } from "../helpers/probabilityGap.js";
 import { startServeProcess, type ServeProcess } from "../helpers/serveProcess.js";
 import { choicesOf, startServerProxy, type Exchange, type ServerProxy } from "../helpers/serverProxy.js";
 import { runState } from "../helpers/runState.js";
+import { smallSimulatedConfig } from "../helpers/simulatedRun.js";
 
 const work = mkdtempSync(join(tmpdir(), "spogw-remote-train-"));
 const runs = join(work, "runs");
@@ -29,22 +30,7 @@ const KEY = "e2e-key-6d1f0b";
 let serve: ServeProcess;
 let proxy: ServerProxy;
 
-const simulatedConfig = (extra = "") => `task: simulated
-generator: ${model}
-simulatedQueries: 4
-samplesPerQuery: 4
-groupSize: 3
-keep: 1
-topN: 12
-maxTokens: 48
-iterations: 2
-epochs: 2
-groupsPerStep: 2
-scoreRuns: 2
-engineThreads: 1
-learningRate: 0.005
-executionConcurrency: 2
-${extra}`;
+const simulatedConfig = (extra = "") => smallSimulatedConfig(model, extra);
 
 function startTrain(dir: string, args: string[]): ChildProcess {
   return spawnCli(["train", dir, ...args, "--json"], { SPOGW_GENERATOR_KEY: KEY, SPOGW_EXECUTOR_KEY: KEY });
