@@ -35,12 +35,15 @@ constexpr int64_t kBackpropRows = 256;
 
 void chains_portable(const float* A, int64_t rows, int64_t lda, const float* Bp, int64_t kc, bool from_zero, float alpha, float* C,
                      int64_t ldc) {
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t j = 0; j < kPanel; j++) {
-      float acc = from_zero ? 0.0f : C[r * ldc + j];
-      for (int64_t k = 0; k < kc; k++) acc = std::fma(A[r * lda + k], Bp[k * kPanel + j], acc);
-      C[r * ldc + j] = acc * alpha;
+  for (int64_t r = 0; r < rows; r++) {
+    float acc[kPanel];  // 32 independent chains, so that a compiler can vectorise across them
+    for (int64_t j = 0; j < kPanel; j++) acc[j] = from_zero ? 0.0f : C[r * ldc + j];
+    for (int64_t k = 0; k < kc; k++) {
+      const float a = A[r * lda + k];
+      for (int64_t j = 0; j < kPanel; j++) acc[j] = std::fma(a, Bp[k * kPanel + j], acc[j]);
     }
+    for (int64_t j = 0; j < kPanel; j++) C[r * ldc + j] = acc[j] * alpha;
+  }
 }
 
 #ifdef SPOGW_X86_KERNELS
