@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "ggml_numerics_x86.h"
 #include "portable_clones.h"
@@ -445,6 +446,17 @@ float dot_tinyblas(const float* a, const float* b, int64_t k) { return avx512_bu
 float dot_vec_f32(const float* a, const float* b, int64_t k) {
   if (simd16()) return avx512::dot_vec_f32(a, b, k);
   return avx512_build() ? vec_dot_f32<16>(a, b, k) : vec_dot_f32<8>(a, b, k);
+}
+
+bool keys_at_once(int64_t k) { return simd16() && k > 0 && k % 64 == 0; }
+
+void dot_vec_f32_keys(const float* q, const float* Kt, int64_t ldkt, int64_t n, int64_t k, float* out) {
+  if (keys_at_once(k)) return avx512::dot_vec_f32_keys(q, Kt, ldkt, n, k, out);
+  std::vector<float> key(static_cast<size_t>(k));
+  for (int64_t j = 0; j < n; j++) {
+    for (int64_t e = 0; e < k; e++) key[size_t(e)] = Kt[e * ldkt + j];
+    out[j] = dot_vec_f32(key.data(), q, k);
+  }
 }
 
 double exp_blocks(float* row, int64_t n, float max) {

@@ -149,6 +149,37 @@ SPOGW_AVX512 float dot_vec_f32(const float* a, const float* b, int64_t k) {
   return sum;
 }
 
+// dot_vec_f32 above for 16 keys at once, for k a multiple of 64 (no tail): the keys sit in the lanes
+// (Kt is the keys transposed, [k, ldkt]), and lane j carries key j through the same operations in the
+// same order: the four 16-lane accumulators of each position l (the fmas over 64-float steps), their
+// (0+2) + (1+3), then reduce16's tree across the 16 positions (l + 8, then + 4, then (0+2) + (1+3)).
+SPOGW_AVX512 void dot_vec_f32_keys(const float* q, const float* Kt, int64_t ldkt, int64_t n, int64_t k, float* out) {
+  for (int64_t j0 = 0; j0 < n; j0 += kLanes) {
+    __m512 t[kLanes];
+#pragma GCC unroll 16
+    for (int l = 0; l < kLanes; l++) {
+      __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+      for (int64_t i = 0; i < k; i += 64) {
+        const float* at = Kt + (i + l) * ldkt + j0;
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(at), _mm512_set1_ps(q[i + l]), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(at + 16 * ldkt), _mm512_set1_ps(q[i + l + 16]), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(at + 32 * ldkt), _mm512_set1_ps(q[i + l + 32]), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(at + 48 * ldkt), _mm512_set1_ps(q[i + l + 48]), s3);
+      }
+      t[l] = _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
+    }
+#pragma GCC unroll 8
+    for (int l = 0; l < 8; l++) t[l] = _mm512_add_ps(t[l + 8], t[l]);
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; l++) t[l] = _mm512_add_ps(t[l + 4], t[l]);
+    const __m512 sum = _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3]));
+    if (j0 + kLanes <= n)
+      _mm512_storeu_ps(out + j0, sum);
+    else
+      _mm512_mask_storeu_ps(out + j0, __mmask16((1u << (n - j0)) - 1u), sum);
+  }
+}
+
 SPOGW_AVX512 double exp_blocks(float* row, int64_t n, float max) {
   const __m512 mx = _mm512_set1_ps(max);
   double sum = 0.0;
@@ -287,6 +318,7 @@ bool has_bf16() { return false; }
 void tile(const float*, int64_t, const float*, int64_t, int, float*, int64_t) {}
 void tile_bf16(const float*, int64_t, const float*, int64_t, int, float*, int64_t) {}
 float dot_vec_f32(const float*, const float*, int64_t) { return 0.0f; }
+void dot_vec_f32_keys(const float*, const float*, int64_t, int64_t, int64_t, float*) {}
 double exp_blocks(float*, int64_t, float) { return 0.0; }
 int64_t swiglu_blocks(const float*, const float*, int64_t, float*) { return 0; }
 }  // namespace spogw::ggml::avx512

@@ -19,6 +19,9 @@ void tile_bf16(const float* W, int64_t ldw, const float* xp, int64_t k, int rn, 
 
 // ggml_vec_dot_f32 (the 64-float steps in registers, the tail as the portable version).
 float dot_vec_f32(const float* a, const float* b, int64_t k);
+// out[j] = dot_vec_f32(key j, q, k) for j < n, the same bits, 16 keys per step; k % 64 == 0 and Kt the
+// keys transposed: Kt[e * ldkt + j] = key j's value e, readable up to the next multiple of 16 keys.
+void dot_vec_f32_keys(const float* q, const float* Kt, int64_t ldkt, int64_t n, int64_t k, float* out);
 
 // row[j] = ggml_v_expf(row[j] - max) for j < n in 16-wide blocks; the double sum of block sums.
 double exp_blocks(float* row, int64_t n, float max);

@@ -155,6 +155,15 @@ void attention_probs(const float* q, const float* k, AttnShape s, int64_t h, flo
   const float scale = 1.0f / std::sqrt(float(s.hd));
   // With one head and a batch, q is contiguous and ggml hands the product to tinyBLAS.
   const bool tinyblas = s.H == 1 && s.batched() && s.hd % ggml::lanes() == 0;
+  // Otherwise each score is one ggml_vec_dot_f32; with AVX-512 and hd % 64 == 0, 16 keys per step on
+  // the keys transposed (the same bits: ggml_numerics.h). One call per pair was 11% of a shared-prompt
+  // backward's CPU time (perf, bench update's shape).
+  const bool keys16 = !tinyblas && ggml::keys_at_once(s.hd);
+  const int64_t n = s.kv_rows(), ldkt = round_up(n, 16);
+  AlignedFloats kt(keys16 ? size_t(s.hd * ldkt) : 0, 0.0f);
+  if (keys16)
+    for (int64_t j = 0; j < n; j++)
+      for (int64_t e = 0; e < s.hd; e++) kt[size_t(e * ldkt + j)] = k[j * s.KV * s.hd + g * s.hd + e];
   // Row t costs O(past + t): rows are dealt from both ends so that contiguous chunks weigh the same.
   parallel_for(s.T, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) {
@@ -163,10 +172,18 @@ void attention_probs(const float* q, const float* k, AttnShape s, int64_t h, flo
       float* row = P + t * ldp;
       const float* qt = q + t * s.H * s.hd + h * s.hd;
       float mx = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j <= last; j++) {
-        const float* kj = k + j * s.KV * s.hd + g * s.hd;
-        row[j] = (tinyblas ? ggml::dot_tinyblas(kj, qt, s.hd) : ggml::dot_vec_f32(kj, qt, s.hd)) * scale;
-        mx = std::max(mx, row[j]);
+      if (keys16) {
+        ggml::dot_vec_f32_keys(qt, kt.data(), ldkt, last + 1, s.hd, row);
+        for (int64_t j = 0; j <= last; j++) {
+          row[j] *= scale;
+          mx = std::max(mx, row[j]);
+        }
+      } else {
+        for (int64_t j = 0; j <= last; j++) {
+          const float* kj = k + j * s.KV * s.hd + g * s.hd;
+          row[j] = (tinyblas ? ggml::dot_tinyblas(kj, qt, s.hd) : ggml::dot_vec_f32(kj, qt, s.hd)) * scale;
+          mx = std::max(mx, row[j]);
+        }
       }
       const double sum = ggml::exp_blocks(row, last + 1, mx);
       const float inv = float(1.0 / sum);

@@ -67,6 +67,12 @@ float dot_tinyblas(const float* a, const float* b, int64_t k);
 // ggml_vec_dot_f32: four L-lane accumulators over 4L-float steps, combined (0+2, 1+3, then 0+1),
 // reduced, then the leftover products added to the float sum one by one (see the .cc for which fuse).
 float dot_vec_f32(const float* a, const float* b, int64_t k);
+// Attention's scores, many keys against one query: out[j] = dot_vec_f32(key j, q, k) for j < n, the
+// same bits. Kt holds the keys transposed, Kt[e * ldkt + j] = key j's value e, with ldkt a multiple of
+// 16 and the padding columns readable. keys_at_once(k) says whether the 16-keys-per-step kernel runs
+// (AVX-512, k % 64 == 0); otherwise the keys go one at a time through dot_vec_f32.
+bool keys_at_once(int64_t k);
+void dot_vec_f32_keys(const float* q, const float* Kt, int64_t ldkt, int64_t n, int64_t k, float* out);
 
 // Q8_0 blocks of 32: int8 values q and a scale d (an F16 value) per block; x ~ q * d.
 struct Q8Row {
